@@ -1,0 +1,123 @@
+//! The command line, as clap definitions. Flags here are a contract users script against:
+//! rename nothing.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  spate run sql/cymbal/daily.sql --data testdata/cymbal --param run_date=2026-11-23
+  spate sql \"select count(*) from lineitem\" --data ./tpch
+  echo \"select 42\" | spate sql - --format json
+  spate sql \"select * from sales\" --table sales=./sales/ --output top.parquet
+  spate demo generate --transactions 10000000 --days 30 --out ./cymbal
+
+Exit codes: 0 success, 1 a statement failed, 2 the command line is wrong.";
+
+/// spate: run SQL over Parquet, CSV and JSON files, Spark-style, on one machine.
+#[derive(Debug, Parser)]
+#[command(name = "spate", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every statement of each SQL file in order.
+    #[command(after_help = EXAMPLES)]
+    Run {
+        /// SQL files to run, in order.
+        #[arg(required = true, value_name = "FILE.sql")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        options: QueryOptions,
+    },
+    /// Run SQL given on the command line, or `-` to read it from standard input.
+    #[command(after_help = EXAMPLES)]
+    Sql {
+        /// The SQL text (one or more statements), or `-` for standard input.
+        #[arg(value_name = "QUERY")]
+        query: String,
+        #[command(flatten)]
+        options: QueryOptions,
+    },
+    /// The Cymbal Superstore demo data set.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Generate Cymbal Superstore data (deterministic for a given seed).
+    Generate {
+        /// Number of transactions (rows of the fact table).
+        #[arg(long, default_value_t = 100_000)]
+        transactions: u64,
+        /// Number of days the transactions span (one `day=` partition each).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// The first day, YYYY-MM-DD.
+        #[arg(long, default_value = "2026-11-17")]
+        start_date: String,
+        /// Random seed; the same seed gives the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A boxed table (the default on a terminal).
+    Table,
+    /// CSV with a header line (the default otherwise).
+    Csv,
+    /// A JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Options shared by `run` and `sql`.
+#[derive(Debug, Args)]
+pub struct QueryOptions {
+    /// Register every file or subdirectory of DIR as a table named after it.
+    #[arg(long, value_name = "DIR")]
+    pub data: Vec<PathBuf>,
+    /// Register PATH (file, directory or partitioned tree) as table NAME.
+    #[arg(long = "table", value_name = "NAME=PATH")]
+    pub tables: Vec<String>,
+    /// A value for ${NAME} in the SQL.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// How to print results.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the query's result to PATH (format from the extension: .csv, .json,
+    /// .ndjson, .parquet) instead of printing it.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// The most memory queries may use before spilling, e.g. 512MiB or 2GiB
+    /// (default: 70% of available memory).
+    #[arg(long, value_name = "SIZE", env = "SPATE_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N", env = "SPATE_THREADS")]
+    pub threads: Option<usize>,
+    /// Which executor runs queries: spate (default) or datafusion.
+    #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
+    pub executor: Option<String>,
+    /// Print only results: no statement reports, no progress.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

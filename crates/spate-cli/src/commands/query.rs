@@ -1,0 +1,251 @@
+//! `spate run` and `spate sql`: build a session from the flags, register tables, then run
+//! the scripts statement by statement.
+//!
+//! Every statement of every script is parsed before the first runs, and `--output` is
+//! written only after the last one succeeded, so a failing script leaves no output file.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use spate::io::{ResultFormat, write_result, write_result_file};
+use spate::{ByteSize, ExecutorKind, PreparedStatement, Session, SpateError, StatementResult};
+
+use crate::cli::{Format, QueryOptions};
+use crate::exit::Failure;
+use crate::progress::Spinner;
+
+/// `spate run FILE...`
+pub fn run_files(files: &[PathBuf], options: &QueryOptions) -> Result<(), Failure> {
+    let scripts = files
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| (path.display().to_string(), text))
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    run_scripts(scripts, options)
+}
+
+/// `spate sql QUERY` and `spate sql -`
+pub fn run_inline(query: &str, options: &QueryOptions) -> Result<(), Failure> {
+    let text = if query == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
+        text
+    } else {
+        query.to_string()
+    };
+    run_scripts(vec![("<sql>".to_string(), text)], options)
+}
+
+/// Where results go and in which format.
+struct Sink {
+    format: ResultFormat,
+    output: Option<PathBuf>,
+    /// Reports of statements without rows go to stdout in table mode, otherwise to stderr
+    /// when it is a terminal.
+    quiet: bool,
+}
+
+fn run_scripts(scripts: Vec<(String, String)>, options: &QueryOptions) -> Result<(), Failure> {
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return Err(Failure::usage("invalid --threads '0': must be at least 1"));
+    }
+    let sink = sink(options)?;
+    let session = build_session(options, threads)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::statement(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        tokio::select! {
+            result = execute(&session, scripts, options, &sink) => result,
+            _ = tokio::signal::ctrl_c() => Err(Failure { code: 130, message: "interrupted".into() }),
+        }
+    })
+}
+
+fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
+    let from_flag = options.format.map(|f| match f {
+        Format::Table => ResultFormat::Table,
+        Format::Csv => ResultFormat::Csv,
+        Format::Json => ResultFormat::Json,
+        Format::Ndjson => ResultFormat::Ndjson,
+    });
+    let format = match &options.output {
+        Some(path) => {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if !dir.is_dir() {
+                return Err(Failure::usage(format!(
+                    "--output {}: directory {} does not exist",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+            ResultFormat::from_path(path).or(from_flag).ok_or_else(|| {
+                Failure::usage(format!(
+                    "--output {}: cannot tell the format from the name; use .csv, .json, .ndjson or .parquet, or give --format",
+                    path.display()
+                ))
+            })?
+        }
+        None => from_flag.unwrap_or(if std::io::stdout().is_terminal() {
+            ResultFormat::Table
+        } else {
+            ResultFormat::Csv
+        }),
+    };
+    Ok(Sink {
+        format,
+        output: options.output.clone(),
+        quiet: options.quiet,
+    })
+}
+
+fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Failure> {
+    let mut builder = Session::builder().threads(threads);
+    if let Some(limit) = &options.memory_limit {
+        let limit: ByteSize = limit.parse().map_err(|_| {
+            Failure::usage(format!(
+                "invalid --memory-limit '{limit}': expected a size such as 512MiB or 2GiB"
+            ))
+        })?;
+        builder = builder.memory_limit(limit);
+    }
+    if let Some(executor) = &options.executor {
+        let kind: ExecutorKind = executor.parse().map_err(|_| {
+            Failure::usage(format!(
+                "invalid --executor '{executor}': expected spate or datafusion"
+            ))
+        })?;
+        builder = builder.executor(kind);
+    }
+    for param in &options.params {
+        let (name, value) = split_pair(param, "--param", "NAME=VALUE")?;
+        builder = builder.param(name, value);
+    }
+    Ok(builder.build()?)
+}
+
+fn split_pair<'a>(text: &'a str, flag: &str, shape: &str) -> Result<(&'a str, &'a str), Failure> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim(), value)),
+        _ => Err(Failure::usage(format!(
+            "invalid {flag} '{text}': expected {shape}"
+        ))),
+    }
+}
+
+/// A path named on the command line that does not exist is a usage error.
+fn registration_failure(err: SpateError) -> Failure {
+    match err {
+        SpateError::PathNotFound { .. } => Failure::usage(err.to_string()),
+        other => other.into(),
+    }
+}
+
+async fn execute(
+    session: &Session,
+    scripts: Vec<(String, String)>,
+    options: &QueryOptions,
+    sink: &Sink,
+) -> Result<(), Failure> {
+    for dir in &options.data {
+        session.register_directory(dir).map_err(|e| match e {
+            SpateError::PathNotFound { .. } => {
+                Failure::usage(format!("--data {}: directory not found", dir.display()))
+            }
+            other => other.into(),
+        })?;
+    }
+    for table in &options.tables {
+        let (name, path) = split_pair(table, "--table", "NAME=PATH")?;
+        session
+            .register(name, path)
+            .await
+            .map_err(registration_failure)?;
+    }
+    let mut statements: Vec<PreparedStatement> = Vec::new();
+    for (origin, text) in &scripts {
+        statements.extend(session.prepare_script(origin, text)?.statements);
+    }
+    if let Some(path) = &sink.output {
+        check_one_result(&statements, path)?;
+    }
+    let mut kept: Option<StatementResult> = None;
+    for statement in &statements {
+        let label = format!("{}:{}", statement.origin, statement.line);
+        let spinner = Spinner::start(session.progress(), label, !sink.quiet);
+        let result = session.execute_statement(statement).await;
+        drop(spinner);
+        let result = result?;
+        if sink.output.is_some() && statement.returns_rows() {
+            kept = Some(result);
+        } else {
+            report(&result, statement.returns_rows(), sink)?;
+        }
+    }
+    if let (Some(path), Some(result)) = (&sink.output, kept) {
+        write_result_file(path, sink.format, &result.schema, &result.batches)?;
+        if !sink.quiet && std::io::stderr().is_terminal() {
+            eprintln!("wrote {} rows to {}", result.row_count(), path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `--output` holds one result: the script must have exactly one statement returning rows.
+fn check_one_result(statements: &[PreparedStatement], path: &Path) -> Result<(), Failure> {
+    let queries: Vec<String> = statements
+        .iter()
+        .filter(|s| s.returns_rows())
+        .map(|s| format!("{}:{}", s.origin, s.line))
+        .collect();
+    if queries.len() == 1 {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "--output {} takes the result of one query, but the SQL has {}{}",
+        path.display(),
+        queries.len(),
+        if queries.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", queries.join(", "))
+        }
+    )))
+}
+
+fn report(result: &StatementResult, returns_rows: bool, sink: &Sink) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    if returns_rows {
+        return match write_result(sink.format, &result.schema, &result.batches, &mut stdout) {
+            Err(SpateError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                Ok(())
+            }
+            other => other.map_err(Failure::from),
+        };
+    }
+    if sink.quiet {
+        return Ok(());
+    }
+    let line = format!("{} ({:.2}s)", result.message, result.elapsed.as_secs_f64());
+    if sink.format == ResultFormat::Table {
+        let _ = writeln!(stdout, "{line}");
+    } else if std::io::stderr().is_terminal() {
+        eprintln!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The `spate` command line. Thin by design: it parses flags, builds a library `Session`,
+//! and prints what the library returns. See `docs/cli.md`.
+
+mod cli;
+mod commands;
+mod exit;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Failure;
+
+fn main() -> ExitCode {
+    exit::install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version are not errors; clap knows which is which.
+            let _ = err.print();
+            return ExitCode::from(u8::from(err.use_stderr()) * exit::USAGE);
+        }
+    };
+    let outcome = std::panic::catch_unwind(|| run(cli)).unwrap_or_else(|_| {
+        Err(Failure::statement(
+            "internal error (see the message above); please report it",
+        ))
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run { files, options } => commands::query::run_files(&files, &options),
+        Command::Sql { query, options } => commands::query::run_inline(&query, &options),
+        Command::Demo { command } => commands::demo::run(command),
+    }
+}

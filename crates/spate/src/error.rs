@@ -1,0 +1,220 @@
+//! Errors of the `spate` library.
+//!
+//! Every variant names the thing at fault (a path, a table, a statement's line, an option) so
+//! that the message alone tells a user what to fix. DataFusion errors are kept as the source
+//! of the variant that wraps them; [`SpateError::from_datafusion`] turns the few that have a
+//! better user-facing meaning (memory exhausted) into their own variant.
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+
+/// The result type of the `spate` library.
+pub type Result<T, E = SpateError> = std::result::Result<T, E>;
+
+/// An error of the `spate` library.
+#[derive(Debug, thiserror::Error)]
+pub enum SpateError {
+    /// A path given by the user does not exist.
+    #[error("path not found: {path}")]
+    PathNotFound { path: String },
+
+    /// A table location holds no data files.
+    #[error("no data files in {path}{hint}")]
+    NoDataFiles { path: String, hint: String },
+
+    /// A file's format could not be told from its name.
+    #[error("cannot tell the format of {path}: {reason}")]
+    UnknownFormat { path: String, reason: String },
+
+    /// A data file could not be read (corrupt, truncated, wrong format).
+    #[error("cannot read {path}: {reason}")]
+    BadFile { path: String, reason: String },
+
+    /// Two files of one table disagree on the type of a column.
+    #[error("schema conflict in table `{table}`: {path} does not match the other files: {reason}")]
+    SchemaConflict {
+        table: String,
+        path: String,
+        reason: String,
+    },
+
+    /// Files of one table use different Hive partition keys.
+    #[error("inconsistent partition directories in {path}: {reason}")]
+    BadPartitioning { path: String, reason: String },
+
+    /// A `${name}` in SQL has no value; `line` is where it stands.
+    #[error("unknown parameter ${{{name}}} (pass it with --param {name}=VALUE)")]
+    UnknownParameter { name: String, line: usize },
+
+    /// An option, setting or argument has a bad value.
+    #[error("invalid {option} '{value}': {reason}")]
+    InvalidOption {
+        option: String,
+        value: String,
+        reason: String,
+    },
+
+    /// A statement of a script failed; `origin` is the file (or `<sql>`), `line` its first line.
+    #[error("{origin}:{line}: {source}")]
+    Statement {
+        origin: String,
+        line: usize,
+        #[source]
+        source: Box<SpateError>,
+    },
+
+    /// A query needed more memory than the session's limit allows.
+    #[error(
+        "the query needs more memory than the {limit} memory limit allows ({detail}); raise --memory-limit (Session::builder().memory_limit)"
+    )]
+    MemoryLimit { limit: String, detail: String },
+
+    /// A write would replace data the save mode says to keep.
+    #[error(
+        "{path} already exists (save mode ErrorIfExists); use mode Overwrite, Append or Ignore"
+    )]
+    AlreadyExists { path: String },
+
+    /// An I/O error on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Any other error from DataFusion: SQL, planning, execution.
+    #[error("{}", datafusion_message(.0))]
+    DataFusion(#[source] DataFusionError),
+}
+
+impl SpateError {
+    /// Wraps a DataFusion error, giving memory exhaustion its own variant. `memory_limit` is
+    /// the session's limit as text, for the message.
+    pub fn from_datafusion(err: DataFusionError, memory_limit: Option<&str>) -> Self {
+        if let DataFusionError::ResourcesExhausted(detail) = err.find_root() {
+            return SpateError::MemoryLimit {
+                limit: memory_limit.unwrap_or("configured").to_string(),
+                detail: first_line(detail).to_string(),
+            };
+        }
+        match err.find_root() {
+            DataFusionError::External(e) => {
+                if let Some(inner) = e.downcast_ref::<SpateError>() {
+                    return clone_message(inner);
+                }
+            }
+            DataFusionError::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            _ => {}
+        }
+        SpateError::DataFusion(err)
+    }
+
+    /// The error under any statement context.
+    pub fn root(&self) -> &SpateError {
+        match self {
+            SpateError::Statement { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// Attaches a script statement's origin and line to this error.
+    pub fn at_statement(self, origin: &str, line: usize) -> Self {
+        match self {
+            already @ SpateError::Statement { .. } => already,
+            other => SpateError::Statement {
+                origin: origin.to_string(),
+                line,
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+impl From<DataFusionError> for SpateError {
+    fn from(err: DataFusionError) -> Self {
+        SpateError::from_datafusion(err, None)
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for SpateError {
+    fn from(err: datafusion::arrow::error::ArrowError) -> Self {
+        SpateError::DataFusion(DataFusionError::ArrowError(Box::new(err), None))
+    }
+}
+
+impl From<SpateError> for DataFusionError {
+    fn from(err: SpateError) -> Self {
+        match err {
+            SpateError::DataFusion(inner) => inner,
+            other => DataFusionError::External(Box::new(other)),
+        }
+    }
+}
+
+/// A spate error carried through DataFusion (as `External`) comes back as a plain message,
+/// with the same text: the original cannot be moved out of the shared box.
+fn clone_message(err: &SpateError) -> SpateError {
+    SpateError::DataFusion(DataFusionError::Plan(err.to_string()))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text).trim()
+}
+
+/// DataFusion's messages carry prefixes ("Error during planning: ", "External error: ") and
+/// sometimes a backtrace or hint block; users get the cause, on one line.
+fn datafusion_message(err: &DataFusionError) -> String {
+    let root = err.find_root();
+    let text = match root {
+        DataFusionError::Plan(msg) | DataFusionError::Execution(msg) => msg.clone(),
+        DataFusionError::SQL(e, _) => e.to_string(),
+        DataFusionError::SchemaError(e, _) => e.to_string(),
+        DataFusionError::ArrowError(e, _) => e.to_string(),
+        DataFusionError::ParquetError(e) => format!("Parquet: {e}"),
+        DataFusionError::ObjectStore(e) => e.to_string(),
+        DataFusionError::IoError(e) => e.to_string(),
+        DataFusionError::NotImplemented(msg) => format!("not supported: {msg}"),
+        DataFusionError::External(e) => e.to_string(),
+        other => other.strip_backtrace(),
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_exhausted_names_the_limit() {
+        let err = DataFusionError::Context(
+            "join".into(),
+            Box::new(DataFusionError::ResourcesExhausted(
+                "Failed to allocate 10 MB for HashJoinInput".into(),
+            )),
+        );
+        let msg = SpateError::from_datafusion(err, Some("64.0 MiB")).to_string();
+        assert!(msg.contains("64.0 MiB memory limit"), "{msg}");
+        assert!(msg.contains("HashJoinInput"), "{msg}");
+        assert!(msg.contains("--memory-limit"), "{msg}");
+    }
+
+    #[test]
+    fn statement_context_is_not_nested_twice() {
+        let err = SpateError::PathNotFound { path: "x".into() }
+            .at_statement("a.sql", 3)
+            .at_statement("b.sql", 9);
+        assert_eq!(err.to_string(), "a.sql:3: path not found: x");
+    }
+
+    #[test]
+    fn datafusion_messages_are_one_line() {
+        let err = SpateError::from(DataFusionError::Plan("table 'x' not found\nmore".into()));
+        assert_eq!(err.to_string(), "table 'x' not found more");
+    }
+}

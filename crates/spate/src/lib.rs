@@ -1,0 +1,66 @@
+//! # spate
+//!
+//! A Spark-style DataFrame and SQL engine on Apache Arrow. Apache DataFusion parses and
+//! optimizes; spate resolves tables from files (directories, Hive partitions, merged
+//! schemas), runs plans with its executor, and writes results.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+//! use spate::prelude::*;
+//!
+//! let session = Session::new()?;
+//! let df = session.sql("select 'cymbal' as shop, 42 as sales").await?;
+//! let batches = df.filter(col("sales").gt(lit(10)))?.collect().await?;
+//! assert_eq!(batches[0].num_rows(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`Session`] (entry point, table registration), [`DataFrame`] (transformations
+//! and actions), [`DataFrameReader`] / [`DataFrameWriter`] (files in and out), [`script`]
+//! (SQL scripts with `${param}`s), [`io`] (result formats).
+
+mod catalog;
+mod config;
+mod dataframe;
+mod error;
+mod execute;
+pub mod io;
+mod progress;
+mod reader;
+pub mod script;
+mod session;
+mod statement;
+mod system;
+mod writer;
+
+pub use catalog::FileFormatKind;
+pub use config::{ByteSize, ExecutorKind, SessionOptions};
+pub use dataframe::{DataFrame, GroupedData, JoinType};
+pub use error::{Result, SpateError};
+pub use progress::{Progress, ProgressSnapshot};
+pub use reader::DataFrameReader;
+pub use session::{Session, SessionBuilder};
+pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};
+pub use writer::{DataFrameWriter, SaveMode};
+
+/// Re-exports of Arrow and DataFusion for users who need their types.
+pub use datafusion::{self, arrow};
+
+/// Everything a DataFrame program needs: the session, DataFrame types and DataFusion's
+/// expression functions (`col`, `lit`, `sum`, `count`, `avg`, `min`, `max`, ...).
+pub mod prelude {
+    pub use crate::{ByteSize, DataFrame, JoinType, SaveMode, Session, SessionBuilder};
+    pub use datafusion::functions_aggregate::expr_fn::*;
+    pub use datafusion::logical_expr::{Expr, SortExpr};
+    pub use datafusion::prelude::{col, lit};
+
+    /// Ascending sort key, nulls first (Spark's `asc`).
+    pub fn asc(expr: Expr) -> SortExpr {
+        expr.sort(true, true)
+    }
+
+    /// Descending sort key, nulls last (Spark's `desc`).
+    pub fn desc(expr: Expr) -> SortExpr {
+        expr.sort(false, false)
+    }
+}

@@ -1,0 +1,88 @@
+//! [`DataFrameReader`]: `session.read().format("csv").option("delimiter", "|").load(path)`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::catalog::{FileFormatKind, TableSource, resolve_table};
+use crate::dataframe::DataFrame;
+use crate::error::Result;
+use crate::session::Session;
+
+/// Reads files into a [`DataFrame`]; see [`Session::read`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("rates.txt");
+/// std::fs::write(&path, "code|rate\nEUR|1.1\nGBP|1.3\n").unwrap();
+/// let session = spate::Session::new()?;
+/// let df = session.read().format("csv").option("delimiter", "|").load(&path).await?;
+/// assert_eq!(df.count().await?, 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataFrameReader {
+    session: Session,
+    format: Option<String>,
+    options: HashMap<String, String>,
+}
+
+impl DataFrameReader {
+    pub(crate) fn new(session: Session) -> Self {
+        DataFrameReader {
+            session,
+            format: None,
+            options: HashMap::new(),
+        }
+    }
+
+    /// The format (`parquet`, `csv`, `tsv`, `json`, `arrow`); told from file names if unset.
+    pub fn format(mut self, format: &str) -> Self {
+        self.format = Some(format.to_string());
+        self
+    }
+
+    /// A reader option: `header`, `delimiter`, `quote`, or any DataFusion `format.*` key.
+    pub fn option(mut self, key: &str, value: &str) -> Self {
+        self.options.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Reads a file, a directory of files, or a Hive-partitioned tree.
+    pub async fn load(self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        let format = self
+            .format
+            .as_deref()
+            .map(FileFormatKind::parse)
+            .transpose()?;
+        let location = path.as_ref().to_string_lossy().into_owned();
+        let source = TableSource {
+            name: location.clone(),
+            location,
+            format,
+            options: self.options,
+        };
+        let table = resolve_table(&self.session.context().state(), &source).await?;
+        let df = self
+            .session
+            .context()
+            .read_table(table)
+            .map_err(|e| self.session.error(e))?;
+        Ok(DataFrame::new(self.session, df))
+    }
+
+    /// Reads Parquet.
+    pub async fn parquet(self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        self.format("parquet").load(path).await
+    }
+
+    /// Reads CSV with a header line.
+    pub async fn csv(self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        self.format("csv").load(path).await
+    }
+
+    /// Reads newline-delimited JSON.
+    pub async fn json(self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        self.format("json").load(path).await
+    }
+}

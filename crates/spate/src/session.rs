@@ -1,0 +1,344 @@
+//! [`Session`]: the entry point of the library, and its [`SessionBuilder`].
+//!
+//! A session owns a DataFusion `SessionContext` set up the spate way: a memory pool of the
+//! configured size that operators spill against, as many partitions as threads, spate's
+//! table resolution for `--data` directories and `CREATE EXTERNAL TABLE`, and the executor
+//! that runs physical plans ([`crate::execute`]). Sessions are cheap to clone; clones share
+//! tables and settings.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::catalog::TableProviderFactory;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::context::SessionContext;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionConfig;
+
+use crate::catalog::{DataSchema, FileFormatKind, SpateTableFactory, TableSource};
+use crate::config::{ByteSize, ExecutorKind, SessionOptions};
+use crate::dataframe::DataFrame;
+use crate::error::{Result, SpateError};
+use crate::progress::Progress;
+use crate::reader::DataFrameReader;
+
+/// The default catalog and schema names, as in DataFusion.
+const CATALOG: &str = "datafusion";
+const SCHEMA: &str = "public";
+/// How many of the largest memory consumers an out-of-memory error lists.
+const TOP_CONSUMERS_IN_ERRORS: NonZeroUsize = NonZeroUsize::new(3).unwrap();
+
+/// A spate session: registers tables, runs SQL and builds DataFrames.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// let session = spate::Session::new()?;
+/// let df = session.sql("select 1 + 1 as two").await?;
+/// assert_eq!(df.count().await?, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+}
+
+pub(crate) struct SessionInner {
+    pub ctx: SessionContext,
+    pub options: SessionOptions,
+    pub schema: Arc<DataSchema>,
+    pub params: HashMap<String, String>,
+    pub progress: Arc<Progress>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session with defaults sized from the machine: all cores, and a memory limit that
+    /// is a fraction of the memory available (cgroup limits included).
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// A builder to set the memory limit, threads and settings.
+    ///
+    /// ```
+    /// use spate::{ByteSize, Session};
+    /// let session = Session::builder()
+    ///     .memory_limit(ByteSize::mib(512))
+    ///     .threads(2)
+    ///     .config("datafusion.execution.batch_size", "4096")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(session.options().threads, 2);
+    /// ```
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder::default()
+    }
+
+    /// The options this session runs with.
+    pub fn options(&self) -> &SessionOptions {
+        &self.inner.options
+    }
+
+    /// The DataFusion context underneath, for what spate does not wrap.
+    pub fn context(&self) -> &SessionContext {
+        &self.inner.ctx
+    }
+
+    /// Counters of the statement running now (rows and bytes read), for progress displays.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.inner.progress)
+    }
+
+    /// A reader for files: `session.read().format("csv").option("delimiter", "|").load(path)`.
+    pub fn read(&self) -> DataFrameReader {
+        DataFrameReader::new(self.clone())
+    }
+
+    /// Registers the file, directory or partitioned tree at `path` as table `name`, reading
+    /// its schema now so that a bad path fails here.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("people.csv"), "name,age\nada,36\nalan,41\n").unwrap();
+    /// let session = spate::Session::new()?;
+    /// session.register("people", dir.path().join("people.csv")).await?;
+    /// let df = session.sql("select name from people where age > 40").await?;
+    /// assert_eq!(df.count().await?, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn register(&self, name: &str, path: impl AsRef<Path>) -> Result<()> {
+        let location = path.as_ref().to_string_lossy().into_owned();
+        self.register_source(TableSource::new(name, location)).await
+    }
+
+    pub(crate) async fn register_source(&self, source: TableSource) -> Result<()> {
+        let table = crate::catalog::resolve_table(&self.inner.ctx.state(), &source).await?;
+        self.inner.ctx.register_table(source.name.as_str(), table)?;
+        Ok(())
+    }
+
+    /// Registers every entry of `dir` as a table named after it: `dir/lineitem.parquet` and
+    /// `dir/lineitem/` both become `lineitem` (lower-cased, so unquoted SQL finds it).
+    /// Tables are read when a query first uses them. Returns the table names.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir(dir.path().join("orders")).unwrap();
+    /// std::fs::write(dir.path().join("orders/part-0.csv"), "id,total\n1,9.5\n").unwrap();
+    /// std::fs::write(dir.path().join("Items.csv"), "id\n1\n").unwrap();
+    /// let session = spate::Session::new()?;
+    /// let tables = session.register_directory(dir.path())?;
+    /// assert_eq!(tables, vec!["items", "orders"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn register_directory(&self, dir: impl AsRef<Path>) -> Result<Vec<String>> {
+        let dir = dir.as_ref();
+        let entries = std::fs::read_dir(dir).map_err(|_| SpateError::PathNotFound {
+            path: dir.display().to_string(),
+        })?;
+        let mut found: HashMap<String, String> = HashMap::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| SpateError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with('.') || file_name.starts_with('_') {
+                continue;
+            }
+            let path = entry.path();
+            let name = if path.is_dir() {
+                file_name.clone()
+            } else if FileFormatKind::from_path(&file_name).is_some() {
+                match file_name.rsplit_once('.') {
+                    Some((stem, _)) => stem.to_string(),
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            let name = name.to_lowercase();
+            let location = path.to_string_lossy().into_owned();
+            if let Some(other) = found.insert(name.clone(), location.clone()) {
+                return Err(SpateError::InvalidOption {
+                    option: "--data".into(),
+                    value: dir.display().to_string(),
+                    reason: format!("both {other} and {location} would be table `{name}`"),
+                });
+            }
+        }
+        let mut names: Vec<String> = found.keys().cloned().collect();
+        names.sort();
+        for (name, location) in found {
+            self.inner
+                .schema
+                .add_pending(TableSource::new(name, location));
+        }
+        Ok(names)
+    }
+
+    /// Runs one SQL statement. DDL (`CREATE ...`, `DROP ...`, `SET ...`) takes effect now;
+    /// a query returns a lazy [`DataFrame`]. `${name}` parameters of the session are
+    /// filled in. For many statements use [`Session::run_script`].
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        let statements = crate::script::split_statements(sql);
+        let [statement] = statements.as_slice() else {
+            return Err(SpateError::InvalidOption {
+                option: "sql".into(),
+                value: sql.chars().take(60).collect(),
+                reason: format!(
+                    "expected one statement, found {}; use run_script for several",
+                    statements.len()
+                ),
+            });
+        };
+        let prepared = self.prepare_statement("<sql>", statement)?;
+        let plan = self.plan_statement(&prepared).await?;
+        let df = self
+            .inner
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(DataFrame::new(self.clone(), df))
+    }
+
+    /// Wraps a DataFusion error with this session's memory limit for the message.
+    pub(crate) fn error(&self, err: datafusion::error::DataFusionError) -> SpateError {
+        let limit = self.inner.options.memory_limit.to_string();
+        SpateError::from_datafusion(err, Some(&limit))
+    }
+}
+
+/// Builds a [`Session`]; see [`Session::builder`].
+#[derive(Debug, Default)]
+pub struct SessionBuilder {
+    options: SessionOptions,
+    errors: Vec<SpateError>,
+}
+
+impl SessionBuilder {
+    /// The most memory queries may use before operators spill to disk.
+    pub fn memory_limit(mut self, limit: ByteSize) -> Self {
+        self.options.memory_limit = limit;
+        self
+    }
+
+    /// Worker threads and plan partitions (at least 1).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.options.threads = threads.max(1);
+        self
+    }
+
+    /// Which executor runs queries (spate's by default).
+    pub fn executor(mut self, executor: ExecutorKind) -> Self {
+        self.options.executor = executor;
+        self
+    }
+
+    /// A value for `${name}` in SQL.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// A setting by key: `spate.memory_limit`, `spate.threads`, `spate.executor`, or any
+    /// DataFusion `datafusion.*` option. Bad keys and values fail in [`Self::build`].
+    pub fn config(mut self, key: &str, value: &str) -> Self {
+        let result = match key {
+            "spate.memory_limit" => value.parse().map(|v| self.options.memory_limit = v),
+            "spate.threads" => value
+                .parse::<usize>()
+                .map(|v| self.options.threads = v.max(1))
+                .map_err(|e| SpateError::InvalidOption {
+                    option: key.into(),
+                    value: value.into(),
+                    reason: e.to_string(),
+                }),
+            "spate.executor" => value.parse().map(|v| self.options.executor = v),
+            _ => {
+                self.options.settings.push((key.into(), value.into()));
+                Ok(())
+            }
+        };
+        if let Err(err) = result {
+            self.errors.push(err);
+        }
+        self
+    }
+
+    /// Builds the session.
+    pub fn build(mut self) -> Result<Session> {
+        if let Some(err) = self.errors.pop() {
+            return Err(err);
+        }
+        let options = self.options;
+        let mut config = SessionConfig::new()
+            .with_target_partitions(options.threads)
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(CATALOG, SCHEMA);
+        for (key, value) in &options.settings {
+            config
+                .options_mut()
+                .set(key, value)
+                .map_err(|e| SpateError::InvalidOption {
+                    option: key.clone(),
+                    value: value.clone(),
+                    reason: SpateError::from(e).to_string(),
+                })?;
+        }
+        let limit = usize::try_from(options.memory_limit.bytes()).unwrap_or(usize::MAX);
+        let pool = TrackConsumersPool::new(FairSpillPool::new(limit), TOP_CONSUMERS_IN_ERRORS);
+        // No listing cache: pipelines write a directory and read it back in one session,
+        // and DataFusion's cache never expires, so reads would miss the new files.
+        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .with_cache_manager(caches)
+            .build_arc()?;
+        let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::default());
+        let factories = ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
+            .into_iter()
+            .map(|name| (name.to_string(), Arc::clone(&factory)))
+            .collect();
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_table_factories(factories)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let schema = Arc::new(DataSchema::default());
+        ctx.catalog(CATALOG)
+            .ok_or_else(|| SpateError::InvalidOption {
+                option: "datafusion.catalog.default_catalog".into(),
+                value: CATALOG.into(),
+                reason: "the default catalog is missing".into(),
+            })?
+            .register_schema(SCHEMA, Arc::clone(&schema) as _)?;
+        schema.attach(ctx.state_weak_ref());
+        let params = options.params.iter().cloned().collect();
+        Ok(Session {
+            inner: Arc::new(SessionInner {
+                ctx,
+                options,
+                schema,
+                params,
+                progress: Arc::new(Progress::default()),
+            }),
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! Scripts and statements: parse everything first, then run statement by statement.
+//!
+//! A script is split ([`crate::script`]), its parameters filled in and every statement
+//! parsed before the first one runs, so a typo on line 80 stops the script before line 1
+//! has written anything. Each statement then runs on its own and reports what it did: the
+//! rows of a query, the rows an `INSERT`/`COPY` wrote, the table a `CREATE` made.
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use regex::Regex;
+
+use crate::error::{Result, SpateError};
+use crate::script::{ScriptStatement, split_statements, substitute};
+use crate::session::Session;
+
+/// A parsed script, ready to run.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Where the script came from (a file name, or `<sql>`), for messages.
+    pub origin: String,
+    /// Its statements in order.
+    pub statements: Vec<PreparedStatement>,
+}
+
+/// One parsed statement of a script.
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    /// Where the script came from, for messages.
+    pub origin: String,
+    /// The line it starts on.
+    pub line: usize,
+    /// Its SQL, parameters filled in.
+    pub sql: String,
+    parsed: DfStatement,
+}
+
+impl PreparedStatement {
+    /// Whether the statement returns rows to show (SELECT, VALUES, EXPLAIN, SHOW, DESCRIBE).
+    pub fn returns_rows(&self) -> bool {
+        match &self.parsed {
+            DfStatement::Statement(stmt) => matches!(
+                stmt.as_ref(),
+                SqlStatement::Query(_)
+                    | SqlStatement::Explain { .. }
+                    | SqlStatement::ExplainTable { .. }
+                    | SqlStatement::ShowTables { .. }
+                    | SqlStatement::ShowColumns { .. }
+                    | SqlStatement::ShowVariable { .. }
+            ),
+            DfStatement::Explain(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What kind of statement ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// A query, EXPLAIN or SHOW: rows to show.
+    Query,
+    /// `CREATE [EXTERNAL] TABLE`, `CREATE TABLE AS`.
+    CreateTable,
+    /// `CREATE VIEW`.
+    CreateView,
+    /// `DROP TABLE`, `DROP VIEW` and other removals.
+    Drop,
+    /// `INSERT INTO`.
+    Insert,
+    /// `COPY ... TO`.
+    Copy,
+    /// `SET` and other session statements.
+    Set,
+    /// Any other DDL.
+    Other,
+}
+
+/// What a statement did.
+#[derive(Debug, Clone)]
+pub struct StatementResult {
+    /// Where the statement came from.
+    pub origin: String,
+    /// The line it starts on.
+    pub line: usize,
+    /// What kind of statement it was.
+    pub kind: StatementKind,
+    /// The schema of its rows (empty for statements that return none).
+    pub schema: SchemaRef,
+    /// The rows of a query; empty otherwise.
+    pub batches: Vec<RecordBatch>,
+    /// Rows written by `INSERT`, `COPY` or `CREATE TABLE AS`.
+    pub rows_written: Option<u64>,
+    /// A one-line summary for statements that return no rows ("created table t").
+    pub message: String,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl StatementResult {
+    /// The number of rows of a query's result.
+    pub fn row_count(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+impl Session {
+    /// Splits, fills in and parses every statement of `text`. `origin` names the script in
+    /// messages (`daily.sql:12: ...`). Nothing runs yet.
+    ///
+    /// ```
+    /// let session = spate::Session::builder().param("n", "3").build().unwrap();
+    /// let script = session.prepare_script("job.sql", "select ${n};\nselect ${n} + 1").unwrap();
+    /// assert_eq!(script.statements.len(), 2);
+    /// assert_eq!(script.statements[1].sql, "select 3 + 1");
+    /// let err = session.prepare_script("job.sql", "select 1;\nselec 2").unwrap_err();
+    /// assert!(err.to_string().starts_with("job.sql:2: "), "{err}");
+    /// ```
+    pub fn prepare_script(&self, origin: &str, text: &str) -> Result<Script> {
+        let statements = split_statements(text)
+            .iter()
+            .map(|stmt| self.prepare_statement(origin, stmt))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Script {
+            origin: origin.to_string(),
+            statements,
+        })
+    }
+
+    pub(crate) fn prepare_statement(
+        &self,
+        origin: &str,
+        stmt: &ScriptStatement,
+    ) -> Result<PreparedStatement> {
+        let at = |e: SpateError| e.at_statement(origin, stmt.line);
+        let sql = substitute(&stmt.text, &self.inner.params, stmt.line).map_err(|e| match e {
+            // The parameter error carries its own line; keep it, name the file.
+            SpateError::UnknownParameter { line, .. } => SpateError::Statement {
+                origin: origin.to_string(),
+                line,
+                source: Box::new(e),
+            },
+            other => at(other),
+        })?;
+        let state = self.inner.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let parsed = state
+            .sql_to_statement(&sql, &dialect)
+            .map_err(|e| at(syntax_error(e, stmt.line)))?;
+        Ok(PreparedStatement {
+            origin: origin.to_string(),
+            line: stmt.line,
+            sql,
+            parsed,
+        })
+    }
+
+    /// Runs every statement of `text` in order and returns what each did. Stops at the
+    /// first failure, whose error names the statement's line.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let session = spate::Session::builder().param("min", "2").build()?;
+    /// let results = session
+    ///     .run_script("create view v as select * from (values (1), (2), (3)) t(x);\n\
+    ///                  select count(*) as n from v where x >= ${min};")
+    ///     .await?;
+    /// assert_eq!(results[0].message, "created view v");
+    /// assert_eq!(results[1].row_count(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_script(&self, text: &str) -> Result<Vec<StatementResult>> {
+        let script = self.prepare_script("<sql>", text)?;
+        let mut results = Vec::with_capacity(script.statements.len());
+        for statement in &script.statements {
+            results.push(self.execute_statement(statement).await?);
+        }
+        Ok(results)
+    }
+
+    /// Runs one prepared statement.
+    pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
+        let started = Instant::now();
+        let (kind, schema, batches, rows_written, message) = self
+            .run_parsed(stmt)
+            .await
+            .map_err(|e| e.at_statement(&stmt.origin, stmt.line))?;
+        Ok(StatementResult {
+            origin: stmt.origin.clone(),
+            line: stmt.line,
+            kind,
+            schema,
+            batches,
+            rows_written,
+            message,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    pub(crate) async fn plan_statement(&self, stmt: &PreparedStatement) -> Result<LogicalPlan> {
+        let state = self.inner.ctx.state();
+        state
+            .statement_to_plan(stmt.parsed.clone())
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn run_parsed(
+        &self,
+        stmt: &PreparedStatement,
+    ) -> Result<(
+        StatementKind,
+        SchemaRef,
+        Vec<RecordBatch>,
+        Option<u64>,
+        String,
+    )> {
+        let plan = self.plan_statement(stmt).await?;
+        let empty = Arc::new(datafusion::arrow::datatypes::Schema::empty());
+        match &plan {
+            LogicalPlan::Ddl(ddl) => {
+                let (kind, message) = describe_ddl(ddl);
+                self.inner
+                    .ctx
+                    .execute_logical_plan(plan)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                Ok((kind, empty, Vec::new(), None, message))
+            }
+            LogicalPlan::Statement(_) => {
+                self.inner
+                    .ctx
+                    .execute_logical_plan(plan)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                Ok((StatementKind::Set, empty, Vec::new(), None, "ok".into()))
+            }
+            LogicalPlan::Dml(dml) => {
+                let target = dml.table_name.to_string();
+                let rows = self.run_write(plan).await?;
+                let message = format!("inserted {rows} rows into {target}");
+                Ok((
+                    StatementKind::Insert,
+                    empty,
+                    Vec::new(),
+                    Some(rows),
+                    message,
+                ))
+            }
+            LogicalPlan::Copy(copy) => {
+                let target = copy.output_url.clone();
+                let rows = self.run_write(plan).await?;
+                let message = format!("wrote {rows} rows to {target}");
+                Ok((StatementKind::Copy, empty, Vec::new(), Some(rows), message))
+            }
+            _ => {
+                let schema = Arc::clone(plan.schema().inner());
+                let physical = self.physical_plan(&plan).await?;
+                let batches = crate::execute::collect(self, physical).await?;
+                Ok((StatementKind::Query, schema, batches, None, String::new()))
+            }
+        }
+    }
+
+    pub(crate) async fn physical_plan(
+        &self,
+        plan: &LogicalPlan,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner
+            .ctx
+            .state()
+            .create_physical_plan(plan)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs a plan that writes (INSERT, COPY) and returns the rows it wrote.
+    pub(crate) async fn run_write(&self, plan: LogicalPlan) -> Result<u64> {
+        let physical = self.physical_plan(&plan).await?;
+        let batches = crate::execute::collect(self, physical).await?;
+        Ok(count_column(&batches))
+    }
+}
+
+/// The sum of the `count` column DataFusion's writers return.
+fn count_column(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
+        .flat_map(|a| a.iter().flatten())
+        .sum()
+}
+
+fn describe_ddl(ddl: &DdlStatement) -> (StatementKind, String) {
+    match ddl {
+        DdlStatement::CreateExternalTable(c) => (
+            StatementKind::CreateTable,
+            format!("created table {}", c.name),
+        ),
+        DdlStatement::CreateMemoryTable(c) => (
+            StatementKind::CreateTable,
+            format!("created table {}", c.name),
+        ),
+        DdlStatement::CreateView(c) => (
+            StatementKind::CreateView,
+            format!("created view {}", c.name),
+        ),
+        DdlStatement::DropTable(d) => (StatementKind::Drop, format!("dropped table {}", d.name)),
+        DdlStatement::DropView(d) => (StatementKind::Drop, format!("dropped view {}", d.name)),
+        other => (StatementKind::Other, other.name().to_lowercase()),
+    }
+}
+
+/// Parser errors give positions within the statement ("at Line: 2, Column: 5"); users need
+/// them within the file.
+fn syntax_error(err: datafusion::error::DataFusionError, first_line: usize) -> SpateError {
+    static POSITION: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r"at Line: (\d+), Column: (\d+)").ok());
+    let message = SpateError::from(err).to_string();
+    let Some(re) = POSITION.as_ref() else {
+        return SpateError::DataFusion(datafusion::error::DataFusionError::Plan(message));
+    };
+    let message = re.replace_all(&message, |caps: &regex::Captures<'_>| {
+        let line: usize = caps[1].parse().unwrap_or(1);
+        format!("at line {}, column {}", line + first_line - 1, &caps[2])
+    });
+    SpateError::DataFusion(datafusion::error::DataFusionError::Plan(format!(
+        "SQL syntax error: {}",
+        message.trim_start_matches("sql parser error: ")
+    )))
+}

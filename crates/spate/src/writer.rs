@@ -1,0 +1,287 @@
+//! [`DataFrameWriter`]: writes a DataFrame's rows to files, with Spark's save modes.
+//!
+//! # Algorithm
+//! Rows are first written by DataFusion's file sinks into a hidden staging path beside the
+//! target (`.spate-staging-<id>-<name>`), so that a failed write leaves nothing behind at
+//! the target. Then, by save mode:
+//! - `ErrorIfExists` / `Ignore`: checked before anything runs; the staged result is moved
+//!   into place with one rename.
+//! - `Overwrite`: the old target is renamed aside, the staged result renamed in, and the
+//!   old target removed, so readers see either the old or the new data.
+//! - `Append`: each staged file is moved into the target directory (same relative path,
+//!   so partition directories merge).
+//!
+//! A target whose name ends in the format's extension (`out/report.parquet`) is written as
+//! one file; any other target is a directory of files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use datafusion::datasource::file_format::format_as_file_type;
+use datafusion::logical_expr::LogicalPlanBuilder;
+
+use crate::catalog::FileFormatKind;
+use crate::dataframe::DataFrame;
+use crate::error::{Result, SpateError};
+
+/// What to do when the target already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SaveMode {
+    /// Fail if the target exists (the default, as in Spark).
+    #[default]
+    ErrorIfExists,
+    /// Replace the target.
+    Overwrite,
+    /// Add files to the target directory.
+    Append,
+    /// Do nothing if the target exists.
+    Ignore,
+}
+
+/// Writes a DataFrame; see [`DataFrame::write`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// use spate::{SaveMode, Session};
+/// let dir = tempfile::tempdir().unwrap();
+/// let session = Session::new()?;
+/// let df = session.sql("select * from (values ('2026-11-23', 1), ('2026-11-24', 2)) t(day, n)").await?;
+/// let out = dir.path().join("counts");
+/// let written = df.clone().write().mode(SaveMode::Overwrite).partition_by(&["day"]).parquet(&out).await?;
+/// assert_eq!(written, 2);
+/// assert!(out.join("day=2026-11-23").is_dir());
+/// assert!(df.write().parquet(&out).await.is_err()); // ErrorIfExists
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataFrameWriter {
+    df: DataFrame,
+    mode: SaveMode,
+    partition_by: Vec<String>,
+    options: HashMap<String, String>,
+}
+
+impl DataFrameWriter {
+    pub(crate) fn new(df: DataFrame) -> Self {
+        DataFrameWriter {
+            df,
+            mode: SaveMode::default(),
+            partition_by: Vec::new(),
+            options: HashMap::new(),
+        }
+    }
+
+    /// What to do when the target exists.
+    pub fn mode(mut self, mode: SaveMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Writes one directory per value of these columns (`day=2026-11-23/`).
+    pub fn partition_by(mut self, columns: &[&str]) -> Self {
+        self.partition_by = columns.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    /// A writer option: `compression`, `delimiter`, `header`, or any DataFusion `format.*`.
+    pub fn option(mut self, key: &str, value: &str) -> Self {
+        self.options.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Writes Parquet; returns the number of rows written.
+    pub async fn parquet(self, path: impl AsRef<Path>) -> Result<u64> {
+        self.save(FileFormatKind::Parquet, path.as_ref()).await
+    }
+
+    /// Writes CSV with a header line; returns the number of rows written.
+    pub async fn csv(self, path: impl AsRef<Path>) -> Result<u64> {
+        self.save(FileFormatKind::Csv, path.as_ref()).await
+    }
+
+    /// Writes newline-delimited JSON; returns the number of rows written.
+    pub async fn json(self, path: impl AsRef<Path>) -> Result<u64> {
+        self.save(FileFormatKind::Json, path.as_ref()).await
+    }
+
+    async fn save(self, kind: FileFormatKind, target: &Path) -> Result<u64> {
+        let exists = target.exists();
+        let single_file = self.partition_by.is_empty()
+            && kind
+                .extensions()
+                .iter()
+                .any(|ext| target.to_string_lossy().ends_with(ext));
+        match self.mode {
+            SaveMode::ErrorIfExists if exists => {
+                return Err(SpateError::AlreadyExists {
+                    path: target.display().to_string(),
+                });
+            }
+            SaveMode::Ignore if exists => return Ok(0),
+            SaveMode::Append if single_file => {
+                return Err(SpateError::InvalidOption {
+                    option: "mode".into(),
+                    value: "Append".into(),
+                    reason: format!(
+                        "{} names a single file; append writes into a directory",
+                        target.display()
+                    ),
+                });
+            }
+            _ => {}
+        }
+        let parent = parent_dir(target)?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let staging = parent.join(format!(".spate-staging-{}-{name}", unique_id()));
+        let rows = match self.write_to(kind, &staging, single_file).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                remove_path(&staging);
+                return Err(err);
+            }
+        };
+        let placed = match self.mode {
+            SaveMode::Append if exists => append_into(&staging, target),
+            SaveMode::Overwrite if exists => replace(&staging, target, &parent, &name),
+            _ => rename(&staging, target),
+        };
+        if placed.is_err() {
+            remove_path(&staging);
+        }
+        placed.map(|()| rows)
+    }
+
+    async fn write_to(
+        &self,
+        kind: FileFormatKind,
+        staging: &Path,
+        single_file: bool,
+    ) -> Result<u64> {
+        let session = self.df.session();
+        let state = session.context().state();
+        let factory = state
+            .get_file_format_factory(kind.datafusion_name())
+            .ok_or_else(|| SpateError::InvalidOption {
+                option: "format".into(),
+                value: kind.datafusion_name().into(),
+                reason: "this build cannot write it".into(),
+            })?;
+        let mut options: HashMap<String, String> = HashMap::new();
+        if kind == FileFormatKind::Tsv {
+            options.insert("format.delimiter".into(), "\t".into());
+        }
+        for (key, value) in &self.options {
+            let key = if key.contains('.') {
+                key.clone()
+            } else {
+                format!("format.{key}")
+            };
+            options.insert(key, value.clone());
+        }
+        let mut url = staging.to_string_lossy().into_owned();
+        if !single_file {
+            url.push('/');
+        }
+        let plan = LogicalPlanBuilder::copy_to(
+            self.df.logical_plan().clone(),
+            url,
+            format_as_file_type(factory),
+            options,
+            self.partition_by.clone(),
+        )
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(|e| session.error(e))?;
+        if !single_file {
+            std::fs::create_dir_all(staging).map_err(|source| SpateError::Io {
+                path: staging.to_path_buf(),
+                source,
+            })?;
+        }
+        session.run_write(plan).await
+    }
+}
+
+/// The directory a target goes in; it must exist (nothing is created above the target).
+fn parent_dir(target: &Path) -> Result<PathBuf> {
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(SpateError::PathNotFound {
+            path: parent.display().to_string(),
+        });
+    }
+    Ok(parent)
+}
+
+fn unique_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpateError + '_ {
+    move |source| SpateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(io_error(to))
+}
+
+fn replace(staging: &Path, target: &Path, parent: &Path, name: &str) -> Result<()> {
+    let old = parent.join(format!(".spate-old-{}-{name}", unique_id()));
+    rename(target, &old)?;
+    if let Err(err) = rename(staging, target) {
+        // Put the old data back: an overwrite that fails must not lose it.
+        let _ = std::fs::rename(&old, target);
+        return Err(err);
+    }
+    remove_path(&old);
+    Ok(())
+}
+
+/// Moves every file below `staging` to the same relative place below `target`.
+fn append_into(staging: &Path, target: &Path) -> Result<()> {
+    if !target.is_dir() {
+        return Err(SpateError::InvalidOption {
+            option: "mode".into(),
+            value: "Append".into(),
+            reason: format!("{} is a file, not a directory", target.display()),
+        });
+    }
+    let mut pending = vec![staging.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io_error(&dir))? {
+            let path = entry.map_err(io_error(&dir))?.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(staging).unwrap_or(&path);
+            let dest = target.join(relative);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+            }
+            rename(&path, &dest)?;
+        }
+    }
+    remove_path(staging);
+    Ok(())
+}
+
+fn remove_path(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}

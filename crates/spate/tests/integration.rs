@@ -1,0 +1,12 @@
+//! Integration tests of the `spate` library, through its public API only. One binary; a
+//! module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod integration {
+    pub mod common;
+    mod dataframe;
+    mod scripts;
+    mod slt;
+    mod tables;
+    mod writer;
+}

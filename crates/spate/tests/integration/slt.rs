@@ -1,0 +1,131 @@
+//! The sqllogictest suites under `testdata/slt/`, run through a spate session.
+//!
+//! Each file runs in a fresh session with its own temp directory: `__TEST_DIR__` in the
+//! file stands for it and `__TESTDATA__` for the repository's `testdata/`. The session has
+//! the parameter `run_date=2026-11-23`, so files can test `${param}` substitution.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use spate::arrow::util::display::{ArrayFormatter, FormatOptions};
+use spate::{Session, SpateError, StatementKind};
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+struct SpateDb {
+    session: Session,
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for SpateDb {
+    type Error = SpateError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
+        let mut results = self.session.run_script(sql).await?;
+        let Some(last) = results.pop() else {
+            return Ok(DBOutput::StatementComplete(0));
+        };
+        // INSERT and COPY return their row count, as in DataFusion's own suites.
+        if let Some(count) = last.rows_written {
+            return Ok(DBOutput::Rows {
+                types: vec![DefaultColumnType::Integer],
+                rows: vec![vec![count.to_string()]],
+            });
+        }
+        if last.kind != StatementKind::Query {
+            return Ok(DBOutput::StatementComplete(0));
+        }
+        let options = FormatOptions::default().with_null("NULL");
+        let mut rows = Vec::new();
+        for batch in &last.batches {
+            let formatters = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .collect::<Result<Vec<_>, _>>()?;
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    formatters
+                        .iter()
+                        .map(|f| {
+                            let cell = f.value(row).to_string();
+                            if cell.is_empty() {
+                                "(empty)".to_string()
+                            } else {
+                                cell
+                            }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; last.schema.fields().len()],
+            rows,
+        })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "spate"
+    }
+}
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+fn slt_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata().join("slt"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn run_file(path: &Path) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("__TEST_DIR__", &dir.path().display().to_string())
+        .replace(
+            "__TESTDATA__",
+            &testdata().canonicalize().unwrap().display().to_string(),
+        );
+    let mut runner = sqllogictest::Runner::new(|| async {
+        let session = Session::builder()
+            .threads(2)
+            .param("run_date", "2026-11-23")
+            .build()?;
+        Ok(SpateDb { session })
+    });
+    runner
+        .run_script_async(&text)
+        .await
+        .map_err(|e| format!("{}: {}", path.display(), e.display(false)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqllogictest_suites_pass() {
+    let files = slt_files();
+    assert!(
+        files.len() >= 5,
+        "expected the .slt suites, found {files:?}"
+    );
+    let mut failures = Vec::new();
+    for file in &files {
+        if let Err(err) = run_file(file).await {
+            failures.push(err);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
