@@ -19,6 +19,11 @@
 //! and actions), [`DataFrameReader`] / [`DataFrameWriter`] (files in and out), [`script`]
 //! (SQL scripts with `${param}`s), [`io`] (result formats).
 
+/// The library guide (`docs/library.md`), compiled and run as doctests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/library.md")]
+pub struct LibraryGuide;
+
 mod catalog;
 mod config;
 mod dataframe;
