@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::config::ExecutorKind;
-use crate::error::Result;
+use crate::error::{Result, SpateError};
 use crate::session::Session;
 
 /// How often the progress counters are refreshed from the plan's metrics.
@@ -35,6 +37,7 @@ pub(crate) async fn collect(
             }
         }
     });
+    let plan_files = scanned_files(&plan);
     let task_ctx = session.inner.ctx.task_ctx();
     let result = match session.options().executor {
         // spate's executor arrives with the executor crate; until then both run DataFusion's.
@@ -44,7 +47,74 @@ pub(crate) async fn collect(
     };
     poller.abort();
     progress.finish();
-    result.map_err(|e| session.error(e))
+    result.map_err(|e| with_scan_context(session.error(e), &plan_files))
+}
+
+/// Decoders report what is wrong with a file (a ragged CSV row, a corrupt page) but not
+/// which file. The plan knows which files it read: name the file, or their directory.
+fn with_scan_context(err: SpateError, files: &[String]) -> SpateError {
+    let message = err.to_string();
+    let decoding = [
+        "Csv error",
+        "Json error",
+        "Parquet",
+        "Ipc error",
+        "Arrow error",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker));
+    let Some(first) = files.first() else {
+        return err;
+    };
+    if !decoding || files.iter().any(|f| message.contains(f.as_str())) {
+        return err;
+    }
+    let place = if files.len() == 1 {
+        first.clone()
+    } else {
+        let common = files.iter().fold(first.as_str(), |prefix, f| {
+            let shared = prefix
+                .char_indices()
+                .zip(f.chars())
+                .take_while(|((_, a), b)| a == b)
+                .last()
+                .map_or(0, |((i, c), _)| i + c.len_utf8());
+            &prefix[..shared]
+        });
+        let dir = common.rsplit_once('/').map_or(common, |(dir, _)| dir);
+        format!("one of {} files under {dir}/", files.len())
+    };
+    SpateError::BadFile {
+        path: place,
+        reason: message,
+    }
+}
+
+/// The files the plan's scans read, as local paths (`/data/t.csv`) or URLs.
+fn scanned_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+    let mut files = Vec::new();
+    let _ = plan.apply(|node| {
+        if let Some(config) = node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        {
+            let store = config.object_store_url.as_str().trim_end_matches('/');
+            for group in &config.file_groups {
+                for file in group.iter() {
+                    let location = file.object_meta.location.as_ref();
+                    files.push(if store == "file:" || store == "file://" {
+                        format!("/{location}")
+                    } else {
+                        format!("{store}/{location}")
+                    });
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    files.sort();
+    files.dedup();
+    files
 }
 
 /// Rows and bytes the plan's scans (its leaves) have read so far.
