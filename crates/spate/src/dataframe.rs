@@ -274,6 +274,16 @@ impl DataFrame {
         crate::execute::collect(&self.session, plan).await
     }
 
+    /// Runs the query and returns its rows with what the run took (time, peak memory,
+    /// spills).
+    pub async fn collect_with_metrics(self) -> Result<(Vec<RecordBatch>, crate::ExecutionMetrics)> {
+        let plan = self
+            .session
+            .physical_plan(self.inner.logical_plan())
+            .await?;
+        crate::execute::collect_with_metrics(&self.session, plan).await
+    }
+
     /// Runs the query and returns its number of rows.
     pub async fn count(self) -> Result<usize> {
         let counted = self.map(|df| df.aggregate(vec![], vec![count(lit(1)).alias("n")]))?;

@@ -4,7 +4,7 @@
 //! here, so the choice of executor, progress reporting and error translation happen once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -19,11 +19,38 @@ use crate::session::Session;
 /// How often the progress counters are refreshed from the plan's metrics.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
+/// What running a plan took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionMetrics {
+    /// Wall-clock time from start to the last batch.
+    pub elapsed: Duration,
+    /// Rows the plan returned.
+    pub output_rows: u64,
+    /// The most memory reserved at once, as the memory pool accounted it.
+    pub peak_memory: u64,
+    /// Bytes operators spilled to disk.
+    pub spilled_bytes: u64,
+    /// Spill files operators wrote.
+    pub spill_files: u64,
+}
+
 /// Runs `plan` to completion with the session's executor and returns its batches in order.
 pub(crate) async fn collect(
     session: &Session,
     plan: Arc<dyn ExecutionPlan>,
 ) -> Result<Vec<RecordBatch>> {
+    collect_with_metrics(session, plan)
+        .await
+        .map(|(batches, _)| batches)
+}
+
+/// Like [`collect`], and reports what the run took.
+pub(crate) async fn collect_with_metrics(
+    session: &Session,
+    plan: Arc<dyn ExecutionPlan>,
+) -> Result<(Vec<RecordBatch>, ExecutionMetrics)> {
+    let started = Instant::now();
+    session.inner.memory.reset_peak();
     let progress = session.progress();
     progress.start();
     let poller = tokio::spawn({
@@ -42,12 +69,34 @@ pub(crate) async fn collect(
     let result = match session.options().executor {
         // spate's executor arrives with the executor crate; until then both run DataFusion's.
         ExecutorKind::Spate | ExecutorKind::DataFusion => {
-            datafusion::physical_plan::collect(plan, task_ctx).await
+            datafusion::physical_plan::collect(Arc::clone(&plan), task_ctx).await
         }
     };
     poller.abort();
     progress.finish();
-    result.map_err(|e| with_scan_context(session.error(e), &plan_files))
+    let batches = result.map_err(|e| with_scan_context(session.error(e), &plan_files))?;
+    let (spilled_bytes, spill_files) = spills(&plan);
+    let metrics = ExecutionMetrics {
+        elapsed: started.elapsed(),
+        output_rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+        peak_memory: session.inner.memory.peak() as u64,
+        spilled_bytes,
+        spill_files,
+    };
+    Ok((batches, metrics))
+}
+
+/// Bytes and files spilled by the plan's operators.
+fn spills(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
+    let (mut bytes, mut files) = (0u64, 0u64);
+    let _ = plan.apply(|node| {
+        if let Some(metrics) = node.metrics() {
+            bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
+            files += metrics.spill_count().unwrap_or(0) as u64;
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    (bytes, files)
 }
 
 /// Decoders report what is wrong with a file (a ragged CSV row, a corrupt page) but not

@@ -23,6 +23,7 @@ use crate::catalog::{DataSchema, FileFormatKind, SpateTableFactory, TableSource}
 use crate::config::{ByteSize, ExecutorKind, SessionOptions};
 use crate::dataframe::DataFrame;
 use crate::error::{Result, SpateError};
+use crate::memory::PeakMemoryPool;
 use crate::progress::Progress;
 use crate::reader::DataFrameReader;
 
@@ -52,6 +53,7 @@ pub(crate) struct SessionInner {
     pub schema: Arc<DataSchema>,
     pub params: HashMap<String, String>,
     pub progress: Arc<Progress>,
+    pub memory: Arc<PeakMemoryPool>,
 }
 
 impl std::fmt::Debug for Session {
@@ -301,12 +303,15 @@ impl SessionBuilder {
                 })?;
         }
         let limit = usize::try_from(options.memory_limit.bytes()).unwrap_or(usize::MAX);
-        let pool = TrackConsumersPool::new(FairSpillPool::new(limit), TOP_CONSUMERS_IN_ERRORS);
+        let pool = Arc::new(PeakMemoryPool::new(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            TOP_CONSUMERS_IN_ERRORS,
+        ))));
         // No listing cache: pipelines write a directory and read it back in one session,
         // and DataFusion's cache never expires, so reads would miss the new files.
         let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(pool))
+            .with_memory_pool(Arc::clone(&pool) as _)
             .with_cache_manager(caches)
             .build_arc()?;
         let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::default());
@@ -338,6 +343,7 @@ impl SessionBuilder {
                 schema,
                 params,
                 progress: Arc::new(Progress::default()),
+                memory: pool,
             }),
         })
     }
