@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn records_the_high_water_mark() {
         let pool = Arc::new(PeakMemoryPool::new(Arc::new(GreedyMemoryPool::new(1000))));
-        let mut reservation =
+        let reservation =
             MemoryConsumer::new("test").register(&(pool.clone() as Arc<dyn MemoryPool>));
         reservation.try_grow(600).unwrap();
         reservation.shrink(500);
