@@ -1,0 +1,63 @@
+//! `tpch`: TPC-H for spate. Generates data with `tpchgen-cli` and runs any of the 22
+//! queries under spate's executor and DataFusion's, alternately (A B A B) in one process,
+//! checks that both return the same rows, and reports median times, peak memory, spills,
+//! geometric means and the spate/DataFusion ratio as JSON and markdown.
+//!
+//! ```text
+//! tpch generate --scale 10 --out /data/tpch10
+//! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
+//! ```
+
+mod compare;
+mod data;
+mod queries;
+mod report;
+mod runner;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tpch",
+    about = "TPC-H benchmark of spate against DataFusion's executor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate TPC-H Parquet data with tpchgen-cli (installed from crates.io if missing).
+    Generate {
+        /// Scale factor (1 = about 1 GB of raw data).
+        #[arg(long, default_value = "1")]
+        scale: String,
+        /// Output directory (one entry per table).
+        #[arg(long)]
+        out: PathBuf,
+        /// Files per table (a directory of parts per table); default one file per table.
+        #[arg(long)]
+        parts: Option<u32>,
+    },
+    /// Run queries under both executors and compare.
+    Run(runner::RunOptions),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
+        Command::Run(options) => runner::run(&options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The benchmark loop: every selected query, `iterations` times, under each executor in
+//! turn (spate, datafusion, spate, datafusion, ...), so that both see the same machine
+//! noise. The first successful result of each executor is compared row by row.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use spate::{ByteSize, ExecutorKind, Session};
+
+use crate::compare::{canonical_rows, first_difference};
+use crate::queries;
+use crate::report::{ExecutorRun, QueryReport, Report};
+
+/// Options of `tpch run`.
+#[derive(Debug, clap::Args)]
+pub struct RunOptions {
+    /// The TPC-H data directory (from `tpch generate`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Queries to run: `1-22`, `1,3,5`, `3-6,9`.
+    #[arg(long, default_value = "1-22")]
+    pub queries: String,
+    /// Runs of each query under each executor; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub iterations: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Memory limit for both executors, e.g. 1GiB (default: spate's).
+    #[arg(long)]
+    pub memory_limit: Option<String>,
+    /// Executors to run, comma-separated.
+    #[arg(long, default_value = "spate,datafusion")]
+    pub executors: String,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the report as a markdown table here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+struct Contender {
+    name: String,
+    session: Session,
+}
+
+pub fn run(options: &RunOptions) -> Result<(), String> {
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(run_async(options, threads))
+}
+
+async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
+    let selection = queries::parse_selection(&options.queries)?;
+    let contenders = contenders(options, threads)?;
+    let mut report = Report::new(options, threads);
+    for &query in &selection {
+        let sql = queries::load(query)?;
+        let mut runs: Vec<ExecutorRun> = contenders
+            .iter()
+            .map(|c| ExecutorRun::new(&c.name))
+            .collect();
+        let mut results: Vec<Option<Vec<String>>> = vec![None; contenders.len()];
+        for _ in 0..options.iterations.max(1) {
+            for (i, contender) in contenders.iter().enumerate() {
+                if runs[i].error.is_some() {
+                    continue;
+                }
+                match run_once(&contender.session, &sql).await {
+                    Ok((seconds, metrics, rows)) => {
+                        runs[i].record(seconds, metrics.peak_memory, metrics.spilled_bytes);
+                        results[i].get_or_insert(rows);
+                    }
+                    Err(err) => runs[i].error = Some(err),
+                }
+            }
+        }
+        let mismatch = match (results.first(), results.get(1)) {
+            (Some(Some(a)), Some(Some(b))) => first_difference(a, b),
+            _ => None,
+        };
+        let entry = QueryReport::new(query, runs, mismatch);
+        eprintln!("{}", entry.one_line());
+        report.queries.push(entry);
+    }
+    report.finish();
+    println!("{}", report.markdown());
+    if let Some(path) = &options.json {
+        std::fs::write(path, report.json()?).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &options.markdown {
+        std::fs::write(path, report.markdown()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if report.queries.iter().any(|q| q.mismatch.is_some()) {
+        return Err("the executors returned different rows (see the report)".into());
+    }
+    Ok(())
+}
+
+fn contenders(options: &RunOptions, threads: usize) -> Result<Vec<Contender>, String> {
+    options
+        .executors
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|name| {
+            let kind: ExecutorKind = name.parse().map_err(|e| format!("{e}"))?;
+            let mut builder = Session::builder().threads(threads).executor(kind);
+            if let Some(limit) = &options.memory_limit {
+                let limit: ByteSize = limit.parse().map_err(|e| format!("{e}"))?;
+                builder = builder.memory_limit(limit);
+            }
+            let session = builder.build().map_err(|e| e.to_string())?;
+            session
+                .register_directory(&options.data)
+                .map_err(|e| e.to_string())?;
+            Ok(Contender {
+                name: name.to_string(),
+                session,
+            })
+        })
+        .collect()
+}
+
+async fn run_once(
+    session: &Session,
+    sql: &str,
+) -> Result<(f64, spate::ExecutionMetrics, Vec<String>), String> {
+    let started = Instant::now();
+    let df = session.sql(sql).await.map_err(|e| e.to_string())?;
+    let (batches, metrics) = df.collect_with_metrics().await.map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((seconds, metrics, canonical_rows(&batches)?))
+}
