@@ -1,28 +1,14 @@
 //! Results as comparable text: one line per row, cells formatted by Arrow.
 
 use spate::arrow::record_batch::RecordBatch;
-use spate::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 /// The rows of `batches`, in order, as `|`-joined cells.
 pub fn canonical_rows(batches: &[RecordBatch]) -> Result<Vec<String>, String> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut rows = Vec::new();
-    for batch in batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            rows.push(cells.join("|"));
-        }
-    }
-    Ok(rows)
+    Ok(spate::io::string_rows(batches)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|cells| cells.join("|"))
+        .collect())
 }
 
 /// The first difference between two results, or `None` when they are equal.

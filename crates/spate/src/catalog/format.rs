@@ -81,15 +81,11 @@ impl FileFormatKind {
         state: &SessionState,
         options: &HashMap<String, String>,
     ) -> Result<Arc<dyn FileFormat>> {
-        let mut format_options: HashMap<String, String> = HashMap::new();
-        if self == Self::Tsv {
-            format_options.insert("format.delimiter".into(), "\t".into());
-        }
+        let mut format_options = self.qualified_options(options);
         if matches!(self, Self::Csv | Self::Tsv) {
-            format_options.insert("format.has_header".into(), "true".into());
-        }
-        for (key, value) in options {
-            format_options.insert(qualify_option(key), value.clone());
+            format_options
+                .entry("format.has_header".into())
+                .or_insert_with(|| "true".into());
         }
         let factory = state
             .get_file_format_factory(self.datafusion_name())
@@ -99,6 +95,24 @@ impl FileFormatKind {
                 reason: "this build has no reader for it".into(),
             })?;
         Ok(factory.create(state, &format_options)?)
+    }
+}
+
+impl FileFormatKind {
+    /// `options` as DataFusion's `format.*` keys, with this format's own defaults (a tab
+    /// delimiter for TSV). Used for reading and for writing alike.
+    pub(crate) fn qualified_options(
+        self,
+        options: &HashMap<String, String>,
+    ) -> HashMap<String, String> {
+        let mut qualified = HashMap::new();
+        if self == Self::Tsv {
+            qualified.insert("format.delimiter".into(), "\t".into());
+        }
+        for (key, value) in options {
+            qualified.insert(qualify_option(key), value.clone());
+        }
+        qualified
     }
 }
 

@@ -4,4 +4,4 @@
 mod result_format;
 
 pub(crate) use result_format::format_table;
-pub use result_format::{ResultFormat, write_result, write_result_file};
+pub use result_format::{ResultFormat, string_rows, write_result, write_result_file};

@@ -7,6 +7,7 @@ use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
 use parquet::arrow::ArrowWriter;
 
@@ -166,6 +167,37 @@ pub fn write_result_file(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Results as rows of cells formatted by Arrow, nulls as `NULL`: for comparing results
+/// (tests, benchmarks) and for simple printing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// let session = spate::Session::new()?;
+/// let batches = session.sql("select 1 as a, null as b").await?.collect().await?;
+/// assert_eq!(spate::io::string_rows(&batches)?, vec![vec!["1".to_string(), "NULL".to_string()]]);
+/// # Ok(()) }
+/// ```
+pub fn string_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
 }
 
 /// Results as a boxed table.

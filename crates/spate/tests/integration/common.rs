@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use spate::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use spate::arrow::datatypes::{DataType, Field, Schema};
-use spate::arrow::util::display::{ArrayFormatter, FormatOptions};
 use spate::{ByteSize, Session};
 
 /// A session with 2 threads and a modest memory limit.
@@ -47,23 +46,11 @@ pub fn write_text(path: &Path, text: &str) {
 
 /// Rows as lines of `|`-separated cells, in result order.
 pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            out.push(cells.join("|"));
-        }
-    }
-    out
+    spate::io::string_rows(batches)
+        .unwrap()
+        .into_iter()
+        .map(|cells| cells.join("|"))
+        .collect()
 }
 
 /// Runs `sql` and returns its rows as lines.

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use spate::arrow::util::display::{ArrayFormatter, FormatOptions};
 use spate::{Session, SpateError, StatementKind};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
@@ -35,30 +34,21 @@ impl sqllogictest::AsyncDB for SpateDb {
         if last.kind != StatementKind::Query {
             return Ok(DBOutput::StatementComplete(0));
         }
-        let options = FormatOptions::default().with_null("NULL");
-        let mut rows = Vec::new();
-        for batch in &last.batches {
-            let formatters = batch
-                .columns()
-                .iter()
-                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                .collect::<Result<Vec<_>, _>>()?;
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    formatters
-                        .iter()
-                        .map(|f| {
-                            let cell = f.value(row).to_string();
-                            if cell.is_empty() {
-                                "(empty)".to_string()
-                            } else {
-                                cell
-                            }
-                        })
-                        .collect(),
-                );
-            }
-        }
+        let rows = spate::io::string_rows(&last.batches)?
+            .into_iter()
+            .map(|cells| {
+                cells
+                    .into_iter()
+                    .map(|c| {
+                        if c.is_empty() {
+                            "(empty)".to_string()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(DBOutput::Rows {
             types: vec![DefaultColumnType::Any; last.schema.fields().len()],
             rows,
