@@ -117,6 +117,10 @@ pub struct QueryOptions {
     /// Which executor runs queries: spate (default) or datafusion.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
+    /// Object-store settings (endpoints, regions, credentials per URL prefix); default:
+    /// spate.toml in the working directory, when there is one.
+    #[arg(long, value_name = "PATH", env = "SPATE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print only results: no statement reports, no progress.
     #[arg(long, short)]
     pub quiet: bool,

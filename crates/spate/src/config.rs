@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use spate_connectors::object_stores::StoreConfig;
+
 use crate::error::SpateError;
 use crate::system;
 
@@ -131,6 +133,8 @@ pub struct SessionOptions {
     pub settings: Vec<(String, String)>,
     /// Values for `${name}` in SQL run through [`crate::Session::run_script`].
     pub params: Vec<(String, String)>,
+    /// Object-store settings per URL prefix (the contents of `spate.toml`).
+    pub storage: StoreConfig,
 }
 
 impl Default for SessionOptions {
@@ -141,6 +145,7 @@ impl Default for SessionOptions {
             executor: ExecutorKind::default(),
             settings: Vec::new(),
             params: Vec::new(),
+            storage: StoreConfig::default(),
         }
     }
 }

@@ -19,6 +19,8 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
 
+use spate_connectors::object_stores::{StoreConfig, StoreRegistry};
+
 use crate::catalog::{DataSchema, FileFormatKind, SpateTableFactory, TableSource};
 use crate::config::{ByteSize, ExecutorKind, SessionOptions};
 use crate::dataframe::DataFrame;
@@ -245,6 +247,13 @@ impl SessionBuilder {
         self
     }
 
+    /// Object-store settings per URL prefix (endpoints, regions, credentials), as in
+    /// `spate.toml`.
+    pub fn storage(mut self, config: StoreConfig) -> Self {
+        self.options.storage = config;
+        self
+    }
+
     /// Which executor runs queries (spate's by default).
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.options.executor = executor;
@@ -310,11 +319,13 @@ impl SessionBuilder {
         // No listing cache: pipelines write a directory and read it back in one session,
         // and DataFusion's cache never expires, so reads would miss the new files.
         let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        let stores = Arc::new(StoreRegistry::new(options.storage.clone()));
         let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::clone(&stores) as _)
             .with_memory_pool(Arc::clone(&pool) as _)
             .with_cache_manager(caches)
             .build_arc()?;
-        let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::default());
+        let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::new(stores));
         let factories = ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
             .into_iter()
             .map(|name| (name.to_string(), Arc::clone(&factory)))

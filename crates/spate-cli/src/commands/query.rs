@@ -9,10 +9,14 @@ use std::path::{Path, PathBuf};
 
 use spate::io::{ResultFormat, write_result, write_result_file};
 use spate::{ByteSize, ExecutorKind, PreparedStatement, Session, SpateError, StatementResult};
+use spate_connectors::object_stores::StoreConfig;
 
 use crate::cli::{Format, QueryOptions};
 use crate::exit::Failure;
 use crate::progress::Spinner;
+
+/// The configuration file read from the working directory when `--config` is not given.
+const DEFAULT_CONFIG: &str = "spate.toml";
 
 /// `spate run FILE...`
 pub fn run_files(files: &[PathBuf], options: &QueryOptions) -> Result<(), Failure> {
@@ -129,6 +133,14 @@ fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Fail
             ))
         })?;
         builder = builder.executor(kind);
+    }
+    let config_path = options.config.clone().or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG);
+        default.is_file().then_some(default)
+    });
+    if let Some(path) = config_path {
+        let config = StoreConfig::from_file(&path).map_err(|e| Failure::usage(e.to_string()))?;
+        builder = builder.storage(config);
     }
     for param in &options.params {
         let (name, value) = split_pair(param, "--param", "NAME=VALUE")?;

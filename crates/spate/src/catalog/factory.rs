@@ -5,6 +5,7 @@
 //! columns (or ordering, or an unbounded source), DataFusion's own factory builds it as
 //! written: the user has said exactly what they want.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -13,15 +14,62 @@ use datafusion::datasource::listing_table_factory::ListingTableFactory;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::CreateExternalTable;
+use spate_connectors::object_stores::StoreRegistry;
+use url::Url;
 
 use super::format::FileFormatKind;
 use super::resolve::{TableSource, resolve_table};
 use crate::error::SpateError;
 
+/// Option keys that configure the object store rather than the file format.
+const STORAGE_PREFIXES: [&str; 6] = ["aws.", "aws_", "gcp.", "google_", "azure.", "azure_"];
+
 /// The table factory spate registers for every file format.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SpateTableFactory {
     fallback: ListingTableFactory,
+    stores: Arc<StoreRegistry>,
+}
+
+impl SpateTableFactory {
+    pub fn new(stores: Arc<StoreRegistry>) -> Self {
+        SpateTableFactory {
+            fallback: ListingTableFactory::default(),
+            stores,
+        }
+    }
+
+    /// Takes the storage options (`'aws.access_key_id' '...'`) out of the statement and
+    /// configures the location's store with them; the rest are format options.
+    fn configure_store(&self, cmd: &CreateExternalTable) -> DFResult<CreateExternalTable> {
+        let (storage, format): (BTreeMap<_, _>, HashMap<_, _>) = {
+            let mut storage = BTreeMap::new();
+            let mut format = HashMap::new();
+            for (key, value) in &cmd.options {
+                if STORAGE_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                    storage.insert(key.clone(), value.clone());
+                } else {
+                    format.insert(key.clone(), value.clone());
+                }
+            }
+            (storage, format)
+        };
+        if !storage.is_empty() {
+            for location in &cmd.locations {
+                let url = Url::parse(location).map_err(|e| {
+                    DataFusionError::Plan(format!(
+                        "storage options need a URL location, not {location}: {e}"
+                    ))
+                })?;
+                self.stores
+                    .configure(&url, &storage)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            }
+        }
+        let mut cmd = cmd.clone();
+        cmd.options = format;
+        Ok(cmd)
+    }
 }
 
 #[async_trait]
@@ -31,6 +79,7 @@ impl TableProviderFactory for SpateTableFactory {
         state: &dyn Session,
         cmd: &CreateExternalTable,
     ) -> DFResult<Arc<dyn TableProvider>> {
+        let cmd = &self.configure_store(cmd)?;
         let explicit = !cmd.schema.fields().is_empty()
             || !cmd.order_exprs.is_empty()
             || cmd.unbounded

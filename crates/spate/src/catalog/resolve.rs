@@ -79,7 +79,7 @@ pub(crate) async fn resolve_table(
     let partition_cols =
         infer_partition_columns(&source.location, relative.iter().map(String::as_str))?;
 
-    let schema = infer_schema(state, &store, &format, &files, source).await?;
+    let schema = infer_schema(state, &store, &format, &files, source, &url).await?;
     check_partition_names(&schema, &partition_cols, source)?;
 
     // Scans filter by extension; with an explicit format any name is accepted.
@@ -202,12 +202,13 @@ async fn infer_schema(
     format: &Arc<dyn FileFormat>,
     files: &[ObjectMeta],
     source: &TableSource,
+    url: &ListingTableUrl,
 ) -> Result<SchemaRef> {
     match format.infer_schema(state, store, files).await {
         // A column may be missing from some files, so every column may be null (as in
         // Spark's file-based tables).
         Ok(schema) => Ok(all_nullable(&schema)),
-        Err(err) => Err(find_culprit(state, store, format, files, source)
+        Err(err) => Err(find_culprit(state, store, format, files, source, url)
             .await
             .unwrap_or_else(|| SpateError::BadFile {
                 path: source.location.clone(),
@@ -233,10 +234,11 @@ async fn find_culprit(
     format: &Arc<dyn FileFormat>,
     files: &[ObjectMeta],
     source: &TableSource,
+    url: &ListingTableUrl,
 ) -> Option<SpateError> {
     let mut merged: Option<Schema> = None;
     for file in files {
-        let path = display_path(file);
+        let path = display_path(url, file);
         let schema = match format
             .infer_schema(state, store, std::slice::from_ref(file))
             .await
@@ -266,9 +268,17 @@ async fn find_culprit(
     None
 }
 
-/// A file's path as the user knows it: local files without the `file://` scheme.
-fn display_path(file: &ObjectMeta) -> String {
-    format!("/{}", file.location)
+/// A file's path as the user knows it: local files as paths, others as URLs (without any
+/// credentials the location may carry).
+fn display_path(url: &ListingTableUrl, file: &ObjectMeta) -> String {
+    match url.scheme() {
+        "file" => format!("/{}", file.location),
+        _ => {
+            let mut base = url.get_url().clone();
+            base.set_path(&format!("/{}", file.location));
+            spate_connectors::object_stores::display_url(&base)
+        }
+    }
 }
 
 fn check_partition_names(

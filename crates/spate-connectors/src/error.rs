@@ -1,0 +1,31 @@
+//! Errors of the connectors. Messages never carry secrets: URLs are shown without user
+//! info or query strings, and option values are never printed.
+
+/// The result type of this crate.
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// An error of the connectors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The URL's scheme has no object store.
+    #[error(
+        "unsupported URL scheme '{scheme}' in {url}: use s3://, s3a://, gs://, az://, abfss://, http(s):// or a local path"
+    )]
+    UnknownScheme { scheme: String, url: String },
+
+    /// The URL cannot be parsed.
+    #[error("malformed URL {url}: {reason}")]
+    MalformedUrl { url: String, reason: String },
+
+    /// An option key the store does not know.
+    #[error("unknown option '{key}' for {url}")]
+    UnknownOption { key: String, url: String },
+
+    /// The store could not be built from its settings.
+    #[error("cannot connect to {url}: {reason}")]
+    Store { url: String, reason: String },
+
+    /// The configuration file is unreadable or invalid.
+    #[error("{path}: {reason}")]
+    Config { path: String, reason: String },
+}

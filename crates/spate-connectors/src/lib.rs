@@ -1,0 +1,11 @@
+//! # spate-connectors
+//!
+//! Where data lives. [`object_stores`] turns any URL (`s3://`, `s3a://`, `gs://`, `az://`,
+//! `abfss://`, `http(s)://`, `file://`, plain paths) into an object store on first use,
+//! with credentials from each cloud's usual environment variables, per-prefix settings from
+//! `spate.toml`, and per-table overrides.
+
+mod error;
+pub mod object_stores;
+
+pub use error::{ConnectorError, Result};

@@ -1,0 +1,14 @@
+//! Object stores from URLs.
+//!
+//! [`StoreRegistry`] is the session's DataFusion object-store registry: when a scan or a
+//! write first meets `s3://bucket/...`, it builds the store for `s3://bucket` from
+//! [`StoreSettings`] (environment, then `spate.toml` prefixes, then per-table options,
+//! later ones winning) and keeps it. Nobody registers a store by hand.
+
+mod builder;
+mod registry;
+mod settings;
+
+pub use builder::display_url;
+pub use registry::StoreRegistry;
+pub use settings::{StoreConfig, StoreSettings};
