@@ -19,7 +19,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use datafusion::datasource::file_format::format_as_file_type;
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::logical_expr::LogicalPlanBuilder;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::catalog::FileFormatKind;
 use crate::dataframe::DataFrame;
@@ -106,6 +110,10 @@ impl DataFrameWriter {
     }
 
     async fn save(self, kind: FileFormatKind, target: &Path) -> Result<u64> {
+        let text = target.to_string_lossy().into_owned();
+        if text.contains("://") {
+            return self.save_to_store(kind, &text).await;
+        }
         let exists = target.exists();
         let single_file = self.partition_by.is_empty()
             && kind
@@ -137,7 +145,17 @@ impl DataFrameWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
         let staging = parent.join(format!(".spate-staging-{}-{name}", unique_id()));
-        let rows = match self.write_to(kind, &staging, single_file).await {
+        if !single_file {
+            std::fs::create_dir_all(&staging).map_err(|source| SpateError::Io {
+                path: staging.clone(),
+                source,
+            })?;
+        }
+        let mut staging_url = staging.to_string_lossy().into_owned();
+        if !single_file {
+            staging_url.push('/');
+        }
+        let rows = match self.write_to(kind, staging_url).await {
             Ok(rows) => rows,
             Err(err) => {
                 remove_path(&staging);
@@ -155,12 +173,64 @@ impl DataFrameWriter {
         placed.map(|()| rows)
     }
 
-    async fn write_to(
-        &self,
-        kind: FileFormatKind,
-        staging: &Path,
-        single_file: bool,
-    ) -> Result<u64> {
+    /// Writes to an object store, which has no rename: the files go to the target under
+    /// new unique names; `Overwrite` then deletes the objects that were there before, and a
+    /// failed write deletes the objects it added, so the target keeps the old data or gets
+    /// the new, never a mix.
+    async fn save_to_store(self, kind: FileFormatKind, target: &str) -> Result<u64> {
+        let session = self.df.session().clone();
+        let single_file = self.partition_by.is_empty()
+            && kind.extensions().iter().any(|ext| target.ends_with(ext));
+        let url = if single_file || target.ends_with('/') {
+            target.to_string()
+        } else {
+            format!("{target}/")
+        };
+        let table_url = ListingTableUrl::parse(&url).map_err(|e| session.error(e))?;
+        let store = session
+            .context()
+            .runtime_env()
+            .object_store(&table_url)
+            .map_err(|e| session.error(e))?;
+        let before = list_objects(store.as_ref(), table_url.prefix())
+            .await
+            .map_err(|e| session.error(e))?;
+        match self.mode {
+            SaveMode::ErrorIfExists if !before.is_empty() => {
+                return Err(SpateError::AlreadyExists {
+                    path: target.to_string(),
+                });
+            }
+            SaveMode::Ignore if !before.is_empty() => return Ok(0),
+            SaveMode::Append if single_file => {
+                return Err(SpateError::InvalidOption {
+                    option: "mode".into(),
+                    value: "Append".into(),
+                    reason: format!("{target} names a single object; append writes into a prefix"),
+                });
+            }
+            _ => {}
+        }
+        let written = self.write_to(kind, url).await;
+        let after = list_objects(store.as_ref(), table_url.prefix())
+            .await
+            .map_err(|e| session.error(e))?;
+        let doomed: Vec<&ObjectPath> = match (&written, self.mode) {
+            (Err(_), _) => after.iter().filter(|p| !before.contains(p)).collect(),
+            (Ok(_), SaveMode::Overwrite) if !single_file => before.iter().collect(),
+            _ => Vec::new(),
+        };
+        for path in doomed {
+            store.delete(path).await.map_err(|e| {
+                session.error(datafusion::error::DataFusionError::ObjectStore(Box::new(e)))
+            })?;
+        }
+        written
+    }
+
+    /// Runs DataFusion's file sink for this DataFrame into `url` (a directory when it ends
+    /// with `/`, else one file).
+    async fn write_to(&self, kind: FileFormatKind, url: String) -> Result<u64> {
         let session = self.df.session();
         let state = session.context().state();
         let factory = state
@@ -170,22 +240,7 @@ impl DataFrameWriter {
                 value: kind.datafusion_name().into(),
                 reason: "this build cannot write it".into(),
             })?;
-        let mut options: HashMap<String, String> = HashMap::new();
-        if kind == FileFormatKind::Tsv {
-            options.insert("format.delimiter".into(), "\t".into());
-        }
-        for (key, value) in &self.options {
-            let key = if key.contains('.') {
-                key.clone()
-            } else {
-                format!("format.{key}")
-            };
-            options.insert(key, value.clone());
-        }
-        let mut url = staging.to_string_lossy().into_owned();
-        if !single_file {
-            url.push('/');
-        }
+        let options = kind.qualified_options(&self.options);
         let plan = LogicalPlanBuilder::copy_to(
             self.df.logical_plan().clone(),
             url,
@@ -195,12 +250,6 @@ impl DataFrameWriter {
         )
         .and_then(LogicalPlanBuilder::build)
         .map_err(|e| session.error(e))?;
-        if !single_file {
-            std::fs::create_dir_all(staging).map_err(|source| SpateError::Io {
-                path: staging.to_path_buf(),
-                source,
-            })?;
-        }
         session.run_write(plan).await
     }
 }
@@ -276,6 +325,18 @@ fn append_into(staging: &Path, target: &Path) -> Result<()> {
     }
     remove_path(staging);
     Ok(())
+}
+
+async fn list_objects(
+    store: &dyn ObjectStore,
+    prefix: &ObjectPath,
+) -> datafusion::error::Result<Vec<ObjectPath>> {
+    let objects: Vec<ObjectPath> = store
+        .list(Some(prefix))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await?;
+    Ok(objects)
 }
 
 fn remove_path(path: &Path) {

@@ -5,6 +5,8 @@
 mod integration {
     pub mod common;
     mod dataframe;
+    pub mod emulators;
+    mod object_stores;
     mod scripts;
     mod slt;
     mod tables;

@@ -106,16 +106,25 @@ impl StoreConfig {
     }
 
     /// The settings for `url`: every prefix that matches, the longest applied last.
+    /// `s3a://` (Hadoop's name) matches prefixes written `s3://`, and the other way round.
     pub fn settings_for(&self, url: &str) -> StoreSettings {
+        let url = canonical(url);
         let mut matching: Vec<&StoreSettings> = self
             .stores
             .iter()
-            .filter(|s| url.starts_with(&s.prefix))
+            .filter(|s| url.starts_with(canonical(&s.prefix).as_ref()))
             .collect();
         matching.sort_by_key(|s| s.prefix.len());
         matching
             .into_iter()
             .fold(StoreSettings::default(), |acc, s| acc.merged_with(s))
+    }
+}
+
+fn canonical(url: &str) -> std::borrow::Cow<'_, str> {
+    match url.strip_prefix("s3a://") {
+        Some(rest) => format!("s3://{rest}").into(),
+        None => url.into(),
     }
 }
 
@@ -150,6 +159,8 @@ mod tests {
         assert_eq!(other.endpoint, None);
         assert_eq!(other.options["aws_access_key_id"], "general");
         assert_eq!(config.settings_for("gs://b/").retries(), 3);
+        let hadoop = config.settings_for("s3a://lake/sales/");
+        assert_eq!(hadoop.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
     }
 
     #[test]
