@@ -179,11 +179,13 @@ fn datafusion_message(err: &DataFusionError) -> String {
         DataFusionError::External(e) => e.to_string(),
         other => other.strip_backtrace(),
     };
-    text.lines()
+    let one_line = text
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    spate_connectors::object_stores::describe_store_error(&one_line)
 }
 
 #[cfg(test)]

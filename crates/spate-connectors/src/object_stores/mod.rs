@@ -6,9 +6,11 @@
 //! later ones winning) and keeps it. Nobody registers a store by hand.
 
 mod builder;
+mod messages;
 mod registry;
 mod settings;
 
 pub use builder::display_url;
+pub use messages::describe_store_error;
 pub use registry::StoreRegistry;
 pub use settings::{StoreConfig, StoreSettings};
