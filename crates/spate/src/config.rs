@@ -135,6 +135,8 @@ pub struct SessionOptions {
     pub params: Vec<(String, String)>,
     /// Object-store settings per URL prefix (the contents of `spate.toml`).
     pub storage: StoreConfig,
+    /// Reduce partitions of every shuffle (spate's executor); `None` lets the plan decide.
+    pub shuffle_partitions: Option<usize>,
 }
 
 impl Default for SessionOptions {
@@ -146,6 +148,7 @@ impl Default for SessionOptions {
             settings: Vec::new(),
             params: Vec::new(),
             storage: StoreConfig::default(),
+            shuffle_partitions: None,
         }
     }
 }

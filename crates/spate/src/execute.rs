@@ -12,6 +12,8 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
+use spate_executor::{Executor, ExecutorConfig};
+
 use crate::config::ExecutorKind;
 use crate::error::{Result, SpateError};
 use crate::session::Session;
@@ -67,8 +69,17 @@ pub(crate) async fn collect_with_metrics(
     let plan_files = scanned_files(&plan);
     let task_ctx = session.inner.ctx.task_ctx();
     let result = match session.options().executor {
-        // spate's executor arrives with the executor crate; until then both run DataFusion's.
-        ExecutorKind::Spate | ExecutorKind::DataFusion => {
+        ExecutorKind::Spate => {
+            let config = ExecutorConfig {
+                threads: session.options().threads,
+                shuffle_partitions: session.options().shuffle_partitions,
+            };
+            Executor::new(config)
+                .execute(Arc::clone(&plan), task_ctx)
+                .await
+                .map(|output| output.batches)
+        }
+        ExecutorKind::DataFusion => {
             datafusion::physical_plan::collect(Arc::clone(&plan), task_ctx).await
         }
     };

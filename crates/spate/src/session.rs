@@ -254,6 +254,12 @@ impl SessionBuilder {
         self
     }
 
+    /// Reduce partitions of every shuffle of spate's executor (by default the plan's).
+    pub fn shuffle_partitions(mut self, partitions: usize) -> Self {
+        self.options.shuffle_partitions = Some(partitions.max(1));
+        self
+    }
+
     /// Which executor runs queries (spate's by default).
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.options.executor = executor;
@@ -301,6 +307,9 @@ impl SessionBuilder {
             .with_target_partitions(options.threads)
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, SCHEMA);
+        if options.executor == ExecutorKind::Spate {
+            spate_executor::configure_session(&mut config);
+        }
         for (key, value) in &options.settings {
             config
                 .options_mut()

@@ -1,0 +1,65 @@
+//! [`Executor`]: the entry point.
+
+use std::sync::Arc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::Result;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+
+use crate::config::ExecutorConfig;
+use crate::metrics::QueryMetrics;
+use crate::planner::plan_stages;
+use crate::scheduler::run_graph;
+use crate::shuffle::ShuffleStore;
+
+/// A query's rows and what each stage did.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    /// The rows, in the plan's output order.
+    pub batches: Vec<RecordBatch>,
+    /// Per-stage figures.
+    pub metrics: QueryMetrics,
+}
+
+/// Runs DataFusion physical plans as stages of tasks joined by shuffles.
+#[derive(Debug, Clone, Default)]
+pub struct Executor {
+    config: ExecutorConfig,
+}
+
+/// Settings a session must have for this executor: hash-join dynamic filters make the
+/// partitions of a join wait for each other, which a bounded worker pool running fewer
+/// tasks than partitions would deadlock on, so they are turned off.
+pub fn configure_session(config: &mut SessionConfig) {
+    config
+        .options_mut()
+        .optimizer
+        .enable_join_dynamic_filter_pushdown = false;
+}
+
+impl Executor {
+    /// An executor with these options.
+    pub fn new(config: ExecutorConfig) -> Self {
+        Executor { config }
+    }
+
+    /// Runs `plan` to completion.
+    pub async fn execute(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        task_ctx: Arc<TaskContext>,
+    ) -> Result<QueryOutput> {
+        let store = Arc::new(ShuffleStore::default());
+        let graph = plan_stages(plan, &store, &self.config)?;
+        let (batches, metrics) = run_graph(&graph, &store, &task_ctx, self.config.threads).await?;
+        Ok(QueryOutput { batches, metrics })
+    }
+
+    /// The stage graph of `plan` as text, for EXPLAIN.
+    pub fn explain(&self, plan: Arc<dyn ExecutionPlan>) -> Result<String> {
+        let store = Arc::new(ShuffleStore::default());
+        Ok(plan_stages(plan, &store, &self.config)?.display())
+    }
+}

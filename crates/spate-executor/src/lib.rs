@@ -1,0 +1,38 @@
+//! # spate-executor
+//!
+//! Runs an optimized DataFusion physical plan as **stages of tasks joined by shuffles**.
+//!
+//! ```text
+//!   DataFusion plan                      stages
+//!   SortPreservingMergeExec              stage 2 (1 task): SortPreservingMerge
+//!     SortExec                                      └─ ShuffleReader(stage 1, pass-through)
+//!       AggregateExec (final)            stage 1 (N tasks): Sort ─ Aggregate(final)
+//!         RepartitionExec (hash)  ──cut──►                └─ ShuffleReader(stage 0, hash)
+//!           AggregateExec (partial)      stage 0 (M tasks): Aggregate(partial) ─ scan
+//!             DataSourceExec
+//! ```
+//!
+//! - [`planner`] cuts the plan at its exchanges: every hash or round-robin
+//!   `RepartitionExec` becomes a shuffle, and the input of a `CoalescePartitionsExec` or
+//!   `SortPreservingMergeExec` becomes a stage whose task `i` feeds reduce partition `i`.
+//! - [`shuffle`] holds map outputs in memory while the memory pool grants it and spills
+//!   them to Arrow IPC files (one per map task, with an offsets index) when it does not.
+//! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
+//!   reads are done; the first error cancels everything.
+//!
+//! A task is one output partition of a stage, executed with DataFusion's own operators.
+
+mod config;
+mod error;
+mod executor;
+mod metrics;
+pub mod planner;
+mod scheduler;
+pub mod shuffle;
+mod stage;
+
+pub use config::ExecutorConfig;
+pub use error::ExecutorError;
+pub use executor::{Executor, QueryOutput, configure_session};
+pub use metrics::{QueryMetrics, StageMetrics};
+pub use stage::{StageId, StageOutputKind, StageState};

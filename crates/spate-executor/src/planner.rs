@@ -1,0 +1,151 @@
+//! Cutting a DataFusion physical plan into stages.
+//!
+//! # Algorithm
+//! One bottom-up pass (`TreeNode::transform_up`) over the optimized plan:
+//! 1. A `RepartitionExec` that hashes or deals rows round-robin (and need not keep an
+//!    order) is an exchange: its input becomes a stage whose tasks shuffle their output
+//!    by that partitioning, and the repartition is replaced by a [`ShuffleReaderExec`]
+//!    with the same output partitioning. With `shuffle_partitions` set, every such
+//!    exchange gets that many reduce partitions.
+//! 2. The input of a `CoalescePartitionsExec` or `SortPreservingMergeExec` becomes a
+//!    pass-through stage: map task `i` writes reduce partition `i`, which keeps each
+//!    partition's order for the merge. An input that is already a shuffle reader is left
+//!    as it is.
+//! 3. What remains above the last cut is the result stage.
+//!
+//! Stages are numbered in the order the pass creates them, which is an order they can run
+//! in: a stage is created only after every stage below it.
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::error::Result;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+use datafusion::physical_plan::{ExecutionPlan, Partitioning, displayable};
+
+use crate::config::ExecutorConfig;
+use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
+use crate::stage::{Stage, StageId, StageOutputKind};
+
+/// The stages of one query, in an order they can run in; the last is the result stage.
+#[derive(Debug, Clone)]
+pub struct StageGraph {
+    /// The stages; `stages[i].id == StageId(i)`.
+    pub stages: Vec<Stage>,
+}
+
+impl StageGraph {
+    /// The stage graph as text: one block per stage with its output, tasks, inputs and
+    /// operators.
+    pub fn display(&self) -> String {
+        let mut out = String::new();
+        for stage in &self.stages {
+            let output = match &stage.output {
+                StageOutputKind::Shuffle(p) => format!("shuffle {p}"),
+                StageOutputKind::PassThrough => "pass-through".to_string(),
+                StageOutputKind::Result => "result".to_string(),
+            };
+            let inputs: Vec<String> = stage.inputs.iter().map(|i| i.to_string()).collect();
+            out.push_str(&format!(
+                "Stage {} [{} tasks, output: {output}, reads: [{}]]\n",
+                stage.id,
+                stage.tasks(),
+                inputs.join(", ")
+            ));
+            for line in displayable(stage.plan.as_ref())
+                .indent(true)
+                .to_string()
+                .lines()
+            {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Cuts `plan` into stages whose shuffle readers read from `store`.
+pub fn plan_stages(
+    plan: Arc<dyn ExecutionPlan>,
+    store: &Arc<ShuffleStore>,
+    config: &ExecutorConfig,
+) -> Result<StageGraph> {
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut cut = |input: Arc<dyn ExecutionPlan>,
+                   output: StageOutputKind|
+     -> Result<Arc<dyn ExecutionPlan>> {
+        let id = StageId(stages.len());
+        let stage = Stage {
+            id,
+            inputs: reader_stages(&input)?,
+            plan: input,
+            output,
+        };
+        let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store));
+        stages.push(stage);
+        Ok(Arc::new(reader))
+    };
+    let root = plan
+        .transform_up(|node| {
+            if let Some(repartition) = node.downcast_ref::<RepartitionExec>()
+                && !repartition.preserve_order()
+            {
+                let partitioning = match (repartition.partitioning(), config.shuffle_partitions) {
+                    (Partitioning::Hash(exprs, _), Some(n)) => Partitioning::Hash(exprs.clone(), n),
+                    (Partitioning::RoundRobinBatch(_), Some(n)) => Partitioning::RoundRobinBatch(n),
+                    (other, _) => other.clone(),
+                };
+                if matches!(
+                    partitioning,
+                    Partitioning::Hash(..) | Partitioning::RoundRobinBatch(_)
+                ) {
+                    let input = Arc::clone(repartition.input());
+                    return Ok(Transformed::yes(cut(
+                        input,
+                        StageOutputKind::Shuffle(partitioning),
+                    )?));
+                }
+            }
+            let gathers = node.downcast_ref::<CoalescePartitionsExec>().is_some()
+                || node.downcast_ref::<SortPreservingMergeExec>().is_some();
+            if gathers && let [child] = node.children().as_slice() {
+                if child.downcast_ref::<ShuffleReaderExec>().is_some() {
+                    return Ok(Transformed::no(node));
+                }
+                let reader = cut(Arc::clone(child), StageOutputKind::PassThrough)?;
+                let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+                return Ok(Transformed::yes(
+                    node.replace_children(vec![reader], options)?,
+                ));
+            }
+            Ok(Transformed::no(node))
+        })?
+        .data;
+    let id = StageId(stages.len());
+    stages.push(Stage {
+        id,
+        inputs: reader_stages(&root)?,
+        plan: root,
+        output: StageOutputKind::Result,
+    });
+    Ok(StageGraph { stages })
+}
+
+/// The stages the shuffle readers in `plan` read.
+fn reader_stages(plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<StageId>> {
+    let mut ids = Vec::new();
+    plan.apply(|node| {
+        if let Some(reader) = node.downcast_ref::<ShuffleReaderExec>() {
+            ids.push(reader.stage());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
