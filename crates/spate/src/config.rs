@@ -137,6 +137,8 @@ pub struct SessionOptions {
     pub storage: StoreConfig,
     /// Reduce partitions of every shuffle (spate's executor); `None` lets the plan decide.
     pub shuffle_partitions: Option<usize>,
+    /// Where spill files go; `None` is the system's temp directory.
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -149,6 +151,7 @@ impl Default for SessionOptions {
             params: Vec::new(),
             storage: StoreConfig::default(),
             shuffle_partitions: None,
+            spill_dir: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use spate_executor::{Executor, ExecutorConfig};
+use spate_executor::{Executor, ExecutorConfig, StageMetrics};
 
 use crate::config::ExecutorKind;
 use crate::error::{Result, SpateError};
@@ -34,6 +34,8 @@ pub struct ExecutionMetrics {
     pub spilled_bytes: u64,
     /// Spill files operators wrote.
     pub spill_files: u64,
+    /// Per stage, when spate's executor ran the plan (empty under DataFusion's).
+    pub stages: Vec<StageMetrics>,
 }
 
 /// Runs `plan` to completion with the session's executor and returns its batches in order.
@@ -77,22 +79,25 @@ pub(crate) async fn collect_with_metrics(
             Executor::new(config)
                 .execute(Arc::clone(&plan), task_ctx)
                 .await
-                .map(|output| output.batches)
+                .map(|output| (output.batches, output.metrics.stages))
         }
-        ExecutorKind::DataFusion => {
-            datafusion::physical_plan::collect(Arc::clone(&plan), task_ctx).await
-        }
+        ExecutorKind::DataFusion => datafusion::physical_plan::collect(Arc::clone(&plan), task_ctx)
+            .await
+            .map(|batches| (batches, Vec::new())),
     };
     poller.abort();
     progress.finish();
-    let batches = result.map_err(|e| with_scan_context(session.error(e), &plan_files))?;
-    let (spilled_bytes, spill_files) = spills(&plan);
+    let (batches, stages) = result.map_err(|e| with_scan_context(session.error(e), &plan_files))?;
+    let (operator_bytes, operator_files) = spills(&plan);
+    let spilled_bytes = operator_bytes + stages.iter().map(|s| s.spilled_bytes).sum::<u64>();
+    let spill_files = operator_files + stages.iter().map(|s| s.spill_files).sum::<u64>();
     let metrics = ExecutionMetrics {
         elapsed: started.elapsed(),
         output_rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
         peak_memory: session.inner.memory.peak() as u64,
         spilled_bytes,
         spill_files,
+        stages,
     };
     Ok((batches, metrics))
 }

@@ -47,6 +47,7 @@ pub use execute::ExecutionMetrics;
 pub use progress::{Progress, ProgressSnapshot};
 pub use reader::DataFrameReader;
 pub use session::{Session, SessionBuilder};
+pub use spate_executor::{QueryMetrics, StageMetrics};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};
 pub use writer::{DataFrameWriter, SaveMode};
 

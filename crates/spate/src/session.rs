@@ -15,6 +15,7 @@ use datafusion::catalog::TableProviderFactory;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
@@ -260,6 +261,13 @@ impl SessionBuilder {
         self
     }
 
+    /// Where spill files go (default: the system's temp directory). Spill files are
+    /// removed when their query ends.
+    pub fn spill_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.spill_dir = Some(dir.into());
+        self
+    }
+
     /// Which executor runs queries (spate's by default).
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.options.executor = executor;
@@ -310,6 +318,14 @@ impl SessionBuilder {
         if options.executor == ExecutorKind::Spate {
             spate_executor::configure_session(&mut config);
         }
+        // Each sort keeps a merge buffer out of the pool; DataFusion's fixed 10 MiB makes
+        // every sort fail under small limits, so it is sized from the limit (users may
+        // still set it).
+        let sort_reserve = options.memory_limit.bytes() / (4 * options.threads as u64).max(1);
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes = execution
+            .sort_spill_reservation_bytes
+            .min(usize::try_from(sort_reserve).unwrap_or(usize::MAX));
         for (key, value) in &options.settings {
             config
                 .options_mut()
@@ -329,7 +345,13 @@ impl SessionBuilder {
         // and DataFusion's cache never expires, so reads would miss the new files.
         let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
         let stores = Arc::new(StoreRegistry::new(options.storage.clone()));
+        let disk = match &options.spill_dir {
+            Some(dir) => DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+            None => DiskManagerBuilder::default(),
+        };
         let runtime = RuntimeEnvBuilder::new()
+            .with_disk_manager_builder(disk)
             .with_object_store_registry(Arc::clone(&stores) as _)
             .with_memory_pool(Arc::clone(&pool) as _)
             .with_cache_manager(caches)

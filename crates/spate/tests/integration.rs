@@ -6,6 +6,7 @@ mod integration {
     pub mod common;
     mod dataframe;
     pub mod emulators;
+    mod executor;
     mod object_stores;
     mod scripts;
     mod slt;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use spate::{Session, SpateError, StatementKind};
+use spate::{ByteSize, ExecutorKind, Session, SpateError, StatementKind};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 struct SpateDb {
@@ -76,7 +76,50 @@ fn slt_files() -> Vec<PathBuf> {
     files
 }
 
-async fn run_file(path: &Path) -> Result<(), String> {
+/// One way of running the suites; every one must pass them all, so spate's executor and
+/// DataFusion's return the same rows under forced partition counts and tiny memory.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    name: &'static str,
+    executor: ExecutorKind,
+    shuffle_partitions: Option<usize>,
+    memory: ByteSize,
+}
+
+const SETUPS: [Setup; 5] = [
+    Setup {
+        name: "datafusion",
+        executor: ExecutorKind::DataFusion,
+        shuffle_partitions: None,
+        memory: ByteSize::mib(256),
+    },
+    Setup {
+        name: "spate",
+        executor: ExecutorKind::Spate,
+        shuffle_partitions: None,
+        memory: ByteSize::mib(256),
+    },
+    Setup {
+        name: "spate, 1 shuffle partition",
+        executor: ExecutorKind::Spate,
+        shuffle_partitions: Some(1),
+        memory: ByteSize::mib(256),
+    },
+    Setup {
+        name: "spate, 7 shuffle partitions",
+        executor: ExecutorKind::Spate,
+        shuffle_partitions: Some(7),
+        memory: ByteSize::mib(256),
+    },
+    Setup {
+        name: "spate, 2 shuffle partitions, 2 MiB memory",
+        executor: ExecutorKind::Spate,
+        shuffle_partitions: Some(2),
+        memory: ByteSize::mib(2),
+    },
+];
+
+async fn run_file(path: &Path, setup: Setup) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(path)
         .unwrap()
@@ -85,37 +128,45 @@ async fn run_file(path: &Path) -> Result<(), String> {
             "__TESTDATA__",
             &testdata().canonicalize().unwrap().display().to_string(),
         );
-    let mut runner = sqllogictest::Runner::new(|| async {
-        let session = Session::builder()
+    let mut runner = sqllogictest::Runner::new(move || async move {
+        let mut builder = Session::builder()
             .threads(2)
-            .param("run_date", "2026-11-23")
-            .build()?;
-        Ok(SpateDb { session })
+            .executor(setup.executor)
+            .memory_limit(setup.memory)
+            .param("run_date", "2026-11-23");
+        if let Some(n) = setup.shuffle_partitions {
+            builder = builder.shuffle_partitions(n);
+        }
+        Ok(SpateDb {
+            session: builder.build()?,
+        })
     });
     runner
         .run_script_async(&text)
         .await
-        .map_err(|e| format!("{}: {}", path.display(), e.display(false)))
+        .map_err(|e| format!("{} [{}]: {}", path.display(), setup.name, e.display(false)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqllogictest_suites_pass() {
+async fn sqllogictest_suites_pass_under_every_executor_setup() {
     let files = slt_files();
     assert!(
         files.len() >= 5,
         "expected the .slt suites, found {files:?}"
     );
     let mut failures = Vec::new();
-    for file in &files {
-        if let Err(err) = run_file(file).await {
-            failures.push(err);
+    for setup in SETUPS {
+        for file in &files {
+            if let Err(err) = run_file(file, setup).await {
+                failures.push(err);
+            }
         }
     }
     assert!(
         failures.is_empty(),
-        "{} of {} files failed:\n{}",
+        "{} of {} runs failed:\n{}",
         failures.len(),
-        files.len(),
+        files.len() * SETUPS.len(),
         failures.join("\n\n")
     );
 }
