@@ -43,6 +43,17 @@ pub enum Command {
         #[command(flatten)]
         options: QueryOptions,
     },
+    /// Show how queries run: the logical and physical plans and spate's stages. DDL in the
+    /// SQL (CREATE VIEW, CREATE EXTERNAL TABLE) runs so that later statements resolve;
+    /// queries and writes are only explained.
+    #[command(after_help = EXAMPLES)]
+    Explain {
+        /// The SQL text, a .sql file, or `-` for standard input.
+        #[arg(value_name = "QUERY|FILE")]
+        query: String,
+        #[command(flatten)]
+        options: QueryOptions,
+    },
     /// The Cymbal Superstore demo data set.
     Demo {
         #[command(subcommand)]
@@ -88,8 +99,8 @@ pub enum Format {
     Ndjson,
 }
 
-/// Options shared by `run` and `sql`.
-#[derive(Debug, Args)]
+/// Options shared by `run`, `sql` and `explain`.
+#[derive(Debug, Clone, Args)]
 pub struct QueryOptions {
     /// Register every file or subdirectory of DIR as a table named after it.
     #[arg(long, value_name = "DIR")]
@@ -114,6 +125,13 @@ pub struct QueryOptions {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N", env = "SPATE_THREADS")]
     pub threads: Option<usize>,
+    /// Reduce partitions of every shuffle (default: chosen from the plan).
+    #[arg(long, value_name = "N", env = "SPATE_SHUFFLE_PARTITIONS")]
+    pub shuffle_partitions: Option<usize>,
+    /// After each statement, print what it took on standard error: time, peak memory,
+    /// spills, and per stage tasks, rows, shuffle bytes in memory and spilled.
+    #[arg(long)]
+    pub metrics: bool,
     /// Which executor runs queries: spate (default) or datafusion.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
@@ -124,4 +142,7 @@ pub struct QueryOptions {
     /// Print only results: no statement reports, no progress.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Set by `spate explain`: explain queries and writes instead of running them.
+    #[arg(skip)]
+    pub explain: bool,
 }

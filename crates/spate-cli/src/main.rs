@@ -41,6 +41,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run { files, options } => commands::query::run_files(&files, &options),
         Command::Sql { query, options } => commands::query::run_inline(&query, &options),
+        Command::Explain { query, options } => commands::query::explain(&query, &options),
         Command::Demo { command } => commands::demo::run(command),
     }
 }

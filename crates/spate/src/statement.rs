@@ -8,7 +8,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::array::{Array, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
@@ -16,6 +16,10 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use regex::Regex;
 
+use spate_executor::{Executor, ExecutorConfig};
+
+use crate::ExecutionMetrics;
+use crate::config::ExecutorKind;
 use crate::error::{Result, SpateError};
 use crate::script::{ScriptStatement, split_statements, substitute};
 use crate::session::Session;
@@ -42,6 +46,21 @@ pub struct PreparedStatement {
 }
 
 impl PreparedStatement {
+    /// Whether the statement writes data (`INSERT`, `COPY`).
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// let script = session.prepare_script("x.sql", "COPY (SELECT 1) TO 'x.csv'; SELECT 1").unwrap();
+    /// assert!(script.statements[0].writes() && !script.statements[1].writes());
+    /// ```
+    pub fn writes(&self) -> bool {
+        match &self.parsed {
+            DfStatement::CopyTo(_) => true,
+            DfStatement::Statement(stmt) => matches!(stmt.as_ref(), SqlStatement::Insert(_)),
+            _ => false,
+        }
+    }
+
     /// Whether the statement returns rows to show (SELECT, VALUES, EXPLAIN, SHOW, DESCRIBE).
     pub fn returns_rows(&self) -> bool {
         match &self.parsed {
@@ -100,6 +119,8 @@ pub struct StatementResult {
     pub message: String,
     /// How long it ran.
     pub elapsed: Duration,
+    /// What executing it took (time, memory, spills, stages); empty for DDL.
+    pub metrics: ExecutionMetrics,
 }
 
 impl StatementResult {
@@ -186,19 +207,20 @@ impl Session {
     /// Runs one prepared statement.
     pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
         let started = Instant::now();
-        let (kind, schema, batches, rows_written, message) = self
+        let outcome = self
             .run_parsed(stmt)
             .await
             .map_err(|e| e.at_statement(&stmt.origin, stmt.line))?;
         Ok(StatementResult {
             origin: stmt.origin.clone(),
             line: stmt.line,
-            kind,
-            schema,
-            batches,
-            rows_written,
-            message,
+            kind: outcome.kind,
+            schema: outcome.schema,
+            batches: outcome.batches,
+            rows_written: outcome.rows_written,
+            message: outcome.message,
             elapsed: started.elapsed(),
+            metrics: outcome.metrics,
         })
     }
 
@@ -210,18 +232,8 @@ impl Session {
             .map_err(|e| self.error(e))
     }
 
-    async fn run_parsed(
-        &self,
-        stmt: &PreparedStatement,
-    ) -> Result<(
-        StatementKind,
-        SchemaRef,
-        Vec<RecordBatch>,
-        Option<u64>,
-        String,
-    )> {
+    async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
         let plan = self.plan_statement(stmt).await?;
-        let empty = Arc::new(datafusion::arrow::datatypes::Schema::empty());
         match &plan {
             LogicalPlan::Ddl(ddl) => {
                 let (kind, message) = describe_ddl(ddl);
@@ -230,7 +242,7 @@ impl Session {
                     .execute_logical_plan(plan)
                     .await
                     .map_err(|e| self.error(e))?;
-                Ok((kind, empty, Vec::new(), None, message))
+                Ok(Outcome::done(kind, message))
             }
             LogicalPlan::Statement(_) => {
                 self.inner
@@ -238,33 +250,65 @@ impl Session {
                     .execute_logical_plan(plan)
                     .await
                     .map_err(|e| self.error(e))?;
-                Ok((StatementKind::Set, empty, Vec::new(), None, "ok".into()))
+                Ok(Outcome::done(StatementKind::Set, "ok".into()))
             }
             LogicalPlan::Dml(dml) => {
                 let target = dml.table_name.to_string();
-                let rows = self.run_write(plan).await?;
-                let message = format!("inserted {rows} rows into {target}");
-                Ok((
+                let (rows, metrics) = self.run_write(plan).await?;
+                let mut outcome = Outcome::done(
                     StatementKind::Insert,
-                    empty,
-                    Vec::new(),
-                    Some(rows),
-                    message,
-                ))
+                    format!("inserted {rows} rows into {target}"),
+                );
+                outcome.rows_written = Some(rows);
+                outcome.metrics = metrics;
+                Ok(outcome)
             }
             LogicalPlan::Copy(copy) => {
                 let target = copy.output_url.clone();
-                let rows = self.run_write(plan).await?;
-                let message = format!("wrote {rows} rows to {target}");
-                Ok((StatementKind::Copy, empty, Vec::new(), Some(rows), message))
+                let (rows, metrics) = self.run_write(plan).await?;
+                let mut outcome = Outcome::done(
+                    StatementKind::Copy,
+                    format!("wrote {rows} rows to {target}"),
+                );
+                outcome.rows_written = Some(rows);
+                outcome.metrics = metrics;
+                Ok(outcome)
             }
-            _ => {
-                let schema = Arc::clone(plan.schema().inner());
-                let physical = self.physical_plan(&plan).await?;
-                let batches = crate::execute::collect(self, physical).await?;
-                Ok((StatementKind::Query, schema, batches, None, String::new()))
+            LogicalPlan::Explain(explain) if self.options().executor == ExecutorKind::Spate => {
+                let stages = self.stage_graph(&explain.plan).await?;
+                let mut outcome = self.run_query(&plan).await?;
+                outcome
+                    .batches
+                    .push(explain_row(&outcome.schema, "spate_stages", &stages)?);
+                Ok(outcome)
             }
+            _ => self.run_query(&plan).await,
         }
+    }
+
+    async fn run_query(&self, plan: &LogicalPlan) -> Result<Outcome> {
+        let physical = self.physical_plan(plan).await?;
+        let (batches, metrics) = crate::execute::collect_with_metrics(self, physical).await?;
+        Ok(Outcome {
+            kind: StatementKind::Query,
+            schema: Arc::clone(plan.schema().inner()),
+            batches,
+            rows_written: None,
+            message: String::new(),
+            metrics,
+        })
+    }
+
+    /// The stages spate's executor would run `plan` as, as text.
+    pub(crate) async fn stage_graph(&self, plan: &LogicalPlan) -> Result<String> {
+        let physical = self.physical_plan(plan).await?;
+        let config = ExecutorConfig {
+            threads: self.options().threads,
+            shuffle_partitions: self.options().shuffle_partitions,
+        };
+        Executor::new(config)
+            .explain(physical)
+            .map_err(|e| self.error(e))
     }
 
     pub(crate) async fn physical_plan(
@@ -280,11 +324,44 @@ impl Session {
     }
 
     /// Runs a plan that writes (INSERT, COPY) and returns the rows it wrote.
-    pub(crate) async fn run_write(&self, plan: LogicalPlan) -> Result<u64> {
+    pub(crate) async fn run_write(&self, plan: LogicalPlan) -> Result<(u64, ExecutionMetrics)> {
         let physical = self.physical_plan(&plan).await?;
-        let batches = crate::execute::collect(self, physical).await?;
-        Ok(count_column(&batches))
+        let (batches, metrics) = crate::execute::collect_with_metrics(self, physical).await?;
+        Ok((count_column(&batches), metrics))
     }
+}
+
+/// What running a statement produced, before it is dated and placed.
+struct Outcome {
+    kind: StatementKind,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    rows_written: Option<u64>,
+    message: String,
+    metrics: ExecutionMetrics,
+}
+
+impl Outcome {
+    /// A statement that returns no rows.
+    fn done(kind: StatementKind, message: String) -> Self {
+        Outcome {
+            kind,
+            schema: Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+            batches: Vec::new(),
+            rows_written: None,
+            message,
+            metrics: ExecutionMetrics::default(),
+        }
+    }
+}
+
+/// One more `(plan_type, plan)` row for EXPLAIN's output.
+fn explain_row(schema: &SchemaRef, plan_type: &str, plan: &str) -> Result<RecordBatch> {
+    let columns: Vec<datafusion::arrow::array::ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![plan_type])),
+        Arc::new(StringArray::from(vec![plan])),
+    ];
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 /// The sum of the `count` column DataFusion's writers return.

@@ -250,7 +250,7 @@ impl DataFrameWriter {
         )
         .and_then(LogicalPlanBuilder::build)
         .map_err(|e| session.error(e))?;
-        session.run_write(plan).await
+        session.run_write(plan).await.map(|(rows, _)| rows)
     }
 }
 

@@ -45,6 +45,28 @@ pub fn run_inline(query: &str, options: &QueryOptions) -> Result<(), Failure> {
     run_scripts(vec![("<sql>".to_string(), text)], options)
 }
 
+/// `spate explain QUERY|FILE`
+pub fn explain(query: &str, options: &QueryOptions) -> Result<(), Failure> {
+    let path = Path::new(query);
+    let (origin, text) = if query != "-" && path.extension().is_some_and(|e| e == "sql") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read {query}: {e}")))?;
+        (query.to_string(), text)
+    } else if query == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
+        ("<sql>".to_string(), text)
+    } else {
+        ("<sql>".to_string(), query.to_string())
+    };
+    let mut options = QueryOptions { ..options.clone() };
+    options.format = Some(options.format.unwrap_or(Format::Table));
+    options.explain = true;
+    run_scripts(vec![(origin, text)], &options)
+}
+
 /// Where results go and in which format.
 struct Sink {
     format: ResultFormat,
@@ -126,6 +148,14 @@ fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Fail
         })?;
         builder = builder.memory_limit(limit);
     }
+    if let Some(partitions) = options.shuffle_partitions {
+        if partitions == 0 {
+            return Err(Failure::usage(
+                "invalid --shuffle-partitions '0': must be at least 1",
+            ));
+        }
+        builder = builder.shuffle_partitions(partitions);
+    }
     if let Some(executor) = &options.executor {
         let kind: ExecutorKind = executor.parse().map_err(|_| {
             Failure::usage(format!(
@@ -189,7 +219,20 @@ async fn execute(
     }
     let mut statements: Vec<PreparedStatement> = Vec::new();
     for (origin, text) in &scripts {
-        statements.extend(session.prepare_script(origin, text)?.statements);
+        for statement in session.prepare_script(origin, text)?.statements {
+            // `spate explain`: queries and writes are explained, DDL runs.
+            if options.explain && (statement.returns_rows() || statement.writes()) {
+                let explained = session
+                    .prepare_script(origin, &format!("EXPLAIN {}", statement.sql))?
+                    .statements;
+                statements.extend(explained.into_iter().map(|mut s| {
+                    s.line = statement.line;
+                    s
+                }));
+            } else {
+                statements.push(statement);
+            }
+        }
     }
     if let Some(path) = &sink.output {
         check_one_result(&statements, path)?;
@@ -201,6 +244,9 @@ async fn execute(
         let result = session.execute_statement(statement).await;
         drop(spinner);
         let result = result?;
+        if options.metrics {
+            print_metrics(&result);
+        }
         if sink.output.is_some() && statement.returns_rows() {
             kept = Some(result);
         } else {
@@ -214,6 +260,29 @@ async fn execute(
         }
     }
     Ok(())
+}
+
+/// `--metrics`: what a statement took, on standard error.
+fn print_metrics(result: &StatementResult) {
+    let m = &result.metrics;
+    eprintln!(
+        "{}:{}: {:.3}s, {} rows, peak memory {}, spilled {} in {} files",
+        result.origin,
+        result.line,
+        result.elapsed.as_secs_f64(),
+        m.output_rows,
+        ByteSize(m.peak_memory),
+        ByteSize(m.spilled_bytes),
+        m.spill_files
+    );
+    if !m.stages.is_empty() {
+        eprint!(
+            "{}",
+            spate::QueryMetrics {
+                stages: m.stages.clone()
+            }
+        );
+    }
 }
 
 /// `--output` holds one result: the script must have exactly one statement returning rows.

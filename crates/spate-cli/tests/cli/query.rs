@@ -119,3 +119,53 @@ fn the_datafusion_executor_gives_the_same_answer() {
     assert_eq!(a.1, b.1);
     assert!(a.1.lines().count() > 10);
 }
+
+#[test]
+fn explain_shows_spates_stages_and_runs_no_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("job.sql"),
+        "CREATE VIEW v AS SELECT store_id, count(*) AS n FROM transactions GROUP BY store_id;\n\
+         COPY (SELECT * FROM v) TO 'never.parquet' STORED AS PARQUET;\n\
+         SELECT * FROM v ORDER BY n DESC LIMIT 3;\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        run(spate(dir.path()).args(["explain", "job.sql", "--data", cymbal().to_str().unwrap()]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("spate_stages"), "{stdout}");
+    assert!(
+        stdout.contains("Stage 0 [") && stdout.contains("ShuffleReaderExec: stage=0"),
+        "{stdout}"
+    );
+    assert!(
+        !dir.path().join("never.parquet").exists(),
+        "explain must not write"
+    );
+}
+
+#[test]
+fn metrics_print_per_stage_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(spate(dir.path()).args([
+        "sql",
+        "select store_id, count(*) from transactions group by 1 order by 1 limit 2",
+        "--data",
+        cymbal().to_str().unwrap(),
+        "--metrics",
+        "--shuffle-partitions",
+        "3",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(
+        stderr.contains("peak memory") && stderr.contains("stage  tasks"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("1      3")),
+        "3 shuffle partitions: {stderr}"
+    );
+}
