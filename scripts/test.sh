@@ -12,6 +12,9 @@ echo "== test services (object-store emulators on 127.0.0.1)"
 python3 -m pip install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors
 command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
 
+echo "== test tools"
+command -v tpchgen-cli >/dev/null || cargo install tpchgen-cli --locked --quiet
+
 echo "== format"
 cargo fmt --all -- --check
 

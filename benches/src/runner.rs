@@ -29,6 +29,9 @@ pub struct RunOptions {
     /// Memory limit for both executors, e.g. 1GiB (default: spate's).
     #[arg(long)]
     pub memory_limit: Option<String>,
+    /// Reduce partitions of every shuffle under spate's executor (default: the plan's).
+    #[arg(long)]
+    pub shuffle_partitions: Option<usize>,
     /// Executors to run, comma-separated.
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
@@ -113,6 +116,9 @@ fn contenders(options: &RunOptions, threads: usize) -> Result<Vec<Contender>, St
         .map(|name| {
             let kind: ExecutorKind = name.parse().map_err(|e| format!("{e}"))?;
             let mut builder = Session::builder().threads(threads).executor(kind);
+            if let Some(n) = options.shuffle_partitions {
+                builder = builder.shuffle_partitions(n);
+            }
             if let Some(limit) = &options.memory_limit {
                 let limit: ByteSize = limit.parse().map_err(|e| format!("{e}"))?;
                 builder = builder.memory_limit(limit);

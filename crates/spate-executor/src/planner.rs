@@ -1,7 +1,8 @@
 //! Cutting a DataFusion physical plan into stages.
 //!
 //! # Algorithm
-//! One bottom-up pass (`TreeNode::transform_up`) over the optimized plan:
+//! One pass over the optimized plan (`TreeNode::transform_down_up`; the cuts are made on
+//! the way up):
 //! 1. A `RepartitionExec` that hashes or deals rows round-robin (and need not keep an
 //!    order) is an exchange: its input becomes a stage whose tasks shuffle their output
 //!    by that partitioning, and the repartition is replaced by a [`ShuffleReaderExec`]
@@ -13,6 +14,9 @@
 //!    as it is.
 //! 3. What remains above the last cut is the result stage.
 //!
+//! The subtree of a `ScalarSubqueryExec` is never cut: it runs its subqueries before its
+//! input, and a stage below it would run first and read a subquery value not yet there.
+//!
 //! Stages are numbered in the order the pass creates them, which is an order they can run
 //! in: a stage is created only after every stage below it.
 
@@ -23,6 +27,7 @@ use datafusion::error::Result;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning, displayable};
 
@@ -90,8 +95,18 @@ pub fn plan_stages(
         stages.push(stage);
         Ok(Arc::new(reader))
     };
+    // A scalar subquery runs inside its `ScalarSubqueryExec` before that node's input does;
+    // an exchange below it would run too early, so its subtree stays whole (`Jump`).
+    let keep_whole = |node: Arc<dyn ExecutionPlan>| {
+        let recursion = if node.downcast_ref::<ScalarSubqueryExec>().is_some() {
+            TreeNodeRecursion::Jump
+        } else {
+            TreeNodeRecursion::Continue
+        };
+        Ok(Transformed::new(node, false, recursion))
+    };
     let root = plan
-        .transform_up(|node| {
+        .transform_down_up(keep_whole, |node| {
             if let Some(repartition) = node.downcast_ref::<RepartitionExec>()
                 && !repartition.preserve_order()
             {
