@@ -25,16 +25,28 @@ pub struct ByteSize(pub u64);
 
 impl ByteSize {
     /// `n` mebibytes.
+    ///
+    /// ```
+    /// assert_eq!(spate::ByteSize::mib(2).bytes(), 2 * 1024 * 1024);
+    /// ```
     pub const fn mib(n: u64) -> Self {
         ByteSize(n << 20)
     }
 
     /// `n` gibibytes.
+    ///
+    /// ```
+    /// assert_eq!(spate::ByteSize::gib(1).to_string(), "1.0 GiB");
+    /// ```
     pub const fn gib(n: u64) -> Self {
         ByteSize(n << 30)
     }
 
     /// The number of bytes.
+    ///
+    /// ```
+    /// assert_eq!(spate::ByteSize(1536).bytes(), 1536);
+    /// ```
     pub fn bytes(self) -> u64 {
         self.0
     }

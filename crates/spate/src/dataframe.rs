@@ -143,6 +143,16 @@ pub struct GroupedData {
 
 impl GroupedData {
     /// One row per group with the given aggregates (`sum(col("x")).alias("total")`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::prelude::*;
+    /// let stats = df.group_by(vec![]).agg(vec![max(col("price")).alias("top")])?;
+    /// assert_eq!(spate::io::string_rows(&stats.collect().await?)?, [["3.0"]]);
+    /// # Ok(()) }
+    /// ```
     pub fn agg(self, aggregates: Vec<Expr>) -> Result<DataFrame> {
         let DataFrame { session, inner } = self.df;
         let inner = inner.aggregate(self.keys, aggregates)?;
@@ -167,41 +177,115 @@ impl DataFrame {
     }
 
     /// The DataFusion DataFrame underneath.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let inner = df.into_datafusion();
+    /// assert_eq!(inner.schema().fields().len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn into_datafusion(self) -> datafusion::dataframe::DataFrame {
         self.inner
     }
 
     /// The session this DataFrame runs in.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// assert_eq!(df.session().options().threads, session.options().threads);
+    /// # Ok(()) }
+    /// ```
     pub fn session(&self) -> &Session {
         &self.session
     }
 
     /// Keeps the given expressions as columns.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::prelude::*;
+    /// let ids = df.select(vec![col("id"), (col("price") * lit(2.0)).alias("double")])?;
+    /// assert_eq!(spate::io::string_rows(&ids.collect().await?)?[1], ["2", "6.0"]);
+    /// # Ok(()) }
+    /// ```
     pub fn select(self, exprs: Vec<Expr>) -> Result<Self> {
         self.map(|df| df.select(exprs))
     }
 
     /// Keeps rows for which `predicate` is true.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::prelude::*;
+    /// assert_eq!(df.filter(col("price").gt(lit(2.5)))?.count().await?, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn filter(self, predicate: Expr) -> Result<Self> {
         self.map(|df| df.filter(predicate))
     }
 
     /// Adds a column, or replaces the column of that name.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::prelude::*;
+    /// let taxed = df.with_column("gross", col("price") * lit(1.25))?;
+    /// assert_eq!(taxed.schema().field(3).name(), "gross");
+    /// # Ok(()) }
+    /// ```
     pub fn with_column(self, name: &str, expr: Expr) -> Result<Self> {
         self.map(|df| df.with_column(name, expr))
     }
 
     /// Renames a column; a name that does not exist is left alone, as in Spark.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let renamed = df.with_column_renamed("name", "label")?;
+    /// assert!(renamed.schema().field_with_name("label").is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn with_column_renamed(self, old: &str, new: &str) -> Result<Self> {
         self.map(|df| df.with_column_renamed(old, new))
     }
 
     /// Removes columns by name.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let narrow = df.drop(&["name", "price"])?;
+    /// assert_eq!(narrow.schema().fields().len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn drop(self, columns: &[&str]) -> Result<Self> {
         self.map(|df| df.drop_columns(columns))
     }
 
     /// Groups rows by `keys`; follow with [`GroupedData::agg`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::prelude::*;
+    /// let per_name = df.group_by(vec![col("name")]).agg(vec![sum(col("price")).alias("total")])?;
+    /// assert_eq!(per_name.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn group_by(self, keys: Vec<Expr>) -> GroupedData {
         GroupedData { df: self, keys }
     }
@@ -239,33 +323,87 @@ impl DataFrame {
     }
 
     /// Sorts rows; build sort keys with [`crate::prelude::asc`] and [`crate::prelude::desc`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::prelude::*;
+    /// let sorted = df.order_by(vec![desc(col("price"))])?;
+    /// assert_eq!(spate::io::string_rows(&sorted.collect().await?)?[0][1], "b");
+    /// # Ok(()) }
+    /// ```
     pub fn order_by(self, keys: Vec<SortExpr>) -> Result<Self> {
         self.map(|df| df.sort(keys))
     }
 
     /// Keeps the first `n` rows.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// assert_eq!(df.limit(1)?.count().await?, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn limit(self, n: usize) -> Result<Self> {
         self.map(|df| df.limit(0, Some(n)))
     }
 
     /// Removes duplicate rows.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let twice = df.clone().union(&df)?;
+    /// assert_eq!(twice.distinct()?.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn distinct(self) -> Result<Self> {
         self.map(|df| df.distinct())
     }
 
     /// Appends the rows of `other`, matching columns by position (Spark's `union`, SQL's
     /// `UNION ALL`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let twice = df.clone().union(&df)?;
+    /// assert_eq!(twice.count().await?, 4);
+    /// # Ok(()) }
+    /// ```
     pub fn union(self, other: &DataFrame) -> Result<Self> {
         let other = other.inner.clone();
         self.map(|df| df.union(other))
     }
 
     /// The result's schema.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let names: Vec<_> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+    /// assert_eq!(names, ["id", "name", "price"]);
+    /// # Ok(()) }
+    /// ```
     pub fn schema(&self) -> SchemaRef {
         Arc::clone(self.inner.schema().inner())
     }
 
     /// Runs the query and returns all its rows.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let batches = df.collect().await?;
+    /// assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect(self) -> Result<Vec<RecordBatch>> {
         let plan = self
             .session
@@ -276,6 +414,16 @@ impl DataFrame {
 
     /// Runs the query and returns its rows with what the run took (time, peak memory,
     /// spills).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let (batches, metrics) = df.collect_with_metrics().await?;
+    /// assert_eq!(metrics.output_rows, 2);
+    /// assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect_with_metrics(self) -> Result<(Vec<RecordBatch>, crate::ExecutionMetrics)> {
         let plan = self
             .session
@@ -285,6 +433,14 @@ impl DataFrame {
     }
 
     /// Runs the query and returns its number of rows.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// assert_eq!(df.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn count(self) -> Result<usize> {
         let counted = self.map(|df| df.aggregate(vec![], vec![count(lit(1)).alias("n")]))?;
         let batches = counted.collect().await?;
@@ -304,6 +460,14 @@ impl DataFrame {
     }
 
     /// Prints the first `n` rows as a table on standard output.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// df.show(10).await?; // prints a table of both rows
+    /// # Ok(()) }
+    /// ```
     pub async fn show(self, n: usize) -> Result<()> {
         let schema = self.schema();
         let batches = self.limit(n)?.collect().await?;
@@ -313,6 +477,15 @@ impl DataFrame {
     }
 
     /// The logical and physical plans as text.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let plans = df.explain().await?;
+    /// assert!(plans.contains("physical_plan"));
+    /// # Ok(()) }
+    /// ```
     pub async fn explain(self) -> Result<String> {
         let explained = self.map(|df| df.explain(false, false))?;
         let schema = explained.schema();
@@ -321,6 +494,15 @@ impl DataFrame {
     }
 
     /// A writer for this DataFrame's rows.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert_eq!(df.write().csv(dir.path().join("out.csv")).await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn write(self) -> DataFrameWriter {
         DataFrameWriter::new(self)
     }

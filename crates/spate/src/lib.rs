@@ -63,11 +63,23 @@ pub mod prelude {
     pub use datafusion::prelude::{col, lit};
 
     /// Ascending sort key, nulls first (Spark's `asc`).
+    ///
+    /// ```
+    /// use spate::prelude::*;
+    /// let key = asc(col("x"));
+    /// assert!(key.asc && key.nulls_first);
+    /// ```
     pub fn asc(expr: Expr) -> SortExpr {
         expr.sort(true, true)
     }
 
     /// Descending sort key, nulls last (Spark's `desc`).
+    ///
+    /// ```
+    /// use spate::prelude::*;
+    /// let key = desc(col("x"));
+    /// assert!(!key.asc && !key.nulls_first);
+    /// ```
     pub fn desc(expr: Expr) -> SortExpr {
         expr.sort(false, false)
     }

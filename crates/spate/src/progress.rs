@@ -28,6 +28,12 @@ pub struct Progress {
 
 impl Progress {
     /// The running statement's figures, or `None` when no statement runs.
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// let progress = session.progress();
+    /// assert_eq!(progress.snapshot(), None); // no statement running
+    /// ```
     pub fn snapshot(&self) -> Option<ProgressSnapshot> {
         let started = (*self.started.lock().ok()?)?;
         Some(ProgressSnapshot {

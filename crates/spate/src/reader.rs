@@ -37,18 +37,52 @@ impl DataFrameReader {
     }
 
     /// The format (`parquet`, `csv`, `tsv`, `json`, `arrow`); told from file names if unset.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("data.txt"), "a\n1\n2\n").unwrap();
+    /// let df = session.read().format("csv").load(dir.path().join("data.txt")).await?;
+    /// assert_eq!(df.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn format(mut self, format: &str) -> Self {
         self.format = Some(format.to_string());
         self
     }
 
     /// A reader option: `header`, `delimiter`, `quote`, or any DataFusion `format.*` key.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("x.csv"), "1;2\n3;4\n").unwrap();
+    /// let df = session.read().option("delimiter", ";").option("header", "false").csv(dir.path().join("x.csv")).await?;
+    /// assert_eq!(df.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn option(mut self, key: &str, value: &str) -> Self {
         self.options.insert(key.to_string(), value.to_string());
         self
     }
 
     /// Reads a file, a directory of files, or a Hive-partitioned tree.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir(dir.path().join("day=2026-11-23")).unwrap();
+    /// std::fs::write(dir.path().join("day=2026-11-23/p.csv"), "n\n5\n").unwrap();
+    /// let df = session.read().load(dir.path()).await?;
+    /// assert_eq!(spate::io::string_rows(&df.collect().await?)?, [["5", "2026-11-23"]]);
+    /// # Ok(()) }
+    /// ```
     pub async fn load(self, path: impl AsRef<Path>) -> Result<DataFrame> {
         let format = self
             .format
@@ -72,16 +106,46 @@ impl DataFrameReader {
     }
 
     /// Reads Parquet.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// df.write().parquet(dir.path().join("t")).await?;
+    /// assert_eq!(session.read().parquet(dir.path().join("t")).await?.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn parquet(self, path: impl AsRef<Path>) -> Result<DataFrame> {
         self.format("parquet").load(path).await
     }
 
     /// Reads CSV with a header line.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("x.csv"), "a,b\n1,2\n").unwrap();
+    /// assert_eq!(session.read().csv(dir.path().join("x.csv")).await?.count().await?, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn csv(self, path: impl AsRef<Path>) -> Result<DataFrame> {
         self.format("csv").load(path).await
     }
 
     /// Reads newline-delimited JSON.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("x.json"), "{\"a\": 1}\n{\"a\": 2}\n").unwrap();
+    /// assert_eq!(session.read().json(dir.path().join("x.json")).await?.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn json(self, path: impl AsRef<Path>) -> Result<DataFrame> {
         self.format("json").load(path).await
     }

@@ -70,6 +70,11 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session with defaults sized from the machine: all cores, and a memory limit that
     /// is a fraction of the memory available (cgroup limits included).
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// assert!(session.options().threads >= 1);
+    /// ```
     pub fn new() -> Result<Self> {
         Self::builder().build()
     }
@@ -91,21 +96,46 @@ impl Session {
     }
 
     /// The options this session runs with.
+    ///
+    /// ```
+    /// let session = spate::Session::builder().threads(3).build().unwrap();
+    /// assert_eq!(session.options().threads, 3);
+    /// ```
     pub fn options(&self) -> &SessionOptions {
         &self.inner.options
     }
 
     /// The DataFusion context underneath, for what spate does not wrap.
+    ///
+    /// ```
+    /// let session = spate::Session::builder().threads(3).build().unwrap();
+    /// assert_eq!(session.context().state().config().target_partitions(), 3);
+    /// ```
     pub fn context(&self) -> &SessionContext {
         &self.inner.ctx
     }
 
     /// Counters of the statement running now (rows and bytes read), for progress displays.
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// assert!(session.progress().snapshot().is_none(), "nothing runs yet");
+    /// ```
     pub fn progress(&self) -> Arc<Progress> {
         Arc::clone(&self.inner.progress)
     }
 
     /// A reader for files: `session.read().format("csv").option("delimiter", "|").load(path)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("x.csv"), "a\n1\n").unwrap();
+    /// assert_eq!(session.read().csv(dir.path().join("x.csv")).await?.count().await?, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn read(&self) -> DataFrameReader {
         DataFrameReader::new(self.clone())
     }
@@ -198,6 +228,16 @@ impl Session {
     /// Runs one SQL statement. DDL (`CREATE ...`, `DROP ...`, `SET ...`) takes effect now;
     /// a query returns a lazy [`DataFrame`]. `${name}` parameters of the session are
     /// filled in. For many statements use [`Session::run_script`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// session.sql("create view answer as select 42 as x").await?;
+    /// let df = session.sql("select x from answer").await?;
+    /// assert_eq!(spate::io::string_rows(&df.collect().await?)?, [["42"]]);
+    /// # Ok(()) }
+    /// ```
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         let statements = crate::script::split_statements(sql);
         let [statement] = statements.as_slice() else {
@@ -237,12 +277,22 @@ pub struct SessionBuilder {
 
 impl SessionBuilder {
     /// The most memory queries may use before operators spill to disk.
+    ///
+    /// ```
+    /// let s = spate::Session::builder().memory_limit(spate::ByteSize::mib(256)).build().unwrap();
+    /// assert_eq!(s.options().memory_limit.to_string(), "256.0 MiB");
+    /// ```
     pub fn memory_limit(mut self, limit: ByteSize) -> Self {
         self.options.memory_limit = limit;
         self
     }
 
     /// Worker threads and plan partitions (at least 1).
+    ///
+    /// ```
+    /// let s = spate::Session::builder().threads(0).build().unwrap();
+    /// assert_eq!(s.options().threads, 1);
+    /// ```
     pub fn threads(mut self, threads: usize) -> Self {
         self.options.threads = threads.max(1);
         self
@@ -250,12 +300,23 @@ impl SessionBuilder {
 
     /// Object-store settings per URL prefix (endpoints, regions, credentials), as in
     /// `spate.toml`.
+    ///
+    /// ```
+    /// let config = spate_connectors::object_stores::StoreConfig::parse("[[stores]]\nprefix = \"s3://lake/\"\nregion = \"eu-west-1\"").unwrap();
+    /// let s = spate::Session::builder().storage(config).build().unwrap();
+    /// assert_eq!(s.options().storage.stores.len(), 1);
+    /// ```
     pub fn storage(mut self, config: StoreConfig) -> Self {
         self.options.storage = config;
         self
     }
 
     /// Reduce partitions of every shuffle of spate's executor (by default the plan's).
+    ///
+    /// ```
+    /// let s = spate::Session::builder().shuffle_partitions(7).build().unwrap();
+    /// assert_eq!(s.options().shuffle_partitions, Some(7));
+    /// ```
     pub fn shuffle_partitions(mut self, partitions: usize) -> Self {
         self.options.shuffle_partitions = Some(partitions.max(1));
         self
@@ -263,18 +324,35 @@ impl SessionBuilder {
 
     /// Where spill files go (default: the system's temp directory). Spill files are
     /// removed when their query ends.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let s = spate::Session::builder().spill_dir(dir.path()).build().unwrap();
+    /// assert_eq!(s.options().spill_dir.as_deref(), Some(dir.path()));
+    /// ```
     pub fn spill_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.options.spill_dir = Some(dir.into());
         self
     }
 
     /// Which executor runs queries (spate's by default).
+    ///
+    /// ```
+    /// let s = spate::Session::builder().executor(spate::ExecutorKind::DataFusion).build().unwrap();
+    /// assert_eq!(s.options().executor, spate::ExecutorKind::DataFusion);
+    /// ```
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.options.executor = executor;
         self
     }
 
     /// A value for `${name}` in SQL.
+    ///
+    /// ```
+    /// let s = spate::Session::builder().param("day", "2026-11-23").build().unwrap();
+    /// let script = s.prepare_script("x.sql", "select '${day}'").unwrap();
+    /// assert_eq!(script.statements[0].sql, "select '2026-11-23'");
+    /// ```
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.params.push((name.into(), value.into()));
         self
@@ -282,6 +360,12 @@ impl SessionBuilder {
 
     /// A setting by key: `spate.memory_limit`, `spate.threads`, `spate.executor`, or any
     /// DataFusion `datafusion.*` option. Bad keys and values fail in [`Self::build`].
+    ///
+    /// ```
+    /// let ok = spate::Session::builder().config("spate.threads", "2").config("datafusion.execution.batch_size", "1024").build().unwrap();
+    /// assert_eq!(ok.options().threads, 2);
+    /// assert!(spate::Session::builder().config("datafusion.no_such_key", "1").build().is_err());
+    /// ```
     pub fn config(mut self, key: &str, value: &str) -> Self {
         let result = match key {
             "spate.memory_limit" => value.parse().map(|v| self.options.memory_limit = v),
@@ -306,6 +390,11 @@ impl SessionBuilder {
     }
 
     /// Builds the session.
+    ///
+    /// ```
+    /// let session = spate::Session::builder().build().unwrap();
+    /// assert_eq!(session.options().executor, spate::ExecutorKind::Spate);
+    /// ```
     pub fn build(mut self) -> Result<Session> {
         if let Some(err) = self.errors.pop() {
             return Err(err);

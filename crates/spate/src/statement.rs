@@ -62,6 +62,12 @@ impl PreparedStatement {
     }
 
     /// Whether the statement returns rows to show (SELECT, VALUES, EXPLAIN, SHOW, DESCRIBE).
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// let script = session.prepare_script("x.sql", "create view v as select 1; select * from v").unwrap();
+    /// assert!(!script.statements[0].returns_rows() && script.statements[1].returns_rows());
+    /// ```
     pub fn returns_rows(&self) -> bool {
         match &self.parsed {
             DfStatement::Statement(stmt) => matches!(
@@ -125,6 +131,15 @@ pub struct StatementResult {
 
 impl StatementResult {
     /// The number of rows of a query's result.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let results = session.run_script("select * from (values (1), (2)) t(x)").await?;
+    /// assert_eq!(results[0].row_count(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn row_count(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
@@ -205,6 +220,16 @@ impl Session {
     }
 
     /// Runs one prepared statement.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let script = session.prepare_script("job.sql", "select 1 as one; select 2 as two")?;
+    /// let second = session.execute_statement(&script.statements[1]).await?;
+    /// assert_eq!((second.line, second.row_count()), (1, 1));
+    /// # Ok(()) }
+    /// ```
     pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
         let started = Instant::now();
         let outcome = self

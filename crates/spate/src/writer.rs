@@ -77,34 +77,97 @@ impl DataFrameWriter {
     }
 
     /// What to do when the target exists.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// use spate::SaveMode;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t");
+    /// df.clone().write().parquet(&path).await?;
+    /// assert_eq!(df.write().mode(SaveMode::Ignore).parquet(&path).await?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn mode(mut self, mode: SaveMode) -> Self {
         self.mode = mode;
         self
     }
 
     /// Writes one directory per value of these columns (`day=2026-11-23/`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// df.write().partition_by(&["name"]).parquet(dir.path().join("t")).await?;
+    /// assert!(dir.path().join("t/name=a").is_dir());
+    /// # Ok(()) }
+    /// ```
     pub fn partition_by(mut self, columns: &[&str]) -> Self {
         self.partition_by = columns.iter().map(|c| c.to_string()).collect();
         self
     }
 
     /// A writer option: `compression`, `delimiter`, `header`, or any DataFusion `format.*`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t.csv");
+    /// df.write().option("delimiter", "|").csv(&path).await?;
+    /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("id|name|price"));
+    /// # Ok(()) }
+    /// ```
     pub fn option(mut self, key: &str, value: &str) -> Self {
         self.options.insert(key.to_string(), value.to_string());
         self
     }
 
     /// Writes Parquet; returns the number of rows written.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert_eq!(df.write().parquet(dir.path().join("one.parquet")).await?, 2);
+    /// assert!(dir.path().join("one.parquet").is_file());
+    /// # Ok(()) }
+    /// ```
     pub async fn parquet(self, path: impl AsRef<Path>) -> Result<u64> {
         self.save(FileFormatKind::Parquet, path.as_ref()).await
     }
 
     /// Writes CSV with a header line; returns the number of rows written.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert_eq!(df.write().csv(dir.path().join("rows")).await?, 2);
+    /// assert!(dir.path().join("rows").is_dir());
+    /// # Ok(()) }
+    /// ```
     pub async fn csv(self, path: impl AsRef<Path>) -> Result<u64> {
         self.save(FileFormatKind::Csv, path.as_ref()).await
     }
 
     /// Writes newline-delimited JSON; returns the number of rows written.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// df.write().json(dir.path().join("r.json")).await?;
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("r.json")).unwrap().lines().count(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn json(self, path: impl AsRef<Path>) -> Result<u64> {
         self.save(FileFormatKind::Json, path.as_ref()).await
     }

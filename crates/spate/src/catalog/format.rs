@@ -25,6 +25,12 @@ pub enum FileFormatKind {
 
 impl FileFormatKind {
     /// The format a file name's extension stands for, if any.
+    ///
+    /// ```
+    /// use spate::FileFormatKind;
+    /// assert_eq!(FileFormatKind::from_path("day=1/part-0.parquet"), Some(FileFormatKind::Parquet));
+    /// assert_eq!(FileFormatKind::from_path("notes.md"), None);
+    /// ```
     pub fn from_path(path: &str) -> Option<Self> {
         let name = path.rsplit('/').next().unwrap_or(path);
         let (_, ext) = name.rsplit_once('.')?;
@@ -32,6 +38,10 @@ impl FileFormatKind {
     }
 
     /// The format called `name` (an extension or a format name, any case).
+    ///
+    /// ```
+    /// assert_eq!(spate::FileFormatKind::from_name("NDJSON"), Some(spate::FileFormatKind::Json));
+    /// ```
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "parquet" | "parq" => Some(Self::Parquet),
@@ -44,6 +54,10 @@ impl FileFormatKind {
     }
 
     /// Parses a user-given format name, with an error that lists the known ones.
+    ///
+    /// ```
+    /// assert!(spate::FileFormatKind::parse("xml").unwrap_err().to_string().contains("expected parquet, csv"));
+    /// ```
     pub fn parse(name: &str) -> Result<Self> {
         Self::from_name(name).ok_or_else(|| SpateError::InvalidOption {
             option: "format".into(),
@@ -53,6 +67,10 @@ impl FileFormatKind {
     }
 
     /// The extensions files of this format carry, with the dot.
+    ///
+    /// ```
+    /// assert_eq!(spate::FileFormatKind::Tsv.extensions(), [".tsv"]);
+    /// ```
     pub fn extensions(self) -> &'static [&'static str] {
         match self {
             Self::Parquet => &[".parquet", ".parq"],

@@ -30,6 +30,10 @@ pub enum ResultFormat {
 
 impl ResultFormat {
     /// Parses `table`, `csv`, `json`, `ndjson` or `parquet`.
+    ///
+    /// ```
+    /// assert_eq!(spate::io::ResultFormat::parse("NDJSON").unwrap(), spate::io::ResultFormat::Ndjson);
+    /// ```
     pub fn parse(name: &str) -> Result<Self> {
         match name.to_ascii_lowercase().as_str() {
             "table" => Ok(Self::Table),
@@ -46,6 +50,11 @@ impl ResultFormat {
     }
 
     /// The format a file name's extension stands for.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// assert_eq!(spate::io::ResultFormat::from_path(Path::new("out/r.parquet")), Some(spate::io::ResultFormat::Parquet));
+    /// ```
     pub fn from_path(path: &Path) -> Option<Self> {
         let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
         match ext.as_str() {
@@ -61,6 +70,17 @@ impl ResultFormat {
 
 /// Writes `batches` to `out` in `format`. Empty results still write their header (CSV,
 /// table) or an empty array (JSON).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// # let session = spate::Session::new()?;
+/// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+/// let batches = df.clone().collect().await?;
+/// let mut out = Vec::new();
+/// spate::io::write_result(spate::io::ResultFormat::Csv, &df.schema(), &batches, &mut out)?;
+/// assert_eq!(String::from_utf8(out).unwrap(), "id,name,price\n1,a,2.0\n2,b,3.0\n");
+/// # Ok(()) }
+/// ```
 pub fn write_result(
     format: ResultFormat,
     schema: &SchemaRef,
@@ -127,6 +147,18 @@ fn write_parquet(
 
 /// Writes results to the file at `path` in one piece: into a hidden file beside it, then
 /// renamed over it, so a failure leaves no partial file. The directory must exist.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// # let session = spate::Session::new()?;
+/// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+/// let dir = tempfile::tempdir().unwrap();
+/// let batches = df.clone().collect().await?;
+/// let path = dir.path().join("r.json");
+/// spate::io::write_result_file(&path, spate::io::ResultFormat::Json, &df.schema(), &batches)?;
+/// assert!(std::fs::read_to_string(&path).unwrap().starts_with("[{\"id\":1"));
+/// # Ok(()) }
+/// ```
 pub fn write_result_file(
     path: &Path,
     format: ResultFormat,
