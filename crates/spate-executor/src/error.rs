@@ -12,15 +12,10 @@ pub enum ExecutorError {
         task: usize,
         message: String,
     },
-    /// A shuffle's spill file could not be written or read.
-    #[error("shuffle spill of stage {stage}, map task {task}: {source}")]
-    Spill {
-        stage: StageId,
-        task: usize,
-        #[source]
-        source: std::io::Error,
-    },
     /// A shuffle reader ran before the stage it reads had finished (a scheduling bug).
     #[error("stage {stage} was read before it finished")]
     MissingStageOutput { stage: StageId },
+    /// A reduce partition was read twice (a planning bug: each is read once).
+    #[error("partition {partition} of stage {stage} was already read")]
+    PartitionTaken { stage: StageId, partition: usize },
 }

@@ -13,6 +13,7 @@ use crate::metrics::QueryMetrics;
 use crate::planner::plan_stages;
 use crate::scheduler::run_graph;
 use crate::shuffle::ShuffleStore;
+use crate::sizing::Sizing;
 
 /// A query's rows and what each stage did.
 #[derive(Debug, Clone)]
@@ -51,15 +52,18 @@ impl Executor {
         plan: Arc<dyn ExecutionPlan>,
         task_ctx: Arc<TaskContext>,
     ) -> Result<QueryOutput> {
-        let store = Arc::new(ShuffleStore::default());
-        let graph = plan_stages(plan, &store, &self.config)?;
+        let sizing = Sizing::new(&self.config, &plan, task_ctx.memory_pool().memory_limit());
+        let store = Arc::new(ShuffleStore::new(sizing.shuffle_memory_cap));
+        let graph = plan_stages(plan, &store, &sizing)?;
         let (batches, metrics) = run_graph(&graph, &store, &task_ctx, self.config.threads).await?;
         Ok(QueryOutput { batches, metrics })
     }
 
-    /// The stage graph of `plan` as text, for EXPLAIN.
-    pub fn explain(&self, plan: Arc<dyn ExecutionPlan>) -> Result<String> {
-        let store = Arc::new(ShuffleStore::default());
-        Ok(plan_stages(plan, &store, &self.config)?.display())
+    /// The stage graph `plan` would run as under `task_ctx`'s memory pool, as text, for
+    /// EXPLAIN.
+    pub fn explain(&self, plan: Arc<dyn ExecutionPlan>, task_ctx: &TaskContext) -> Result<String> {
+        let sizing = Sizing::new(&self.config, &plan, task_ctx.memory_pool().memory_limit());
+        let store = Arc::new(ShuffleStore::new(sizing.shuffle_memory_cap));
+        Ok(plan_stages(plan, &store, &sizing)?.display())
     }
 }

@@ -17,22 +17,29 @@
 //!   `SortPreservingMergeExec` becomes a stage whose task `i` feeds reduce partition `i`.
 //! - [`shuffle`] holds map outputs in memory while the memory pool grants it and spills
 //!   them to Arrow IPC files (one per map task, with an offsets index) when it does not.
+//! - [`grace`] runs a partitioned hash join whose build side does not fit in pieces.
+//! - `sizing` picks shuffle partitions, shuffle memory and the join budget per query.
 //! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
 //!   reads are done; the first error cancels everything.
 //!
 //! A task is one output partition of a stage, executed with DataFusion's own operators.
 
+mod batch_memory;
 mod config;
 mod error;
 mod executor;
+pub mod grace;
 mod metrics;
 pub mod planner;
 mod scheduler;
 pub mod shuffle;
+mod sizing;
+mod spill_file;
 mod stage;
 
 pub use config::ExecutorConfig;
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
 pub use metrics::{QueryMetrics, StageMetrics};
+pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

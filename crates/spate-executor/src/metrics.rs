@@ -1,7 +1,11 @@
 //! What each stage did.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::stage::StageId;
 
@@ -20,8 +24,17 @@ pub struct StageMetrics {
     pub spilled_bytes: u64,
     /// Spill files written (at most one per map task).
     pub spill_files: u64,
+    /// Bytes its operators (sorts, aggregations, grace joins) spilled to disk.
+    pub operator_spilled_bytes: u64,
+    /// Spill files its operators wrote.
+    pub operator_spill_files: u64,
+    /// Join partitions that were split because their build side did not fit.
+    pub join_splits: u64,
     /// Wall time from its first task's start to its last task's end.
     pub elapsed: Duration,
+    /// The sum of its tasks' run times (busy worker time; with `elapsed`, how parallel
+    /// the stage ran).
+    pub task_time: Duration,
 }
 
 impl StageMetrics {
@@ -31,6 +44,20 @@ impl StageMetrics {
             tasks,
             ..StageMetrics::default()
         }
+    }
+
+    /// Adds what the operators of `plan` (a finished stage's) spilled and split.
+    pub(crate) fn add_operator_figures(&mut self, plan: &Arc<dyn ExecutionPlan>) {
+        let _ = plan.apply(|node| {
+            if let Some(metrics) = node.metrics() {
+                self.operator_spilled_bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
+                self.operator_spill_files += metrics.spill_count().unwrap_or(0) as u64;
+                self.join_splits += metrics
+                    .sum_by_name("grace_splits")
+                    .map_or(0, |v| v.as_usize() as u64);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
     }
 }
 
@@ -42,14 +69,20 @@ pub struct QueryMetrics {
 }
 
 impl QueryMetrics {
-    /// Bytes spilled by all shuffles.
+    /// Bytes spilled by all shuffles and operators.
     pub fn spilled_bytes(&self) -> u64 {
-        self.stages.iter().map(|s| s.spilled_bytes).sum()
+        self.stages
+            .iter()
+            .map(|s| s.spilled_bytes + s.operator_spilled_bytes)
+            .sum()
     }
 
-    /// Spill files written by all shuffles.
+    /// Spill files written by all shuffles and operators.
     pub fn spill_files(&self) -> u64 {
-        self.stages.iter().map(|s| s.spill_files).sum()
+        self.stages
+            .iter()
+            .map(|s| s.spill_files + s.operator_spill_files)
+            .sum()
     }
 }
 
@@ -57,20 +90,32 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>6} {:>10}",
-            "stage", "tasks", "rows out", "shuffle mem", "spilled", "files", "time"
+            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>10} {:>10}",
+            "stage",
+            "tasks",
+            "rows out",
+            "shuffle mem",
+            "shuffle spill",
+            "op spill",
+            "files",
+            "splits",
+            "time",
+            "task time"
         )?;
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>6} {:>9.3}s",
+                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>9.3}s {:>9.3}s",
                 s.stage,
                 s.tasks,
                 s.output_rows,
                 s.shuffle_memory_bytes,
                 s.spilled_bytes,
-                s.spill_files,
-                s.elapsed.as_secs_f64()
+                s.operator_spilled_bytes,
+                s.spill_files + s.operator_spill_files,
+                s.join_splits,
+                s.elapsed.as_secs_f64(),
+                s.task_time.as_secs_f64()
             )?;
         }
         Ok(())

@@ -13,6 +13,9 @@
 //!    partition's order for the merge. An input that is already a shuffle reader is left
 //!    as it is.
 //! 3. What remains above the last cut is the result stage.
+//! 4. Under a memory limit, every hash join in `Partitioned` mode is wrapped in a
+//!    [`GraceHashJoinExec`], which runs a partition in pieces when its build side turns
+//!    out bigger than the budget.
 //!
 //! The subtree of a `ScalarSubqueryExec` is never cut: it runs its subqueries before its
 //! input, and a stage below it would run first and read a subquery value not yet there.
@@ -31,8 +34,9 @@ use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning, displayable};
 
-use crate::config::ExecutorConfig;
+use crate::grace::GraceHashJoinExec;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
+use crate::sizing::Sizing;
 use crate::stage::{Stage, StageId, StageOutputKind};
 
 /// The stages of one query, in an order they can run in; the last is the result stage.
@@ -78,7 +82,7 @@ impl StageGraph {
 pub fn plan_stages(
     plan: Arc<dyn ExecutionPlan>,
     store: &Arc<ShuffleStore>,
-    config: &ExecutorConfig,
+    sizing: &Sizing,
 ) -> Result<StageGraph> {
     let mut stages: Vec<Stage> = Vec::new();
     let mut cut = |input: Arc<dyn ExecutionPlan>,
@@ -110,7 +114,7 @@ pub fn plan_stages(
             if let Some(repartition) = node.downcast_ref::<RepartitionExec>()
                 && !repartition.preserve_order()
             {
-                let partitioning = match (repartition.partitioning(), config.shuffle_partitions) {
+                let partitioning = match (repartition.partitioning(), sizing.shuffle_partitions) {
                     (Partitioning::Hash(exprs, _), Some(n)) => Partitioning::Hash(exprs.clone(), n),
                     (Partitioning::RoundRobinBatch(_), Some(n)) => Partitioning::RoundRobinBatch(n),
                     (other, _) => other.clone(),
@@ -137,6 +141,13 @@ pub fn plan_stages(
                 return Ok(Transformed::yes(
                     node.replace_children(vec![reader], options)?,
                 ));
+            }
+            if let Some(budget) = sizing.join_build_budget
+                && GraceHashJoinExec::can_wrap(&node)
+            {
+                return Ok(Transformed::yes(Arc::new(GraceHashJoinExec::try_new(
+                    node, budget,
+                )?)));
             }
             Ok(Transformed::no(node))
         })?

@@ -1,28 +1,36 @@
-//! Running a stage graph.
+//! Running a stage graph: one queue of runnable tasks, `threads` workers.
 //!
 //! # Algorithm
-//! Stages run in graph order, each once every stage it reads is done. A stage's tasks are
-//! spawned onto the runtime at most `threads` at a time (`buffer_unordered`), so a worker
-//! that finishes takes the next task at once. Map tasks write their output into the
-//! shuffle store; the result stage's tasks return their batches, which are put back into
-//! partition order. When a stage is done, the outputs it read are released. The first
-//! failed task fails the query; dropping the query's future aborts every running task
-//! (`SpawnedTask` aborts on drop) and drops the shuffle store with its spill files.
+//! Every stage starts `Waiting`. A stage whose input stages are all `Done` becomes
+//! `Runnable` and all its tasks join one queue, ordered by stage id, then task (stage ids
+//! are a topological order, so upstream work goes first). Up to `threads` tasks run at
+//! once, each spawned onto the runtime; whenever one finishes, the next queued task
+//! starts, whatever stage it belongs to, so independent stages (the two inputs of a join)
+//! run side by side and no worker idles at the tail of a stage while other work is ready.
+//! When a stage's last task finishes it is `Done`, the shuffle outputs it read are
+//! released, and the stages waiting on it are checked. Map tasks write their output into
+//! the shuffle store; the result stage's tasks return their batches, which are put back
+//! into partition order. The first failed task fails the query: the running tasks are
+//! aborted (`SpawnedTask` aborts on drop) and the shuffle store, with its spill files,
+//! is dropped with the query.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::error::ExecutorError;
 use crate::metrics::{QueryMetrics, StageMetrics};
 use crate::planner::StageGraph;
 use crate::shuffle::{ShuffleStore, Split, write_map_output};
-use crate::stage::{Stage, StageEvent, StageOutputKind, StageState};
+use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
 
 /// What one task produced.
 enum TaskOutput {
@@ -37,6 +45,22 @@ enum TaskOutput {
     Result(Vec<RecordBatch>),
 }
 
+/// A finished task: which, what it produced, how long it ran.
+struct Finished {
+    stage: StageId,
+    task: usize,
+    output: Result<TaskOutput>,
+    busy: Duration,
+}
+
+/// The bookkeeping of one stage while the query runs.
+struct StageRun {
+    state: StageState,
+    remaining: usize,
+    started: Option<Instant>,
+    metrics: StageMetrics,
+}
+
 /// Runs every stage of `graph`; returns the result stage's batches in partition order.
 pub(crate) async fn run_graph(
     graph: &StageGraph,
@@ -44,73 +68,43 @@ pub(crate) async fn run_graph(
     ctx: &Arc<TaskContext>,
     threads: usize,
 ) -> Result<(Vec<RecordBatch>, QueryMetrics)> {
-    let mut metrics = QueryMetrics::default();
-    let mut result = Vec::new();
-    let mut states = vec![StageState::Waiting; graph.stages.len()];
-    for stage in &graph.stages {
-        let ready = stage.inputs.iter().all(|i| states[i.0] == StageState::Done);
-        let runnable = states[stage.id.0]
-            .next(StageEvent::InputsDone)
-            .filter(|_| ready);
-        states[stage.id.0] = runnable.ok_or_else(|| {
-            DataFusionError::Internal(format!("stage {} scheduled before its inputs", stage.id))
-        })?;
-        let (batches, stage_metrics) = match run_stage(stage, store, ctx, threads).await {
-            Ok(done) => done,
+    let mut runs: Vec<StageRun> = graph
+        .stages
+        .iter()
+        .map(|stage| StageRun {
+            state: StageState::Waiting,
+            remaining: stage.tasks(),
+            started: None,
+            metrics: StageMetrics::new(stage.id, stage.tasks()),
+        })
+        .collect();
+    let mut queue: BinaryHeap<Reverse<(StageId, usize)>> = BinaryHeap::new();
+    let mut result: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
+    let mut finished_order: Vec<usize> = Vec::new();
+    let mut running = FuturesUnordered::new();
+    release_ready(graph, &mut runs, &mut queue, store, &mut finished_order)?;
+    loop {
+        while running.len() < threads.max(1)
+            && let Some(Reverse((stage_id, task))) = queue.pop()
+        {
+            let stage = &graph.stages[stage_id.0];
+            let run = &mut runs[stage_id.0];
+            run.started.get_or_insert_with(Instant::now);
+            run.state = transition(run.state, StageEvent::TaskStarted, stage_id)?;
+            running.push(spawn_task(stage.clone(), task, store, ctx));
+        }
+        let Some(finished) = running.next().await else {
+            break;
+        };
+        let run = &mut runs[finished.stage.0];
+        run.metrics.task_time += finished.busy;
+        let output = match finished.output {
+            Ok(output) => output,
             Err(err) => {
-                states[stage.id.0] = StageState::Failed;
+                run.state = transition(run.state, StageEvent::TaskFailed, finished.stage)?;
                 return Err(err);
             }
         };
-        states[stage.id.0] = StageState::Done;
-        for input in &stage.inputs {
-            store.release(*input);
-        }
-        metrics.stages.push(stage_metrics);
-        result = batches;
-    }
-    Ok((result, metrics))
-}
-
-async fn run_stage(
-    stage: &Stage,
-    store: &Arc<ShuffleStore>,
-    ctx: &Arc<TaskContext>,
-    threads: usize,
-) -> Result<(Vec<RecordBatch>, StageMetrics)> {
-    let started = Instant::now();
-    let tasks = stage.tasks();
-    if !matches!(stage.output, StageOutputKind::Result) {
-        store.open(stage.id, tasks);
-    }
-    let mut outputs: Vec<(usize, TaskOutput)> = futures::stream::iter(0..tasks)
-        .map(|task| {
-            let stage = stage.clone();
-            let stage_id = stage.id;
-            let store = Arc::clone(store);
-            let ctx = Arc::clone(ctx);
-            let spawned =
-                SpawnedTask::spawn(async move { run_task(&stage, task, &store, &ctx).await });
-            async move {
-                match spawned.join().await {
-                    Ok(output) => output.map(|o| (task, o)),
-                    Err(join) => Err(DataFusionError::External(Box::new(
-                        ExecutorError::TaskPanicked {
-                            stage: stage_id,
-                            task,
-                            message: panic_message(join),
-                        },
-                    ))),
-                }
-            }
-        })
-        .buffer_unordered(threads.max(1))
-        .try_collect()
-        .await?;
-    outputs.sort_by_key(|(task, _)| *task);
-    let mut metrics = StageMetrics::new(stage.id, tasks);
-    let mut batches = Vec::new();
-    for (_, output) in outputs {
         match output {
             TaskOutput::Shuffled {
                 rows,
@@ -118,22 +112,123 @@ async fn run_stage(
                 spilled,
                 files,
             } => {
-                metrics.output_rows += rows;
-                metrics.shuffle_memory_bytes += memory;
-                metrics.spilled_bytes += spilled;
-                metrics.spill_files += files;
+                run.metrics.output_rows += rows;
+                run.metrics.shuffle_memory_bytes += memory;
+                run.metrics.spilled_bytes += spilled;
+                run.metrics.spill_files += files;
             }
-            TaskOutput::Result(mut task_batches) => {
-                metrics.output_rows += task_batches
-                    .iter()
-                    .map(|b| b.num_rows() as u64)
-                    .sum::<u64>();
-                batches.append(&mut task_batches);
+            TaskOutput::Result(batches) => {
+                run.metrics.output_rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+                result.push((finished.task, batches));
             }
         }
+        run.remaining -= 1;
+        if run.remaining == 0 {
+            run.state = transition(run.state, StageEvent::AllTasksSucceeded, finished.stage)?;
+            run.metrics.elapsed = run.started.map_or(Duration::ZERO, |s| s.elapsed());
+            run.metrics
+                .add_operator_figures(&graph.stages[finished.stage.0].plan);
+            for input in &graph.stages[finished.stage.0].inputs {
+                store.release(*input);
+            }
+            release_ready(graph, &mut runs, &mut queue, store, &mut finished_order)?;
+        }
     }
-    metrics.elapsed = started.elapsed();
-    Ok((batches, metrics))
+    if let Some(stuck) = runs.iter().position(|r| r.state != StageState::Done) {
+        return Err(DataFusionError::Internal(format!(
+            "stage {stuck} never ran: its inputs did not finish"
+        )));
+    }
+    result.sort_by_key(|(task, _)| *task);
+    let batches = result.into_iter().flat_map(|(_, b)| b).collect();
+    let stages = finished_order
+        .into_iter()
+        .map(|i| std::mem::take(&mut runs[i].metrics))
+        .collect();
+    Ok((batches, QueryMetrics { stages }))
+}
+
+/// Moves every waiting stage whose inputs are done to `Runnable` and queues its tasks;
+/// a stage with no tasks is done at once. `order` receives stages as they start.
+fn release_ready(
+    graph: &StageGraph,
+    runs: &mut [StageRun],
+    queue: &mut BinaryHeap<Reverse<(StageId, usize)>>,
+    store: &ShuffleStore,
+    order: &mut Vec<usize>,
+) -> Result<()> {
+    loop {
+        let ready: Vec<StageId> = graph
+            .stages
+            .iter()
+            .filter(|stage| {
+                runs[stage.id.0].state == StageState::Waiting
+                    && stage
+                        .inputs
+                        .iter()
+                        .all(|i| runs[i.0].state == StageState::Done)
+            })
+            .map(|stage| stage.id)
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for id in ready {
+            let stage = &graph.stages[id.0];
+            let run = &mut runs[id.0];
+            run.state = transition(run.state, StageEvent::InputsDone, id)?;
+            order.push(id.0);
+            if !matches!(stage.output, StageOutputKind::Result) {
+                store.open(id, stage.tasks());
+            }
+            if stage.tasks() == 0 {
+                run.state = transition(run.state, StageEvent::AllTasksSucceeded, id)?;
+                for input in &stage.inputs {
+                    store.release(*input);
+                }
+                continue;
+            }
+            queue.extend((0..stage.tasks()).map(|task| Reverse((id, task))));
+        }
+    }
+}
+
+fn transition(state: StageState, event: StageEvent, stage: StageId) -> Result<StageState> {
+    state.next(event).ok_or_else(|| {
+        DataFusionError::Internal(format!("stage {stage}: {event:?} while {state:?}"))
+    })
+}
+
+/// Spawns task `task` of `stage`; the future resolves when it is done.
+fn spawn_task(
+    stage: Stage,
+    task: usize,
+    store: &Arc<ShuffleStore>,
+    ctx: &Arc<TaskContext>,
+) -> impl Future<Output = Finished> + use<> {
+    let store = Arc::clone(store);
+    let ctx = Arc::clone(ctx);
+    let id = stage.id;
+    let started = Instant::now();
+    let spawned = SpawnedTask::spawn(async move { run_task(&stage, task, &store, &ctx).await });
+    async move {
+        let output = match spawned.join().await {
+            Ok(output) => output,
+            Err(join) => Err(DataFusionError::External(Box::new(
+                ExecutorError::TaskPanicked {
+                    stage: id,
+                    task,
+                    message: panic_message(join),
+                },
+            ))),
+        };
+        Finished {
+            stage: id,
+            task,
+            output,
+            busy: started.elapsed(),
+        }
+    }
 }
 
 async fn run_task(
@@ -151,7 +246,16 @@ async fn run_task(
         StageOutputKind::Shuffle(partitioning) => Split::Partitioned(partitioning.clone()),
         StageOutputKind::PassThrough => Split::PassThrough,
     };
-    let output = write_map_output(stage.id, task, stage.tasks(), split, stream, ctx).await?;
+    let output = write_map_output(
+        stage.id,
+        task,
+        stage.tasks(),
+        split,
+        stream,
+        ctx,
+        store.memory(),
+    )
+    .await?;
     let figures = TaskOutput::Shuffled {
         rows: output.rows,
         memory: output.memory_bytes() as u64,

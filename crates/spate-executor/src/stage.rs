@@ -3,7 +3,7 @@
 //! # Lifecycle
 //! ```text
 //!   Waiting ──(all input stages Done)──► Runnable ──(first task starts)──► Running
-//!                                                                           │
+//!                                           └──(no tasks)──► Done               │
 //!                                        Failed ◄──(a task fails)───────────┤
 //!                                        Done   ◄──(every task succeeded)───┘
 //! ```
@@ -59,6 +59,8 @@ impl StageState {
             (Runnable, TaskStarted) => Some(Running),
             (Running, TaskStarted) => Some(Running),
             (Running, AllTasksSucceeded) => Some(Done),
+            // A stage with no tasks (an empty input) is done as soon as it may run.
+            (Runnable, AllTasksSucceeded) => Some(Done),
             (Runnable | Running, TaskFailed) => Some(Failed),
             _ => None,
         }

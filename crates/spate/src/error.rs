@@ -96,7 +96,7 @@ impl SpateError {
         if let DataFusionError::ResourcesExhausted(detail) = err.find_root() {
             return SpateError::MemoryLimit {
                 limit: memory_limit.unwrap_or("configured").to_string(),
-                detail: first_line(detail).to_string(),
+                detail: folded(detail, 4),
             };
         }
         match err.find_root() {
@@ -159,8 +159,16 @@ fn clone_message(err: &SpateError) -> SpateError {
     SpateError::DataFusion(DataFusionError::Plan(err.to_string()))
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text).trim()
+/// The first `lines` non-empty lines of `text`, trimmed, on one line (the memory pool
+/// lists its largest consumers one per line after its first).
+fn folded(text: &str, lines: usize) -> String {
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(lines)
+        .collect();
+    parts.join(" ").trim_end_matches(':').to_string()
 }
 
 /// DataFusion's messages carry prefixes ("Error during planning: ", "External error: ") and

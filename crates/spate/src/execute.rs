@@ -12,7 +12,7 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use spate_executor::{Executor, ExecutorConfig, StageMetrics};
+use spate_executor::{Executor, ExecutorConfig, QueryMetrics, StageMetrics};
 
 use crate::config::ExecutorKind;
 use crate::error::{Result, SpateError};
@@ -88,9 +88,16 @@ pub(crate) async fn collect_with_metrics(
     poller.abort();
     progress.finish();
     let (batches, stages) = result.map_err(|e| with_scan_context(session.error(e), &plan_files))?;
-    let (operator_bytes, operator_files) = spills(&plan);
-    let spilled_bytes = operator_bytes + stages.iter().map(|s| s.spilled_bytes).sum::<u64>();
-    let spill_files = operator_files + stages.iter().map(|s| s.spill_files).sum::<u64>();
+    // Under spate's executor the stages ran rebuilt copies of the plan's operators, and
+    // their figures say what spilled; under DataFusion's, the plan's operators do.
+    let (spilled_bytes, spill_files) = if stages.is_empty() {
+        spills(&plan)
+    } else {
+        let figures = QueryMetrics {
+            stages: stages.clone(),
+        };
+        (figures.spilled_bytes(), figures.spill_files())
+    };
     let metrics = ExecutionMetrics {
         elapsed: started.elapsed(),
         output_rows: batches.iter().map(|b| b.num_rows() as u64).sum(),

@@ -332,7 +332,7 @@ impl Session {
             shuffle_partitions: self.options().shuffle_partitions,
         };
         Executor::new(config)
-            .explain(physical)
+            .explain(physical, &self.inner.ctx.task_ctx())
             .map_err(|e| self.error(e))
     }
 

@@ -191,7 +191,9 @@ fn a_memory_limit_too_small_says_which_limit_to_raise() {
     assert_error(
         &run(spate(dir.path()).args([
             "sql",
-            "select count(*) from range(3000000) a join range(3000000) b on a.value = b.value",
+            // One join key for every row: the grace join cannot split it small enough.
+            "select count(*) from (select value % 1 as k, value as v from range(400000)) a \
+             join (select value % 1 as k, value as w from range(400000)) b on a.k = b.k and a.v < b.w",
             "--memory-limit",
             "2MiB",
         ])),

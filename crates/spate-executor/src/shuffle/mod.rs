@@ -11,16 +11,15 @@
 //! ```
 //!
 //! A spill writes every partition the map task holds, each as a self-contained,
-//! compressed Arrow IPC stream segment appended to the task's one spill file, and records
+//! LZ4-compressed Arrow IPC stream segment appended to the task's one spill file, and records
 //! the segments in the index, so a shuffle with M map and N reduce tasks has at most M
 //! files, never M×N. Spill files come from DataFusion's `DiskManager` and are deleted when
 //! the query's shuffle store is dropped: at the end, on error and on cancellation.
 
 mod reader;
-mod spill;
 mod store;
 mod writer;
 
 pub use reader::ShuffleReaderExec;
-pub use store::{MapOutput, ShuffleStore};
+pub use store::{HeldMemory, MapOutput, ShuffleStore};
 pub(crate) use writer::{Split, write_map_output};

@@ -1,7 +1,8 @@
 //! [`ShuffleReaderExec`]: a leaf that reads one reduce partition of a finished stage.
 //!
 //! Partition `p` streams, for every map task of the stage in task order, that task's
-//! batches for `p`: first the spilled segments, then the batches still in memory. For a
+//! batches for `p`: first the spilled segments, batch by batch, then the batches still in
+//! memory, which the reader takes over (each partition is read once). For a
 //! pass-through stage, partition `p` is exactly map task `p`'s output, in order, so a
 //! merge above the reader still sees sorted partitions.
 
@@ -69,6 +70,11 @@ impl ShuffleReaderExec {
     pub fn stage(&self) -> StageId {
         self.stage
     }
+
+    /// The in-memory size of `partition`'s rows, known once the stage it reads is done.
+    pub fn partition_bytes(&self, partition: usize) -> Option<u64> {
+        self.store.partition_bytes(self.stage, partition)
+    }
 }
 
 impl DisplayAs for ShuffleReaderExec {
@@ -121,9 +127,10 @@ impl ExecutionPlan for ShuffleReaderExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let outputs = self.store.outputs(self.stage)?;
+        let stage = self.stage;
         let batches = futures::stream::iter(outputs)
-            .map(move |output| match output.read(partition) {
-                Ok(batches) => futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
+            .map(move |output| match output.take(stage, partition) {
+                Ok(batches) => futures::stream::iter(batches).boxed(),
                 Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
             })
             .flatten();

@@ -3,25 +3,29 @@
 //! # Algorithm
 //! For each batch the task's plan produces: split it by the stage's partitioning with
 //! DataFusion's `BatchPartitioner` (pass-through stages keep it whole, in partition
-//! `task`), ask the memory pool for the pieces' size, and keep them per partition. When
-//! the pool says no, spill everything held so far to the task's spill file (one segment
-//! per partition), release the memory and go on. At the end, small pieces are compacted
-//! into batches of about the session's batch size, so reducers see full batches.
+//! `task`), ask for the pieces' size (from the memory pool and within the query's shuffle
+//! cap, see [`super::store`]), and keep them per partition. When the answer is no, spill
+//! everything held so far to the task's spill file (one LZ4-compressed segment per
+//! partition), release the memory and go on. At the end, small pieces are compacted into
+//! batches of about the session's batch size, so reducers see full batches. The
+//! in-memory size of every partition's rows is recorded, so that a reducer knows how big
+//! its input is before it reads it.
 
 use std::sync::Arc;
 
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::Partitioning;
 use datafusion::physical_plan::metrics::Time;
 use datafusion::physical_plan::repartition::BatchPartitioner;
 use futures::StreamExt;
+use parking_lot::Mutex;
 
-use super::spill::SpillFile;
-use super::store::MapOutput;
+use super::store::{HeldMemory, MapOutput, ShuffleReservation};
+use crate::batch_memory::{compact, sliced_size};
+use crate::spill_file::SpillFile;
 use crate::stage::StageId;
 
 /// Where a map task's rows go.
@@ -40,6 +44,7 @@ pub(crate) async fn write_map_output(
     split: Split,
     mut stream: SendableRecordBatchStream,
     ctx: &Arc<TaskContext>,
+    cap: &Arc<HeldMemory>,
 ) -> Result<MapOutput> {
     let schema = stream.schema();
     let (partitions, mut partitioner) = match split {
@@ -54,10 +59,12 @@ pub(crate) async fn write_map_output(
         ),
         Split::PassThrough => (tasks, None),
     };
-    let mut reservation = MemoryConsumer::new(format!("ShuffleWriter[stage {stage}, task {task}]"))
+    let pool = MemoryConsumer::new(format!("ShuffleWriter[stage {stage}, task {task}]"))
         .with_can_spill(true)
         .register(ctx.memory_pool());
+    let mut reservation = ShuffleReservation::new(pool, Arc::clone(cap));
     let mut held: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];
+    let mut partition_bytes = vec![0u64; partitions];
     let mut spill: Option<SpillFile> = None;
     let mut rows = 0u64;
     let mut spilled_bytes = 0u64;
@@ -76,18 +83,19 @@ pub(crate) async fn write_map_output(
             if piece.num_rows() == 0 {
                 continue;
             }
-            let size = piece.get_array_memory_size();
-            if reservation.try_grow(size).is_err() {
+            let size = sliced_size(&piece);
+            partition_bytes[partition] += size as u64;
+            if !reservation.try_grow(size) {
                 spilled_bytes += spill_held(
                     &mut held,
                     &mut spill,
                     &mut reservation,
                     &schema,
-                    partitions,
+                    (stage, partitions),
                     ctx,
                 )?;
-                if reservation.try_grow(size).is_err() {
-                    let file = spill_file(&mut spill, partitions, ctx)?;
+                if !reservation.try_grow(size) {
+                    let file = spill_file(&mut spill, stage, partitions, ctx)?;
                     spilled_bytes +=
                         file.append(partition, &schema, std::slice::from_ref(&piece))?;
                     continue;
@@ -106,12 +114,19 @@ pub(crate) async fn write_map_output(
         .flatten()
         .map(RecordBatch::get_array_memory_size)
         .sum();
-    reservation.resize(memory);
+    if memory < reservation.size() {
+        reservation.shrink(reservation.size() - memory);
+    } else {
+        // Compaction may copy a little more than the pieces took; that much is kept
+        // even past the cap, since the pieces it replaces are gone.
+        let _ = reservation.try_grow(memory - reservation.size());
+    }
     Ok(MapOutput {
         schema,
-        partitions: held,
+        held: Mutex::new(held.into_iter().map(Some).collect()),
         spill,
-        reservation,
+        partition_bytes,
+        reservation: Mutex::new(reservation),
         rows,
         spilled_bytes,
     })
@@ -119,15 +134,13 @@ pub(crate) async fn write_map_output(
 
 fn spill_file<'a>(
     spill: &'a mut Option<SpillFile>,
+    stage: StageId,
     partitions: usize,
     ctx: &Arc<TaskContext>,
 ) -> Result<&'a mut SpillFile> {
     if spill.is_none() {
-        let file = ctx
-            .runtime_env()
-            .disk_manager
-            .create_tmp_file("spate shuffle")?;
-        *spill = Some(SpillFile::new(file, partitions)?);
+        let purpose = format!("spate shuffle of stage {stage}");
+        *spill = Some(SpillFile::create(ctx, &purpose, partitions)?);
     }
     spill
         .as_mut()
@@ -138,12 +151,12 @@ fn spill_file<'a>(
 fn spill_held(
     held: &mut [Vec<RecordBatch>],
     spill: &mut Option<SpillFile>,
-    reservation: &mut MemoryReservation,
+    reservation: &mut ShuffleReservation,
     schema: &datafusion::arrow::datatypes::SchemaRef,
-    partitions: usize,
+    (stage, partitions): (StageId, usize),
     ctx: &Arc<TaskContext>,
 ) -> Result<u64> {
-    let file = spill_file(spill, partitions, ctx)?;
+    let file = spill_file(spill, stage, partitions, ctx)?;
     let mut bytes = 0;
     for (partition, batches) in held.iter_mut().enumerate() {
         if !batches.is_empty() {
@@ -153,32 +166,4 @@ fn spill_held(
     }
     reservation.free();
     Ok(bytes)
-}
-
-/// Concatenates runs of small batches into batches of about `target` rows.
-fn compact(batches: Vec<RecordBatch>, target: usize) -> Result<Vec<RecordBatch>> {
-    let mut out = Vec::new();
-    let mut run: Vec<RecordBatch> = Vec::new();
-    let mut run_rows = 0;
-    for batch in batches {
-        run_rows += batch.num_rows();
-        run.push(batch);
-        if run_rows >= target {
-            out.push(concat_run(&mut run)?);
-            run_rows = 0;
-        }
-    }
-    if !run.is_empty() {
-        out.push(concat_run(&mut run)?);
-    }
-    Ok(out)
-}
-
-fn concat_run(run: &mut Vec<RecordBatch>) -> Result<RecordBatch> {
-    let batch = match run.as_slice() {
-        [single] => single.clone(),
-        many => concat_batches(&many[0].schema(), many.iter())?,
-    };
-    run.clear();
-    Ok(batch)
 }
