@@ -3,9 +3,10 @@
 //! DataFusion's hash partitioner reorders a batch once and hands out each output
 //! partition as a *slice* of it. `get_array_memory_size` counts a slice's whole
 //! underlying buffers, so summing it over the slices of one batch counts that batch once
-//! per partition; and a slice kept alone keeps the whole batch alive. The shuffle and the
-//! grace join therefore count slices by [`sliced_size`] and copy what they keep or write
-//! with [`owned`].
+//! per partition; and a slice kept alone keeps the whole batch alive. The grace join
+//! counts batches by [`sliced_size`] (the shuffle writer, which knows its pieces share one
+//! batch, counts each by its share of that batch's rows, cheaper per piece), and both copy
+//! what they keep or write with [`owned`] or [`compact`].
 
 use std::sync::Arc;
 

@@ -40,6 +40,6 @@ mod stage;
 pub use config::ExecutorConfig;
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
-pub use metrics::{QueryMetrics, StageMetrics};
+pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics};
 pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

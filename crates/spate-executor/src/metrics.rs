@@ -48,16 +48,39 @@ impl StageMetrics {
 
     /// Adds what the operators of `plan` (a finished stage's) spilled and split.
     pub(crate) fn add_operator_figures(&mut self, plan: &Arc<dyn ExecutionPlan>) {
+        let figures = OperatorFigures::of(plan);
+        self.operator_spilled_bytes += figures.spilled_bytes;
+        self.operator_spill_files += figures.spill_files;
+        self.join_splits += figures.join_splits;
+    }
+}
+
+/// What the operators of a plan spilled and split, summed over the plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OperatorFigures {
+    /// Bytes spilled to disk (DataFusion's `spilled_bytes` metric).
+    pub spilled_bytes: u64,
+    /// Spill files written (DataFusion's `spill_count` metric).
+    pub spill_files: u64,
+    /// Join partitions split by grace hash joins.
+    pub join_splits: u64,
+}
+
+impl OperatorFigures {
+    /// The figures of every operator of `plan` that has run.
+    pub fn of(plan: &Arc<dyn ExecutionPlan>) -> Self {
+        let mut figures = OperatorFigures::default();
         let _ = plan.apply(|node| {
             if let Some(metrics) = node.metrics() {
-                self.operator_spilled_bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
-                self.operator_spill_files += metrics.spill_count().unwrap_or(0) as u64;
-                self.join_splits += metrics
+                figures.spilled_bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
+                figures.spill_files += metrics.spill_count().unwrap_or(0) as u64;
+                figures.join_splits += metrics
                     .sum_by_name("grace_splits")
                     .map_or(0, |v| v.as_usize() as u64);
             }
             Ok(TreeNodeRecursion::Continue)
         });
+        figures
     }
 }
 

@@ -12,7 +12,7 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use spate_executor::{Executor, ExecutorConfig, QueryMetrics, StageMetrics};
+use spate_executor::{Executor, ExecutorConfig, OperatorFigures, QueryMetrics, StageMetrics};
 
 use crate::config::ExecutorKind;
 use crate::error::{Result, SpateError};
@@ -91,7 +91,8 @@ pub(crate) async fn collect_with_metrics(
     // Under spate's executor the stages ran rebuilt copies of the plan's operators, and
     // their figures say what spilled; under DataFusion's, the plan's operators do.
     let (spilled_bytes, spill_files) = if stages.is_empty() {
-        spills(&plan)
+        let figures = OperatorFigures::of(&plan);
+        (figures.spilled_bytes, figures.spill_files)
     } else {
         let figures = QueryMetrics {
             stages: stages.clone(),
@@ -107,19 +108,6 @@ pub(crate) async fn collect_with_metrics(
         stages,
     };
     Ok((batches, metrics))
-}
-
-/// Bytes and files spilled by the plan's operators.
-fn spills(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
-    let (mut bytes, mut files) = (0u64, 0u64);
-    let _ = plan.apply(|node| {
-        if let Some(metrics) = node.metrics() {
-            bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
-            files += metrics.spill_count().unwrap_or(0) as u64;
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    (bytes, files)
 }
 
 /// Decoders report what is wrong with a file (a ragged CSV row, a corrupt page) but not

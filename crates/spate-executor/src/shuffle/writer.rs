@@ -24,7 +24,7 @@ use futures::StreamExt;
 use parking_lot::Mutex;
 
 use super::store::{HeldMemory, MapOutput, ShuffleReservation};
-use crate::batch_memory::{compact, sliced_size};
+use crate::batch_memory::compact;
 use crate::spill_file::SpillFile;
 use crate::stage::StageId;
 
@@ -70,6 +70,7 @@ pub(crate) async fn write_map_output(
     let mut spilled_bytes = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
+        let batch_rows = batch.num_rows().max(1);
         rows += batch.num_rows() as u64;
         let mut pieces: Vec<(usize, RecordBatch)> = Vec::new();
         match partitioner.as_mut() {
@@ -83,7 +84,9 @@ pub(crate) async fn write_map_output(
             if piece.num_rows() == 0 {
                 continue;
             }
-            let size = sliced_size(&piece);
+            // The pieces are slices of one reordered batch, each reporting that batch's
+            // whole buffers: its share of them is proportional to its rows.
+            let size = piece.get_array_memory_size() * piece.num_rows() / batch_rows;
             partition_bytes[partition] += size as u64;
             if !reservation.try_grow(size) {
                 spilled_bytes += spill_held(
