@@ -15,6 +15,11 @@ command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pi
 echo "== test tools"
 command -v tpchgen-cli >/dev/null || cargo install tpchgen-cli --locked --quiet
 
+echo "== DataFusion's sqllogictest files (crates/spate/tests/integration/datafusion_slt)"
+SPATE_DATAFUSION_SLT_DIR="$(./scripts/fetch-datafusion-slt.sh)"
+export SPATE_DATAFUSION_SLT_DIR
+echo "$SPATE_DATAFUSION_SLT_DIR"
+
 echo "== format"
 cargo fmt --all -- --check
 
