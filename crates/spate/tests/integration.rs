@@ -5,6 +5,7 @@
 mod integration {
     pub mod common;
     mod dataframe;
+    mod datafusion_slt;
     pub mod emulators;
     mod executor;
     mod object_stores;
