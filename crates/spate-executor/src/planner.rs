@@ -19,6 +19,11 @@
 //!
 //! The subtree of a `ScalarSubqueryExec` is never cut: it runs its subqueries before its
 //! input, and a stage below it would run first and read a subquery value not yet there.
+//! Nor is that of a `RecursiveQueryExec`, whose work table is filled while it runs.
+//!
+//! A shuffle reader promises what the exchange it replaces promised (its equivalence
+//! properties), so operators above that rely on an ordering or a constant column still
+//! find it.
 //!
 //! Stages are numbered in the order the pass creates them, which is an order they can run
 //! in: a stage is created only after every stage below it.
@@ -27,12 +32,16 @@ use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
+use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
-use datafusion::physical_plan::{ExecutionPlan, Partitioning, displayable};
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, Partitioning, displayable,
+};
 
 use crate::grace::GraceHashJoinExec;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
@@ -86,7 +95,8 @@ pub fn plan_stages(
 ) -> Result<StageGraph> {
     let mut stages: Vec<Stage> = Vec::new();
     let mut cut = |input: Arc<dyn ExecutionPlan>,
-                   output: StageOutputKind|
+                   output: StageOutputKind,
+                   equivalence: EquivalenceProperties|
      -> Result<Arc<dyn ExecutionPlan>> {
         let id = StageId(stages.len());
         let stage = Stage {
@@ -95,14 +105,17 @@ pub fn plan_stages(
             plan: input,
             output,
         };
-        let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store));
+        let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store), equivalence);
         stages.push(stage);
         Ok(Arc::new(reader))
     };
-    // A scalar subquery runs inside its `ScalarSubqueryExec` before that node's input does;
-    // an exchange below it would run too early, so its subtree stays whole (`Jump`).
+    // A scalar subquery runs inside its `ScalarSubqueryExec` before that node's input does,
+    // and a recursive query fills its work table while it runs; an exchange below either
+    // would run too early, so their subtrees stay whole (`Jump`).
     let keep_whole = |node: Arc<dyn ExecutionPlan>| {
-        let recursion = if node.downcast_ref::<ScalarSubqueryExec>().is_some() {
+        let recursion = if node.downcast_ref::<ScalarSubqueryExec>().is_some()
+            || node.downcast_ref::<RecursiveQueryExec>().is_some()
+        {
             TreeNodeRecursion::Jump
         } else {
             TreeNodeRecursion::Continue
@@ -124,9 +137,11 @@ pub fn plan_stages(
                     Partitioning::Hash(..) | Partitioning::RoundRobinBatch(_)
                 ) {
                     let input = Arc::clone(repartition.input());
+                    let equivalence = repartition.properties().equivalence_properties().clone();
                     return Ok(Transformed::yes(cut(
                         input,
                         StageOutputKind::Shuffle(partitioning),
+                        equivalence,
                     )?));
                 }
             }
@@ -136,7 +151,8 @@ pub fn plan_stages(
                 if child.downcast_ref::<ShuffleReaderExec>().is_some() {
                     return Ok(Transformed::no(node));
                 }
-                let reader = cut(Arc::clone(child), StageOutputKind::PassThrough)?;
+                let equivalence = child.equivalence_properties().clone();
+                let reader = cut(Arc::clone(child), StageOutputKind::PassThrough, equivalence)?;
                 let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
                 return Ok(Transformed::yes(
                     node.replace_children(vec![reader], options)?,

@@ -17,8 +17,7 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PlanProperties,
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use futures::StreamExt;
 
@@ -35,22 +34,25 @@ pub struct ShuffleReaderExec {
 }
 
 impl ShuffleReaderExec {
-    /// The reader of `stage`'s output.
-    pub fn for_stage(stage: &Stage, store: Arc<ShuffleStore>) -> Self {
+    /// The reader of `stage`'s output. `equivalence` is what holds of its rows: for a
+    /// shuffle, what the exchange it replaces promised (an ordering survives when one
+    /// ordered map task feeds every partition; a column fixed by a filter stays fixed).
+    pub fn for_stage(
+        stage: &Stage,
+        store: Arc<ShuffleStore>,
+        equivalence: EquivalenceProperties,
+    ) -> Self {
         let schema = stage.plan.schema();
-        let (partitioning, equivalence) = match &stage.output {
-            StageOutputKind::Shuffle(Partitioning::Hash(exprs, n)) => (
-                Partitioning::Hash(exprs.clone(), *n),
-                EquivalenceProperties::new(Arc::clone(&schema)),
-            ),
-            StageOutputKind::Shuffle(other) => (
-                Partitioning::UnknownPartitioning(other.partition_count()),
-                EquivalenceProperties::new(Arc::clone(&schema)),
-            ),
-            StageOutputKind::PassThrough | StageOutputKind::Result => (
-                Partitioning::UnknownPartitioning(stage.tasks()),
-                stage.plan.equivalence_properties().clone(),
-            ),
+        let partitioning = match &stage.output {
+            StageOutputKind::Shuffle(Partitioning::Hash(exprs, n)) => {
+                Partitioning::Hash(exprs.clone(), *n)
+            }
+            StageOutputKind::Shuffle(other) => {
+                Partitioning::UnknownPartitioning(other.partition_count())
+            }
+            StageOutputKind::PassThrough | StageOutputKind::Result => {
+                Partitioning::UnknownPartitioning(stage.tasks())
+            }
         };
         let properties = PlanProperties::new(
             equivalence,
