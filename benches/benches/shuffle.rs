@@ -90,6 +90,7 @@ fn shuffle(c: &mut Criterion) {
         let executor = Executor::new(ExecutorConfig {
             threads: 2,
             shuffle_partitions: None,
+            adaptive: true,
         });
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -32,6 +32,9 @@ pub struct RunOptions {
     /// Reduce partitions of every shuffle under spate's executor (default: the plan's).
     #[arg(long)]
     pub shuffle_partitions: Option<usize>,
+    /// Adaptive re-planning under spate's executor: on (default) or off.
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    pub adaptive: Option<bool>,
     /// Executors to run, comma-separated.
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
@@ -118,6 +121,9 @@ fn contenders(options: &RunOptions, threads: usize) -> Result<Vec<Contender>, St
             let mut builder = Session::builder().threads(threads).executor(kind);
             if let Some(n) = options.shuffle_partitions {
                 builder = builder.shuffle_partitions(n);
+            }
+            if let Some(adaptive) = options.adaptive {
+                builder = builder.adaptive(adaptive);
             }
             if let Some(limit) = &options.memory_limit {
                 let limit: ByteSize = limit.parse().map_err(|e| format!("{e}"))?;

@@ -1,6 +1,7 @@
 //! TPC-H at a small scale factor: every query returns the same rows under spate's executor
 //! and DataFusion's, with shuffles forced to 1, 2 and 7 partitions and with a memory limit
-//! small enough to make shuffles spill. Runs the real `tpch` binary; data comes from
+//! small enough to make shuffles spill, with adaptive re-planning (broadcast switches) on
+//! and off. Runs the real `tpch` binary; data comes from
 //! `tpchgen-cli`, which the test script installs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -36,7 +37,13 @@ fn all_22_queries_match_datafusion_under_forced_partitions_and_small_memory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sf001");
     generate(&data);
-    for (partitions, memory) in [("1", "1GiB"), ("2", "1GiB"), ("7", "1GiB"), ("3", "24MiB")] {
+    for (partitions, memory, adaptive) in [
+        ("1", "1GiB", "on"),
+        ("2", "1GiB", "off"),
+        ("7", "1GiB", "on"),
+        ("3", "24MiB", "on"),
+        ("3", "24MiB", "off"),
+    ] {
         let (ok, report) = tpch(&[
             "run",
             "--data",
@@ -49,15 +56,20 @@ fn all_22_queries_match_datafusion_under_forced_partitions_and_small_memory() {
             partitions,
             "--memory-limit",
             memory,
+            "--adaptive",
+            adaptive,
         ]);
-        assert!(ok, "{partitions} partitions, {memory}: {report}");
+        assert!(
+            ok,
+            "{partitions} partitions, {memory}, adaptive {adaptive}: {report}"
+        );
         let compared = report
             .lines()
             .filter(|l| l.starts_with("| q") && l.ends_with("| yes |"))
             .count();
         assert_eq!(
             compared, 22,
-            "{partitions} partitions, {memory}: every query compared equal:\n{report}"
+            "{partitions} partitions, {memory}, adaptive {adaptive}: every query compared equal:\n{report}"
         );
     }
 }

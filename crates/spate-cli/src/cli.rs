@@ -128,6 +128,11 @@ pub struct QueryOptions {
     /// Reduce partitions of every shuffle (default: chosen from the plan).
     #[arg(long, value_name = "N", env = "SPATE_SHUFFLE_PARTITIONS")]
     pub shuffle_partitions: Option<usize>,
+    /// Re-plan from the sizes stages actually produce: on (default) or off. On, a
+    /// partitioned join whose build side turns out small becomes a broadcast join.
+    #[arg(long, value_name = "on|off", env = "SPATE_ADAPTIVE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub adaptive: Option<bool>,
     /// After each statement, print what it took on standard error: time, peak memory,
     /// spills, and per stage tasks, rows, shuffle bytes in memory and spilled.
     #[arg(long)]

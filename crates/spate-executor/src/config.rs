@@ -7,6 +7,9 @@ pub struct ExecutorConfig {
     pub threads: usize,
     /// Reduce partitions of every shuffle; `None` keeps the plan's (its target partitions).
     pub shuffle_partitions: Option<usize>,
+    /// Re-plan from the sizes stages actually produce (switch a partitioned join whose
+    /// build side turns out small to a broadcast join).
+    pub adaptive: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -14,6 +17,7 @@ impl Default for ExecutorConfig {
         ExecutorConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shuffle_partitions: None,
+            adaptive: true,
         }
     }
 }

@@ -55,7 +55,14 @@ impl Executor {
         let sizing = Sizing::new(&self.config, &plan, task_ctx.memory_pool().memory_limit());
         let store = Arc::new(ShuffleStore::new(sizing.shuffle_memory_cap));
         let graph = plan_stages(plan, &store, &sizing)?;
-        let (batches, metrics) = run_graph(&graph, &store, &task_ctx, self.config.threads).await?;
+        let (batches, metrics) = run_graph(
+            graph,
+            &store,
+            &task_ctx,
+            self.config.threads,
+            sizing.broadcast_threshold,
+        )
+        .await?;
         Ok(QueryOutput { batches, metrics })
     }
 

@@ -19,11 +19,14 @@
 //!   them to Arrow IPC files (one per map task, with an offsets index) when it does not.
 //! - [`grace`] runs a partitioned hash join whose build side does not fit in pieces.
 //! - `sizing` picks shuffle partitions, shuffle memory and the join budget per query.
+//! - [`adaptive`] switches a partitioned join to a broadcast join when its build side
+//!   turns out small, so its probe side is never shuffled.
 //! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
 //!   reads are done; the first error cancels everything.
 //!
 //! A task is one output partition of a stage, executed with DataFusion's own operators.
 
+pub mod adaptive;
 mod batch_memory;
 mod config;
 mod error;

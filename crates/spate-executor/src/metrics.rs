@@ -30,6 +30,9 @@ pub struct StageMetrics {
     pub operator_spill_files: u64,
     /// Join partitions that were split because their build side did not fit.
     pub join_splits: u64,
+    /// Partitioned joins switched to broadcast joins when their build side turned out
+    /// small (their probe stage was absorbed into this one).
+    pub broadcast_joins: u64,
     /// Wall time from its first task's start to its last task's end.
     pub elapsed: Duration,
     /// The sum of its tasks' run times (busy worker time; with `elapsed`, how parallel
@@ -113,7 +116,7 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>10} {:>10}",
+            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10}",
             "stage",
             "tasks",
             "rows out",
@@ -122,13 +125,14 @@ impl fmt::Display for QueryMetrics {
             "op spill",
             "files",
             "splits",
+            "bcast",
             "time",
             "task time"
         )?;
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>9.3}s {:>9.3}s",
+                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s",
                 s.stage,
                 s.tasks,
                 s.output_rows,
@@ -137,6 +141,7 @@ impl fmt::Display for QueryMetrics {
                 s.operator_spilled_bytes,
                 s.spill_files + s.operator_spill_files,
                 s.join_splits,
+                s.broadcast_joins,
                 s.elapsed.as_secs_f64(),
                 s.task_time.as_secs_f64()
             )?;

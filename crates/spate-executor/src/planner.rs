@@ -16,6 +16,8 @@
 //! 4. Under a memory limit, every hash join in `Partitioned` mode is wrapped in a
 //!    [`GraceHashJoinExec`], which runs a partition in pieces when its build side turns
 //!    out bigger than the budget.
+//! 5. With adaptivity on, partitioned joins of two shuffles are noted as broadcast
+//!    candidates ([`crate::adaptive`]), decided when their build side is done.
 //!
 //! The subtree of a `ScalarSubqueryExec` is never cut: it runs its subqueries before its
 //! input, and a stage below it would run first and read a subquery value not yet there.
@@ -43,6 +45,7 @@ use datafusion::physical_plan::{
     ExecutionPlan, ExecutionPlanProperties, Partitioning, displayable,
 };
 
+use crate::adaptive::{BroadcastCandidate, broadcast_candidates};
 use crate::grace::GraceHashJoinExec;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::sizing::Sizing;
@@ -53,6 +56,9 @@ use crate::stage::{Stage, StageId, StageOutputKind};
 pub struct StageGraph {
     /// The stages; `stages[i].id == StageId(i)`.
     pub stages: Vec<Stage>,
+    /// Partitioned joins that become broadcast joins if their build side turns out small
+    /// (see [`crate::adaptive`]); each one's probe stage waits for its build stage.
+    pub broadcasts: Vec<BroadcastCandidate>,
 }
 
 impl StageGraph {
@@ -83,7 +89,27 @@ impl StageGraph {
                 out.push('\n');
             }
         }
+        for candidate in &self.broadcasts {
+            out.push_str(&format!(
+                "Adaptive: stage {} runs after stage {}; if stage {}'s output turns out small, \
+                 the join in stage {} broadcasts it and reads stage {}'s input directly\n",
+                candidate.probe,
+                candidate.build,
+                candidate.build,
+                candidate.join_stage,
+                candidate.probe
+            ));
+        }
         out
+    }
+
+    /// The stages `stage` waits for besides those it reads: the probe side of a broadcast
+    /// candidate waits for its build side.
+    pub fn waits_for(&self, stage: StageId) -> impl Iterator<Item = StageId> + '_ {
+        self.broadcasts
+            .iter()
+            .filter(move |c| c.probe == stage)
+            .map(|c| c.build)
     }
 }
 
@@ -175,7 +201,12 @@ pub fn plan_stages(
         plan: root,
         output: StageOutputKind::Result,
     });
-    Ok(StageGraph { stages })
+    let broadcasts = if sizing.broadcast_threshold.is_some() {
+        broadcast_candidates(&stages)?
+    } else {
+        Vec::new()
+    };
+    Ok(StageGraph { stages, broadcasts })
 }
 
 /// The stages the shuffle readers in `plan` read.

@@ -8,7 +8,9 @@
 //! starts, whatever stage it belongs to, so independent stages (the two inputs of a join)
 //! run side by side and no worker idles at the tail of a stage while other work is ready.
 //! When a stage's last task finishes it is `Done`, the shuffle outputs it read are
-//! released, and the stages waiting on it are checked. Map tasks write their output into
+//! released, the broadcast candidates whose build side it is are decided from its real
+//! output size ([`crate::adaptive`]; a switched join's probe stage is absorbed), and the
+//! stages waiting on it are checked. Map tasks write their output into
 //! the shuffle store; the result stage's tasks return their batches, which are put back
 //! into partition order. The first failed task fails the query: the running tasks are
 //! aborted (`SpawnedTask` aborts on drop) and the shuffle store, with its spill files,
@@ -23,9 +25,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlanProperties;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::adaptive::switch_to_broadcast;
 use crate::error::ExecutorError;
 use crate::metrics::{QueryMetrics, StageMetrics};
 use crate::planner::StageGraph;
@@ -62,11 +66,13 @@ struct StageRun {
 }
 
 /// Runs every stage of `graph`; returns the result stage's batches in partition order.
+/// Joins with a build side of at most `broadcast_threshold` bytes become broadcast joins.
 pub(crate) async fn run_graph(
-    graph: &StageGraph,
+    mut graph: StageGraph,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
     threads: usize,
+    broadcast_threshold: Option<usize>,
 ) -> Result<(Vec<RecordBatch>, QueryMetrics)> {
     let mut runs: Vec<StageRun> = graph
         .stages
@@ -82,7 +88,9 @@ pub(crate) async fn run_graph(
     let mut result: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
     let mut finished_order: Vec<usize> = Vec::new();
     let mut running = FuturesUnordered::new();
-    release_ready(graph, &mut runs, &mut queue, store, &mut finished_order)?;
+    // Where each absorbed stage's plan went.
+    let mut absorbed_into: Vec<Option<StageId>> = vec![None; graph.stages.len()];
+    release_ready(&graph, &mut runs, &mut queue, store, &mut finished_order)?;
     loop {
         while running.len() < threads.max(1)
             && let Some(Reverse((stage_id, task))) = queue.pop()
@@ -131,7 +139,18 @@ pub(crate) async fn run_graph(
             for input in &graph.stages[finished.stage.0].inputs {
                 store.release(*input);
             }
-            release_ready(graph, &mut runs, &mut queue, store, &mut finished_order)?;
+            if let Some(threshold) = broadcast_threshold {
+                decide_broadcasts(
+                    &mut graph,
+                    &mut runs,
+                    &mut absorbed_into,
+                    finished.stage,
+                    store,
+                    threshold,
+                    threads,
+                )?;
+            }
+            release_ready(&graph, &mut runs, &mut queue, store, &mut finished_order)?;
         }
     }
     if let Some(stuck) = runs.iter().position(|r| r.state != StageState::Done) {
@@ -166,6 +185,8 @@ fn release_ready(
                     && stage
                         .inputs
                         .iter()
+                        .copied()
+                        .chain(graph.waits_for(stage.id))
                         .all(|i| runs[i.0].state == StageState::Done)
             })
             .map(|stage| stage.id)
@@ -177,6 +198,9 @@ fn release_ready(
             let stage = &graph.stages[id.0];
             let run = &mut runs[id.0];
             run.state = transition(run.state, StageEvent::InputsDone, id)?;
+            // An adaptive switch may have changed its task count since planning.
+            run.remaining = stage.tasks();
+            run.metrics.tasks = stage.tasks();
             order.push(id.0);
             if !matches!(stage.output, StageOutputKind::Result) {
                 store.open(id, stage.tasks());
@@ -191,6 +215,63 @@ fn release_ready(
             queue.extend((0..stage.tasks()).map(|task| Reverse((id, task))));
         }
     }
+}
+
+/// Decides the broadcast candidates whose build side `built` is: a join whose build
+/// output is at most `threshold` bytes, and whose probe input gives enough tasks, becomes
+/// a broadcast join, and its probe stage is absorbed into the join's stage.
+fn decide_broadcasts(
+    graph: &mut StageGraph,
+    runs: &mut [StageRun],
+    absorbed_into: &mut [Option<StageId>],
+    built: StageId,
+    store: &Arc<ShuffleStore>,
+    threshold: usize,
+    threads: usize,
+) -> Result<()> {
+    let Some(bytes) = store.stage_bytes(built) else {
+        return Ok(());
+    };
+    if bytes > threshold as u64 {
+        return Ok(());
+    }
+    let candidates: Vec<_> = graph
+        .broadcasts
+        .iter()
+        .filter(|c| c.build == built)
+        .copied()
+        .collect();
+    for candidate in candidates {
+        // The join may have moved into the stage that absorbed its own stage.
+        let mut join_stage = candidate.join_stage;
+        while let Some(into) = absorbed_into[join_stage.0] {
+            join_stage = into;
+        }
+        let probe_tasks = graph.stages[candidate.probe.0]
+            .plan
+            .output_partitioning()
+            .partition_count();
+        let join_tasks = graph.stages[join_stage.0].tasks();
+        if runs[candidate.probe.0].state != StageState::Waiting
+            || runs[join_stage.0].state != StageState::Waiting
+            || probe_tasks < threads.min(join_tasks)
+        {
+            continue;
+        }
+        if switch_to_broadcast(
+            &mut graph.stages,
+            join_stage,
+            candidate.build,
+            candidate.probe,
+            store,
+        )? {
+            let probe = &mut runs[candidate.probe.0];
+            probe.state = transition(probe.state, StageEvent::Absorbed, candidate.probe)?;
+            absorbed_into[candidate.probe.0] = Some(join_stage);
+            runs[join_stage.0].metrics.broadcast_joins += 1;
+        }
+    }
+    Ok(())
 }
 
 fn transition(state: StageState, event: StageEvent, stage: StageId) -> Result<StageState> {

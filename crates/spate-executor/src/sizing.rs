@@ -11,6 +11,10 @@
 //! - **Join build budget**: a hash join task whose build side exceeds `L / (4·T)` joins
 //!   in pieces (see [`crate::grace`]).
 //!
+//! - **Broadcast threshold**: a partitioned join whose build side turns out to hold at most
+//!   `min(L/8, 64 MiB)` (64 MiB without a limit) becomes a broadcast join (see
+//!   [`crate::adaptive`]); with `adaptive` off, never.
+//!
 //! An explicit `shuffle_partitions` in [`ExecutorConfig`] wins over the computed count.
 
 use std::sync::Arc;
@@ -26,6 +30,8 @@ use crate::config::ExecutorConfig;
 const MIB: usize = 1 << 20;
 /// The most reduce partitions the executor picks by itself.
 const MAX_PARTITIONS: usize = 512;
+/// The largest build side a join is switched to a broadcast join for.
+const MAX_BROADCAST: usize = 64 * MIB;
 
 /// What the executor decided for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +42,9 @@ pub struct Sizing {
     pub shuffle_memory_cap: usize,
     /// Build-side bytes above which a hash join task joins in pieces; `None`: never.
     pub join_build_budget: Option<usize>,
+    /// Build-side bytes up to which a partitioned join becomes a broadcast join; `None`:
+    /// never.
+    pub broadcast_threshold: Option<usize>,
 }
 
 impl Sizing {
@@ -55,6 +64,9 @@ impl Sizing {
             shuffle_partitions,
             shuffle_memory_cap: limit.map_or(usize::MAX, |l| l / 5 * 2),
             join_build_budget: limit.map(|l| (l / (4 * threads)).max(1)),
+            broadcast_threshold: config
+                .adaptive
+                .then(|| limit.map_or(MAX_BROADCAST, |l| (l / 8).min(MAX_BROADCAST))),
         }
     }
 }
@@ -94,11 +106,13 @@ mod tests {
         let config = ExecutorConfig {
             threads: 2,
             shuffle_partitions: None,
+            adaptive: true,
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Infinite);
         assert_eq!(sizing.shuffle_partitions, None);
         assert_eq!(sizing.join_build_budget, None);
         assert_eq!(sizing.shuffle_memory_cap, usize::MAX);
+        assert_eq!(sizing.broadcast_threshold, Some(MAX_BROADCAST));
     }
 
     #[test]
@@ -106,10 +120,20 @@ mod tests {
         let config = ExecutorConfig {
             threads: 2,
             shuffle_partitions: Some(7),
+            adaptive: true,
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Finite(1000 * MIB));
         assert_eq!(sizing.shuffle_partitions, Some(7));
         assert_eq!(sizing.join_build_budget, Some(125 * MIB));
         assert_eq!(sizing.shuffle_memory_cap, 400 * MIB);
+        assert_eq!(sizing.broadcast_threshold, Some(MAX_BROADCAST));
+        let small = Sizing::new(&config, &empty(), MemoryLimit::Finite(80 * MIB));
+        assert_eq!(small.broadcast_threshold, Some(10 * MIB));
+        let fixed = ExecutorConfig {
+            adaptive: false,
+            ..config
+        };
+        let sizing = Sizing::new(&fixed, &empty(), MemoryLimit::Finite(1000 * MIB));
+        assert_eq!(sizing.broadcast_threshold, None);
     }
 }

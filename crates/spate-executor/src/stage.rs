@@ -3,10 +3,12 @@
 //! # Lifecycle
 //! ```text
 //!   Waiting ──(all input stages Done)──► Runnable ──(first task starts)──► Running
-//!                                           └──(no tasks)──► Done               │
-//!                                        Failed ◄──(a task fails)───────────┤
+//!      │                                    └──(no tasks)──► Done               │
+//!      └──(absorbed)──► Done             Failed ◄──(a task fails)───────────┤
 //!                                        Done   ◄──(every task succeeded)───┘
 //! ```
+//! A stage is *absorbed* when the stage reading it takes over its plan (a join switched to
+//! a broadcast join reads its probe side's input directly, see [`crate::adaptive`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -62,6 +64,7 @@ impl StageState {
             // A stage with no tasks (an empty input) is done as soon as it may run.
             (Runnable, AllTasksSucceeded) => Some(Done),
             (Runnable | Running, TaskFailed) => Some(Failed),
+            (Waiting, Absorbed) => Some(Done),
             _ => None,
         }
     }
@@ -78,6 +81,8 @@ pub enum StageEvent {
     AllTasksSucceeded,
     /// One of its tasks failed.
     TaskFailed,
+    /// The stage reading it took over its plan before it ran.
+    Absorbed,
 }
 
 /// One stage of a query.
@@ -123,5 +128,7 @@ mod tests {
         assert_eq!(Waiting.next(TaskStarted), None);
         assert_eq!(Running.next(TaskFailed), Some(Failed));
         assert_eq!(Done.next(TaskFailed), None);
+        assert_eq!(Waiting.next(Absorbed), Some(Done));
+        assert_eq!(Running.next(Absorbed), None);
     }
 }

@@ -151,6 +151,21 @@ pub struct SessionOptions {
     pub shuffle_partitions: Option<usize>,
     /// Where spill files go; `None` is the system's temp directory.
     pub spill_dir: Option<std::path::PathBuf>,
+    /// Re-plan queries from the sizes their stages actually produce (spate's executor):
+    /// a partitioned join whose build side turns out small becomes a broadcast join.
+    /// Default: on.
+    pub adaptive: bool,
+}
+
+impl SessionOptions {
+    /// The settings spate's executor runs with.
+    pub fn executor_config(&self) -> spate_executor::ExecutorConfig {
+        spate_executor::ExecutorConfig {
+            threads: self.threads,
+            shuffle_partitions: self.shuffle_partitions,
+            adaptive: self.adaptive,
+        }
+    }
 }
 
 impl Default for SessionOptions {
@@ -164,6 +179,7 @@ impl Default for SessionOptions {
             storage: StoreConfig::default(),
             shuffle_partitions: None,
             spill_dir: None,
+            adaptive: true,
         }
     }
 }

@@ -12,7 +12,7 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use spate_executor::{Executor, ExecutorConfig, OperatorFigures, QueryMetrics, StageMetrics};
+use spate_executor::{Executor, OperatorFigures, QueryMetrics, StageMetrics};
 
 use crate::config::ExecutorKind;
 use crate::error::{Result, SpateError};
@@ -72,10 +72,7 @@ pub(crate) async fn collect_with_metrics(
     let task_ctx = session.inner.ctx.task_ctx();
     let result = match session.options().executor {
         ExecutorKind::Spate => {
-            let config = ExecutorConfig {
-                threads: session.options().threads,
-                shuffle_partitions: session.options().shuffle_partitions,
-            };
+            let config = session.options().executor_config();
             Executor::new(config)
                 .execute(Arc::clone(&plan), task_ctx)
                 .await

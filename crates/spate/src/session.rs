@@ -335,6 +335,19 @@ impl SessionBuilder {
         self
     }
 
+    /// Whether spate's executor re-plans queries from the sizes their stages actually
+    /// produce (on by default): a partitioned join whose build side turns out small
+    /// becomes a broadcast join, so its probe side is never shuffled.
+    ///
+    /// ```
+    /// let s = spate::Session::builder().adaptive(false).build().unwrap();
+    /// assert!(!s.options().adaptive);
+    /// ```
+    pub fn adaptive(mut self, adaptive: bool) -> Self {
+        self.options.adaptive = adaptive;
+        self
+    }
+
     /// Which executor runs queries (spate's by default).
     ///
     /// ```

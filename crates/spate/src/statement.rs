@@ -16,7 +16,7 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use regex::Regex;
 
-use spate_executor::{Executor, ExecutorConfig};
+use spate_executor::Executor;
 
 use crate::ExecutionMetrics;
 use crate::config::ExecutorKind;
@@ -327,10 +327,7 @@ impl Session {
     /// The stages spate's executor would run `plan` as, as text.
     pub(crate) async fn stage_graph(&self, plan: &LogicalPlan) -> Result<String> {
         let physical = self.physical_plan(plan).await?;
-        let config = ExecutorConfig {
-            threads: self.options().threads,
-            shuffle_partitions: self.options().shuffle_partitions,
-        };
+        let config = self.options().executor_config();
         Executor::new(config)
             .explain(physical, &self.inner.ctx.task_ctx())
             .map_err(|e| self.error(e))

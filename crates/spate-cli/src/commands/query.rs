@@ -156,6 +156,9 @@ fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Fail
         }
         builder = builder.shuffle_partitions(partitions);
     }
+    if let Some(adaptive) = options.adaptive {
+        builder = builder.adaptive(adaptive);
+    }
     if let Some(executor) = &options.executor {
         let kind: ExecutorKind = executor.parse().map_err(|_| {
             Failure::usage(format!(

@@ -92,6 +92,11 @@ impl GraceHashJoinExec {
         })
     }
 
+    /// The hash join it runs.
+    pub fn join(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.join
+    }
+
     /// Whether `plan` is a join this operator can run in pieces: a hash join in
     /// `Partitioned` mode that is not null-aware (a null-aware anti join must see the
     /// whole build side to know whether it holds a null).

@@ -227,6 +227,14 @@ impl ShuffleStore {
         })
     }
 
+    /// The in-memory size of all of `stage`'s output; `None` if the stage is not complete.
+    pub fn stage_bytes(&self, stage: StageId) -> Option<u64> {
+        let outputs = self.outputs.lock();
+        outputs.get(&stage)?.iter().try_fold(0u64, |sum, output| {
+            Some(sum + output.as_ref()?.partition_bytes.iter().sum::<u64>())
+        })
+    }
+
     /// Frees a stage's outputs once every reader is done with them.
     pub fn release(&self, stage: StageId) {
         self.outputs.lock().remove(&stage);

@@ -59,8 +59,12 @@ pub(crate) async fn write_map_output(
         ),
         Split::PassThrough => (tasks, None),
     };
+    // Not a spillable consumer to the pool: a fair pool divides spillable memory among
+    // every registered spillable consumer, and a finished map output stays registered
+    // until its readers take it, so hundreds of small outputs would shrink every sort's
+    // and aggregation's share. The writer spills on its own, when the pool or the
+    // query's shuffle cap says no.
     let pool = MemoryConsumer::new(format!("ShuffleWriter[stage {stage}, task {task}]"))
-        .with_can_spill(true)
         .register(ctx.memory_pool());
     let mut reservation = ShuffleReservation::new(pool, Arc::clone(cap));
     let mut held: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];

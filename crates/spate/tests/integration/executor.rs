@@ -195,3 +195,76 @@ async fn a_join_key_with_more_rows_than_memory_fails_clearly_and_leaves_no_spill
     assert!(message.contains("HashJoin"), "{message}");
     assert!(walk(spill.path()).is_empty());
 }
+
+/// DataFusion plans these joins partitioned (its single-partition thresholds are set to
+/// zero), but their build side turns out to be a few KiB: spate's executor switches each
+/// to a broadcast join at run time, so the probe side is never shuffled, and the rows stay
+/// those of DataFusion's executor, for every join type, with adaptivity on and off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_build_sides_switch_partitioned_joins_to_broadcast_joins() {
+    let spill = tempfile::tempdir().unwrap();
+    let partitioned = |executor, partitions: Option<usize>, adaptive: bool| {
+        let mut builder = Session::builder()
+            .threads(2)
+            .executor(executor)
+            .memory_limit(ByteSize::mib(256))
+            .spill_dir(spill.path())
+            .adaptive(adaptive)
+            .config("datafusion.execution.batch_size", "1024")
+            .config(
+                "datafusion.optimizer.hash_join_single_partition_threshold",
+                "0",
+            )
+            .config(
+                "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+                "0",
+            );
+        if let Some(n) = partitions {
+            builder = builder.shuffle_partitions(n);
+        }
+        builder.build().unwrap()
+    };
+    let small = "select value as k, 'd' || value as name from range(3000) where value % 3 = 0";
+    let big = "select value % 5000 as k, value as v from range(200000)";
+    let queries = [
+        format!("select count(*), sum(v), max(name) from ({small}) s join ({big}) b on s.k = b.k"),
+        format!(
+            "select count(*), count(name), sum(v) from ({big}) b left join ({small}) s on s.k = b.k"
+        ),
+        format!(
+            "select count(s.k), count(b.k), sum(v) from ({small}) s full join ({big}) b on s.k = b.k"
+        ),
+        format!(
+            "select count(*) from ({small}) s where not exists (select 1 from ({big}) b where b.k = s.k + 4000)"
+        ),
+        format!(
+            "select count(*) from ({small}) s where s.k in (select k from ({big}) b where v % 2 = 0)"
+        ),
+        format!(
+            "select s.k % 10 as d, count(*) from ({small}) s join ({big}) b on s.k = b.k \
+             group by s.k % 10 order by d"
+        ),
+    ];
+    let reference = partitioned(ExecutorKind::DataFusion, None, true);
+    for sql in &queries {
+        let expected = rows(&reference.sql(sql).await.unwrap().collect().await.unwrap());
+        for (partitions, adaptive) in [(None, true), (Some(3), true), (Some(3), false)] {
+            let spate = partitioned(ExecutorKind::Spate, partitions, adaptive);
+            let (batches, metrics) = spate
+                .sql(sql)
+                .await
+                .unwrap()
+                .collect_with_metrics()
+                .await
+                .unwrap();
+            let context = format!("{sql} with {partitions:?} partitions, adaptive {adaptive}");
+            assert_eq!(rows(&batches), expected, "{context}");
+            let switched: u64 = metrics.stages.iter().map(|s| s.broadcast_joins).sum();
+            if adaptive {
+                assert!(switched > 0, "{context}: no join became a broadcast join");
+            } else {
+                assert_eq!(switched, 0, "{context}: adaptivity is off");
+            }
+        }
+    }
+}

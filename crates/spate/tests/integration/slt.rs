@@ -84,38 +84,51 @@ struct Setup {
     executor: ExecutorKind,
     shuffle_partitions: Option<usize>,
     memory: ByteSize,
+    adaptive: bool,
 }
 
-const SETUPS: [Setup; 5] = [
+const SETUPS: [Setup; 6] = [
     Setup {
         name: "datafusion",
         executor: ExecutorKind::DataFusion,
         shuffle_partitions: None,
         memory: ByteSize::mib(256),
+        adaptive: true,
     },
     Setup {
         name: "spate",
         executor: ExecutorKind::Spate,
         shuffle_partitions: None,
         memory: ByteSize::mib(256),
+        adaptive: true,
     },
     Setup {
         name: "spate, 1 shuffle partition",
         executor: ExecutorKind::Spate,
         shuffle_partitions: Some(1),
         memory: ByteSize::mib(256),
+        adaptive: true,
     },
     Setup {
         name: "spate, 7 shuffle partitions",
         executor: ExecutorKind::Spate,
         shuffle_partitions: Some(7),
         memory: ByteSize::mib(256),
+        adaptive: true,
     },
     Setup {
         name: "spate, 2 shuffle partitions, 2 MiB memory",
         executor: ExecutorKind::Spate,
         shuffle_partitions: Some(2),
         memory: ByteSize::mib(2),
+        adaptive: true,
+    },
+    Setup {
+        name: "spate, 3 shuffle partitions, 2 MiB memory, adaptive off",
+        executor: ExecutorKind::Spate,
+        shuffle_partitions: Some(3),
+        memory: ByteSize::mib(2),
+        adaptive: false,
     },
 ];
 
@@ -133,6 +146,7 @@ async fn run_file(path: &Path, setup: Setup) -> Result<(), String> {
             .threads(2)
             .executor(setup.executor)
             .memory_limit(setup.memory)
+            .adaptive(setup.adaptive)
             .param("run_date", "2026-11-23");
         if let Some(n) = setup.shuffle_partitions {
             builder = builder.shuffle_partitions(n);

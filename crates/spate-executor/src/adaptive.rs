@@ -1,0 +1,227 @@
+//! Re-planning a running query from the sizes its stages actually produced.
+//!
+//! # Broadcast switch
+//! DataFusion plans a *partitioned* hash join when its estimates say the build side is
+//! big. Those estimates are often far off (a selective filter on a dimension table is
+//! guessed at 20%), and a partitioned join shuffles both inputs: shuffling the probe
+//! side, usually the big one, is most of such a join's cost, and under a memory limit it
+//! spills. So:
+//! 1. At planning time every partitioned hash join whose two inputs are hash shuffles
+//!    becomes a [`BroadcastCandidate`] if the rewrite below would be valid, and the stage
+//!    that produces its probe side is made to wait for the stage that produces its build
+//!    side.
+//! 2. When the build stage is done, its real output size is known. If it is at most the
+//!    broadcast threshold (and the probe input gives at least as many tasks as the threads,
+//!    or as the join had), the join becomes DataFusion's `CollectLeft` mode: its build side
+//!    is every partition of the build stage's output, gathered once into one hash table
+//!    that all tasks of the stage share, and its probe side is the probe stage's own
+//!    input plan, which from then on runs inside the join's stage. The probe stage never
+//!    runs (it is *absorbed*), and its rows are never shuffled.
+//!
+//! A switch changes the join's output partitioning (it becomes the probe input's) and the
+//! join stage's task count, so it is made only when the rewritten stage still satisfies
+//! every operator's distribution and ordering requirements (DataFusion's
+//! `check_plan_sanity`, plus equal partition counts under every operator that needs
+//! co-partitioned inputs), keeps the output order it had, and the readers downstream stay
+//! right: a pass-through output's readers are rebuilt with the new task count, and a
+//! one-task stage feeding a shuffle is left alone (the exchange above it may have kept an
+//! order that only one input partition guarantees).
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::config::OptimizerOptions;
+use datafusion::error::Result;
+use datafusion::physical_optimizer::sanity_checker::check_plan_sanity;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use datafusion::physical_plan::{
+    Distribution, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+};
+
+use crate::grace::GraceHashJoinExec;
+use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
+use crate::stage::{Stage, StageId, StageOutputKind};
+
+/// A partitioned join that becomes a broadcast join if its build side turns out small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BroadcastCandidate {
+    /// The stage the join runs in (when planned; an absorbed stage's joins move on).
+    pub join_stage: StageId,
+    /// The stage whose shuffled output is the join's build side.
+    pub build: StageId,
+    /// The stage whose shuffled output is the join's probe side.
+    pub probe: StageId,
+}
+
+/// The partitioned joins of `stages` that could be switched; see the module doc.
+pub(crate) fn broadcast_candidates(stages: &[Stage]) -> Result<Vec<BroadcastCandidate>> {
+    let mut candidates = Vec::new();
+    for stage in stages {
+        let mut pairs = Vec::new();
+        stage.plan.apply(|node| {
+            if let Some((build, probe)) = shuffled_join_inputs(node) {
+                pairs.push((build, probe));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        for (build, probe) in pairs {
+            let both_hashed = [build, probe].iter().all(|id| {
+                matches!(
+                    stages[id.0].output,
+                    StageOutputKind::Shuffle(Partitioning::Hash(..))
+                )
+            });
+            if both_hashed && switched_plan(stage, build, &stages[probe.0])?.is_some() {
+                candidates.push(BroadcastCandidate {
+                    join_stage: stage.id,
+                    build,
+                    probe,
+                });
+            }
+        }
+    }
+    Ok(candidates)
+}
+
+/// `stages[join_stage]` with the join of `build` and `probe` switched to a broadcast
+/// join, if the switch is valid; also rebuilds the readers of a pass-through output.
+/// On success the probe stage's inputs become the join stage's.
+pub(crate) fn switch_to_broadcast(
+    stages: &mut [Stage],
+    join_stage: StageId,
+    build: StageId,
+    probe: StageId,
+    store: &Arc<ShuffleStore>,
+) -> Result<bool> {
+    let Some(plan) = switched_plan(&stages[join_stage.0], build, &stages[probe.0])? else {
+        return Ok(false);
+    };
+    let probe_inputs = stages[probe.0].inputs.clone();
+    let stage = &mut stages[join_stage.0];
+    stage.plan = plan;
+    stage.inputs.retain(|id| *id != probe);
+    stage.inputs.extend(probe_inputs);
+    stage.inputs.sort();
+    stage.inputs.dedup();
+    if matches!(stage.output, StageOutputKind::PassThrough) {
+        let stage = stage.clone();
+        for downstream in stages.iter_mut() {
+            if downstream.inputs.contains(&stage.id) {
+                downstream.plan = refresh_readers(&downstream.plan, &stage, store)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The build and probe stages of `node` if it is a partitioned hash join (perhaps inside a
+/// grace hash join) that reads two shuffles.
+fn shuffled_join_inputs(node: &Arc<dyn ExecutionPlan>) -> Option<(StageId, StageId)> {
+    let join = node.downcast_ref::<HashJoinExec>()?;
+    if *join.partition_mode() != PartitionMode::Partitioned || join.null_aware {
+        return None;
+    }
+    let build = join.left().downcast_ref::<ShuffleReaderExec>()?;
+    let probe = join.right().downcast_ref::<ShuffleReaderExec>()?;
+    (build.stage() != probe.stage()).then(|| (build.stage(), probe.stage()))
+}
+
+/// `stage`'s plan with the join of `build` and `probe` made a `CollectLeft` join over the
+/// gathered build output and `probe`'s input plan; `None` if that plan would be invalid.
+fn switched_plan(
+    stage: &Stage,
+    build: StageId,
+    probe: &Stage,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    if stage.tasks() == 1 && matches!(stage.output, StageOutputKind::Shuffle(_)) {
+        return Ok(None);
+    }
+    let rewritten = Arc::clone(&stage.plan).transform_down(|node| {
+        let join = match node.downcast_ref::<GraceHashJoinExec>() {
+            Some(grace) => Arc::clone(grace.join()),
+            None => Arc::clone(&node),
+        };
+        if shuffled_join_inputs(&join) != Some((build, probe.id)) {
+            return Ok(Transformed::no(node));
+        }
+        let Some(hash_join) = join.downcast_ref::<HashJoinExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        let gathered: Arc<dyn ExecutionPlan> =
+            Arc::new(CoalescePartitionsExec::new(Arc::clone(hash_join.left())));
+        let broadcast = hash_join
+            .builder()
+            .with_partition_mode(PartitionMode::CollectLeft)
+            .with_new_children(vec![gathered, Arc::clone(&probe.plan)])?
+            .reset_state()
+            .build_exec()?;
+        Ok(Transformed::new(broadcast, true, TreeNodeRecursion::Jump))
+    });
+    // A rewrite DataFusion refuses (an operator above that needs co-partitioned inputs)
+    // just means no switch.
+    let Ok(rewritten) = rewritten else {
+        return Ok(None);
+    };
+    if !rewritten.transformed {
+        return Ok(None);
+    }
+    let plan = rewritten.data;
+    let keeps_order = match stage.plan.output_ordering() {
+        None => true,
+        Some(ordering) => plan
+            .equivalence_properties()
+            .ordering_satisfy(ordering.clone())?,
+    };
+    Ok((keeps_order && is_executable(&plan)?).then_some(plan))
+}
+
+/// Whether every operator of `plan` gets the distribution and order it needs, and the
+/// inputs it needs co-partitioned have equal partition counts.
+fn is_executable(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
+    let options = OptimizerOptions::default();
+    let mut valid = true;
+    plan.apply(|node| {
+        let requirements = node.input_distribution_requirements();
+        let co_partitioned: Vec<usize> = requirements
+            .per_child_distributions()
+            .zip(node.children())
+            .filter(|(required, _)| {
+                !matches!(
+                    required,
+                    Distribution::UnspecifiedDistribution | Distribution::SinglePartition
+                )
+            })
+            .map(|(_, child)| child.output_partitioning().partition_count())
+            .collect();
+        valid = check_plan_sanity(node, &options).is_ok()
+            && co_partitioned.windows(2).all(|pair| pair[0] == pair[1]);
+        Ok(if valid {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    })?;
+    Ok(valid)
+}
+
+/// `plan` with its readers of `stage` rebuilt for the stage's current plan.
+fn refresh_readers(
+    plan: &Arc<dyn ExecutionPlan>,
+    stage: &Stage,
+    store: &Arc<ShuffleStore>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(Arc::clone(plan)
+        .transform_up(|node| {
+            if node
+                .downcast_ref::<ShuffleReaderExec>()
+                .is_some_and(|reader| reader.stage() == stage.id)
+            {
+                let equivalence = stage.plan.equivalence_properties().clone();
+                let reader = ShuffleReaderExec::for_stage(stage, Arc::clone(store), equivalence);
+                return Ok(Transformed::yes(Arc::new(reader) as Arc<dyn ExecutionPlan>));
+            }
+            Ok(Transformed::no(node))
+        })?
+        .data)
+}
