@@ -39,10 +39,11 @@ pub mod shuffle;
 mod sizing;
 mod spill_file;
 mod stage;
+mod task_usage;
 
 pub use config::ExecutorConfig;
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
-pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics};
+pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics, TaskMetrics};
 pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

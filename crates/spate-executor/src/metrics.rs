@@ -38,6 +38,28 @@ pub struct StageMetrics {
     /// The sum of its tasks' run times (busy worker time; with `elapsed`, how parallel
     /// the stage ran).
     pub task_time: Duration,
+    /// The CPU time of its tasks' polls, summed.
+    pub cpu_time: Duration,
+    /// The most memory one of its tasks held at once.
+    pub peak_memory_bytes: u64,
+    /// Per task, in the order they finished.
+    pub task_metrics: Vec<TaskMetrics>,
+}
+
+/// Figures of one task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskMetrics {
+    /// The task (the stage's output partition it computed).
+    pub task: usize,
+    /// Rows it produced.
+    pub output_rows: u64,
+    /// From its start to its end.
+    pub wall_time: Duration,
+    /// The CPU time of its polls.
+    pub cpu_time: Duration,
+    /// The most memory its reservations held at once (what it handed on, such as its
+    /// shuffle output, counts until freed).
+    pub peak_memory_bytes: u64,
 }
 
 impl StageMetrics {
@@ -116,7 +138,7 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10}",
+            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
             "stage",
             "tasks",
             "rows out",
@@ -127,12 +149,14 @@ impl fmt::Display for QueryMetrics {
             "splits",
             "bcast",
             "time",
-            "task time"
+            "task time",
+            "cpu time",
+            "task peak"
         )?;
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s",
+                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
                 s.stage,
                 s.tasks,
                 s.output_rows,
@@ -143,7 +167,9 @@ impl fmt::Display for QueryMetrics {
                 s.join_splits,
                 s.broadcast_joins,
                 s.elapsed.as_secs_f64(),
-                s.task_time.as_secs_f64()
+                s.task_time.as_secs_f64(),
+                s.cpu_time.as_secs_f64(),
+                s.peak_memory_bytes
             )?;
         }
         Ok(())

@@ -31,10 +31,11 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::adaptive::switch_to_broadcast;
 use crate::error::ExecutorError;
-use crate::metrics::{QueryMetrics, StageMetrics};
+use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
 use crate::shuffle::{ShuffleStore, Split, write_map_output};
 use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
+use crate::task_usage::{CpuTimed, TaskMemoryPool, task_context};
 
 /// What one task produced.
 enum TaskOutput {
@@ -49,12 +50,14 @@ enum TaskOutput {
     Result(Vec<RecordBatch>),
 }
 
-/// A finished task: which, what it produced, how long it ran.
+/// A finished task: which, what it produced, how long it ran, what it used.
 struct Finished {
     stage: StageId,
     task: usize,
     output: Result<TaskOutput>,
     busy: Duration,
+    cpu: Duration,
+    peak_memory: usize,
 }
 
 /// The bookkeeping of one stage while the query runs.
@@ -106,6 +109,11 @@ pub(crate) async fn run_graph(
         };
         let run = &mut runs[finished.stage.0];
         run.metrics.task_time += finished.busy;
+        run.metrics.cpu_time += finished.cpu;
+        run.metrics.peak_memory_bytes = run
+            .metrics
+            .peak_memory_bytes
+            .max(finished.peak_memory as u64);
         let output = match finished.output {
             Ok(output) => output,
             Err(err) => {
@@ -113,23 +121,32 @@ pub(crate) async fn run_graph(
                 return Err(err);
             }
         };
-        match output {
+        let rows = match output {
             TaskOutput::Shuffled {
                 rows,
                 memory,
                 spilled,
                 files,
             } => {
-                run.metrics.output_rows += rows;
                 run.metrics.shuffle_memory_bytes += memory;
                 run.metrics.spilled_bytes += spilled;
                 run.metrics.spill_files += files;
+                rows
             }
             TaskOutput::Result(batches) => {
-                run.metrics.output_rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
                 result.push((finished.task, batches));
+                rows
             }
-        }
+        };
+        run.metrics.output_rows += rows;
+        run.metrics.task_metrics.push(TaskMetrics {
+            task: finished.task,
+            output_rows: rows,
+            wall_time: finished.busy,
+            cpu_time: finished.cpu,
+            peak_memory_bytes: finished.peak_memory as u64,
+        });
         run.remaining -= 1;
         if run.remaining == 0 {
             run.state = transition(run.state, StageEvent::AllTasksSucceeded, finished.stage)?;
@@ -291,23 +308,33 @@ fn spawn_task(
     let ctx = Arc::clone(ctx);
     let id = stage.id;
     let started = Instant::now();
-    let spawned = SpawnedTask::spawn(async move { run_task(&stage, task, &store, &ctx).await });
+    let pool = Arc::new(TaskMemoryPool::new(Arc::clone(ctx.memory_pool())));
+    let task_pool = Arc::clone(&pool);
+    let spawned = SpawnedTask::spawn(CpuTimed::new(async move {
+        let ctx = task_context(&ctx, task_pool)?;
+        run_task(&stage, task, &store, &ctx).await
+    }));
     async move {
-        let output = match spawned.join().await {
-            Ok(output) => output,
-            Err(join) => Err(DataFusionError::External(Box::new(
-                ExecutorError::TaskPanicked {
-                    stage: id,
-                    task,
-                    message: panic_message(join),
-                },
-            ))),
+        let (output, cpu) = match spawned.join().await {
+            Ok(timed) => timed,
+            Err(join) => (
+                Err(DataFusionError::External(Box::new(
+                    ExecutorError::TaskPanicked {
+                        stage: id,
+                        task,
+                        message: panic_message(join),
+                    },
+                ))),
+                Duration::ZERO,
+            ),
         };
         Finished {
             stage: id,
             task,
             output,
             busy: started.elapsed(),
+            cpu,
+            peak_memory: pool.peak(),
         }
     }
 }

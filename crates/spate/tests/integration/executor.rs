@@ -66,6 +66,22 @@ async fn same_rows_as_datafusion_while_shuffles_spill() {
                 !metrics.stages.is_empty(),
                 "spate's executor reports its stages"
             );
+            for stage in &metrics.stages {
+                assert_eq!(stage.task_metrics.len(), stage.tasks, "one entry per task");
+                let rows: u64 = stage.task_metrics.iter().map(|t| t.output_rows).sum();
+                assert_eq!(rows, stage.output_rows, "task rows add up to the stage's");
+            }
+            assert!(
+                metrics
+                    .stages
+                    .iter()
+                    .any(|s| s.cpu_time > std::time::Duration::ZERO),
+                "{sql}: CPU time is measured"
+            );
+            assert!(
+                metrics.stages.iter().any(|s| s.peak_memory_bytes > 0),
+                "{sql}: some task held memory"
+            );
             spilled += metrics.stages.iter().map(|s| s.spilled_bytes).sum::<u64>();
         }
     }
