@@ -284,3 +284,67 @@ async fn small_build_sides_switch_partitioned_joins_to_broadcast_joins() {
         }
     }
 }
+
+/// A panic inside a task (here in a user-defined function) fails the query with an error
+/// that names the stage and task; it does not reach the caller as a panic, and the
+/// session keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_inside_a_task_becomes_an_error_of_the_query() {
+    use std::sync::Arc;
+
+    use spate::arrow::datatypes::DataType;
+    use spate::datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+
+    let spill = tempfile::tempdir().unwrap();
+    let spate = session(
+        ExecutorKind::Spate,
+        ByteSize::mib(64),
+        Some(3),
+        spill.path(),
+    );
+    let explode = create_udf(
+        "explode_on_42",
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let values = ColumnarValue::values_to_arrays(args)?;
+            let ints = values[0]
+                .as_any()
+                .downcast_ref::<spate::arrow::array::Int64Array>()
+                .unwrap();
+            if ints.iter().any(|v| v == Some(42)) {
+                panic!("the value 42 is not allowed");
+            }
+            Ok(ColumnarValue::Array(Arc::clone(&values[0])))
+        }),
+    );
+    spate.context().register_udf(explode);
+    let err = spate
+        .sql("select k, count(*) from (select explode_on_42(value) % 7 as k from range(1000)) group by k")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("panicked"), "{message}");
+    assert!(message.contains("the value 42 is not allowed"), "{message}");
+    let fine = spate
+        .sql("select count(*) from range(1000) where explode_on_42(value) < 40")
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(fine.is_err(), "42 is still in range(1000)");
+    let rows = rows(
+        &spate
+            .sql("select explode_on_42(value) from range(10)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rows.len(), 10, "the session still runs queries");
+}
