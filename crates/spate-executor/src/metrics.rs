@@ -42,6 +42,8 @@ pub struct StageMetrics {
     pub cpu_time: Duration,
     /// The most memory one of its tasks held at once.
     pub peak_memory_bytes: u64,
+    /// Tasks skipped because a `LIMIT` above had its rows already.
+    pub skipped_tasks: usize,
     /// Per task, in the order they finished.
     pub task_metrics: Vec<TaskMetrics>,
 }

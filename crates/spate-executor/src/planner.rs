@@ -16,7 +16,9 @@
 //! 4. Under a memory limit, every hash join in `Partitioned` mode is wrapped in a
 //!    [`GraceHashJoinExec`], which runs a partition in pieces when its build side turns
 //!    out bigger than the budget.
-//! 5. With adaptivity on, partitioned joins of two shuffles are noted as broadcast
+//! 5. A pass-through stage under a `LIMIT` without order gets a row limit: its tasks not
+//!    yet started are skipped once enough rows are there.
+//! 6. With adaptivity on, partitioned joins of two shuffles are noted as broadcast
 //!    candidates ([`crate::adaptive`]), decided when their build side is done.
 //!
 //! The subtree of a `ScalarSubqueryExec` is never cut: it runs its subqueries before its
@@ -37,6 +39,7 @@ use datafusion::error::Result;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
@@ -73,8 +76,12 @@ impl StageGraph {
                 StageOutputKind::Result => "result".to_string(),
             };
             let inputs: Vec<String> = stage.inputs.iter().map(|i| i.to_string()).collect();
+            let limit = stage
+                .row_limit
+                .map(|n| format!(", stops after {n} rows"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "Stage {} [{} tasks, output: {output}, reads: [{}]]\n",
+                "Stage {} [{} tasks, output: {output}, reads: [{}]{limit}]\n",
                 stage.id,
                 stage.tasks(),
                 inputs.join(", ")
@@ -130,6 +137,7 @@ pub fn plan_stages(
             inputs: reader_stages(&input)?,
             plan: input,
             output,
+            row_limit: None,
         };
         let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store), equivalence);
         stages.push(stage);
@@ -200,13 +208,55 @@ pub fn plan_stages(
         inputs: reader_stages(&root)?,
         plan: root,
         output: StageOutputKind::Result,
+        row_limit: None,
     });
+    set_row_limits(&mut stages)?;
     let broadcasts = if sizing.broadcast_threshold.is_some() {
         broadcast_candidates(&stages)?
     } else {
         Vec::new()
     };
     Ok(StageGraph { stages, broadcasts })
+}
+
+/// Marks the pass-through stages whose reader needs only some rows, from any of its
+/// partitions: under a `CoalescePartitionsExec` with a fetch, or under a
+/// `GlobalLimitExec` over a plain `CoalescePartitionsExec`. (A `SortPreservingMergeExec`
+/// with a fetch needs every partition's first rows, so its input is never limited.)
+fn set_row_limits(stages: &mut [Stage]) -> Result<()> {
+    let mut limits: Vec<(StageId, usize)> = Vec::new();
+    for stage in stages.iter() {
+        stage.plan.apply(|node| {
+            let (coalesce, needed) = if let Some(limit) = node.downcast_ref::<GlobalLimitExec>() {
+                match limit.fetch() {
+                    Some(fetch) => (
+                        Arc::clone(limit.input()),
+                        limit.skip().saturating_add(fetch),
+                    ),
+                    None => return Ok(TreeNodeRecursion::Continue),
+                }
+            } else {
+                match node.as_ref().fetch() {
+                    Some(fetch) => (Arc::clone(node), fetch),
+                    None => return Ok(TreeNodeRecursion::Continue),
+                }
+            };
+            if coalesce.downcast_ref::<CoalescePartitionsExec>().is_some()
+                && let [child] = coalesce.children().as_slice()
+                && let Some(reader) = child.downcast_ref::<ShuffleReaderExec>()
+            {
+                limits.push((reader.stage(), needed));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+    }
+    for (id, needed) in limits {
+        let stage = &mut stages[id.0];
+        if matches!(stage.output, StageOutputKind::PassThrough) {
+            stage.row_limit = Some(stage.row_limit.map_or(needed, |l| l.min(needed)));
+        }
+    }
+    Ok(())
 }
 
 /// The stages the shuffle readers in `plan` read.

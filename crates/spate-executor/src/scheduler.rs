@@ -25,6 +25,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_plan::ExecutionPlanProperties;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
@@ -33,7 +34,7 @@ use crate::adaptive::switch_to_broadcast;
 use crate::error::ExecutorError;
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
-use crate::shuffle::{ShuffleStore, Split, write_map_output};
+use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore, Split, write_map_output};
 use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
 use crate::task_usage::{CpuTimed, TaskMemoryPool, task_context};
 
@@ -147,6 +148,14 @@ pub(crate) async fn run_graph(
             cpu_time: finished.cpu,
             peak_memory_bytes: finished.peak_memory as u64,
         });
+        if let Some(limit) = graph.stages[finished.stage.0].row_limit
+            && run.metrics.output_rows >= limit as u64
+        {
+            let skipped =
+                skip_queued_tasks(&graph.stages[finished.stage.0], &mut queue, store, ctx);
+            run.remaining -= skipped;
+            run.metrics.skipped_tasks += skipped;
+        }
         run.remaining -= 1;
         if run.remaining == 0 {
             run.state = transition(run.state, StageEvent::AllTasksSucceeded, finished.stage)?;
@@ -232,6 +241,35 @@ fn release_ready(
             queue.extend((0..stage.tasks()).map(|task| Reverse((id, task))));
         }
     }
+}
+
+/// Takes `stage`'s tasks that have not started off the queue, each with an empty output
+/// (its reader needs no more rows); returns how many.
+fn skip_queued_tasks(
+    stage: &Stage,
+    queue: &mut BinaryHeap<Reverse<(StageId, usize)>>,
+    store: &ShuffleStore,
+    ctx: &TaskContext,
+) -> usize {
+    let mut skipped = Vec::new();
+    queue.retain(|Reverse((id, task))| {
+        let keep = *id != stage.id;
+        if !keep {
+            skipped.push(*task);
+        }
+        keep
+    });
+    for &task in &skipped {
+        let consumer = MemoryConsumer::new(format!(
+            "ShuffleWriter[stage {}, task {task}, skipped]",
+            stage.id
+        ))
+        .register(ctx.memory_pool());
+        let reservation = ShuffleReservation::new(consumer, Arc::clone(store.memory()));
+        let output = MapOutput::empty(stage.plan.schema(), stage.output_partitions(), reservation);
+        store.put(stage.id, task, output);
+    }
+    skipped.len()
 }
 
 /// Decides the broadcast candidates whose build side `built` is: a join whose build

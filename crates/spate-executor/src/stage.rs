@@ -96,6 +96,10 @@ pub struct Stage {
     pub output: StageOutputKind,
     /// The stages it reads.
     pub inputs: Vec<StageId>,
+    /// Rows its reader needs at most, from any tasks (a pass-through stage under a
+    /// `LIMIT` without order): once its finished tasks have produced that many, the tasks
+    /// not yet started are skipped.
+    pub row_limit: Option<usize>,
 }
 
 impl Stage {

@@ -21,5 +21,6 @@ mod store;
 mod writer;
 
 pub use reader::ShuffleReaderExec;
+pub(crate) use store::ShuffleReservation;
 pub use store::{HeldMemory, MapOutput, ShuffleStore};
 pub(crate) use writer::{Split, write_map_output};

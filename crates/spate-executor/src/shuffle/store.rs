@@ -121,6 +121,23 @@ pub struct MapOutput {
 }
 
 impl MapOutput {
+    /// The output of a map task that was skipped: no rows in any of `partitions`.
+    pub(crate) fn empty(
+        schema: SchemaRef,
+        partitions: usize,
+        reservation: ShuffleReservation,
+    ) -> Self {
+        MapOutput {
+            schema,
+            held: Mutex::new(vec![Some(Vec::new()); partitions]),
+            spill: None,
+            partition_bytes: vec![0; partitions],
+            reservation: Mutex::new(reservation),
+            rows: 0,
+            spilled_bytes: 0,
+        }
+    }
+
     /// Takes every batch of `partition`: the spilled ones first (they were written
     /// first), then those in memory, whose memory is released. A partition can be taken
     /// once.

@@ -348,3 +348,55 @@ async fn a_panic_inside_a_task_becomes_an_error_of_the_query() {
     );
     assert_eq!(rows.len(), 10, "the session still runs queries");
 }
+
+/// A LIMIT without ORDER BY above a join of 64 shuffle partitions: once the join tasks
+/// that finished have produced the rows the limit needs, the join tasks not yet started
+/// are skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_satisfied_limit_skips_the_tasks_not_yet_started() {
+    let spill = tempfile::tempdir().unwrap();
+    let sql = "select a.k, b.w from (select value % 50000 as k from range(200000)) a \
+               join (select value as k, value * 2 as w from range(50000)) b on a.k = b.k limit 7";
+    let spate = Session::builder()
+        .threads(2)
+        .memory_limit(ByteSize::mib(256))
+        .spill_dir(spill.path())
+        .shuffle_partitions(64)
+        .adaptive(false)
+        .config(
+            "datafusion.optimizer.hash_join_single_partition_threshold",
+            "0",
+        )
+        .config(
+            "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+            "0",
+        )
+        .build()
+        .unwrap();
+    let explained = spate.run_script(&format!("explain {sql}")).await.unwrap();
+    let explain = rows(&explained[0].batches);
+    assert!(
+        explain.iter().any(|l| l.contains("stops after 7 rows")),
+        "EXPLAIN shows the limited stage:\n{}",
+        explain.join("\n")
+    );
+    let (batches, metrics) = spate
+        .sql(sql)
+        .await
+        .unwrap()
+        .collect_with_metrics()
+        .await
+        .unwrap();
+    let result = rows(&batches);
+    assert_eq!(result.len(), 7);
+    for row in &result {
+        let (k, w) = row.split_once('|').unwrap();
+        assert_eq!(
+            w.parse::<i64>().unwrap(),
+            2 * k.parse::<i64>().unwrap(),
+            "{row}"
+        );
+    }
+    let skipped: usize = metrics.stages.iter().map(|s| s.skipped_tasks).sum();
+    assert!(skipped > 0, "no task was skipped: {:?}", metrics.stages);
+}
