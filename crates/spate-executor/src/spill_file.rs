@@ -115,9 +115,13 @@ impl SpillFile {
     }
 
     fn io_error(&self, action: &str, source: std::io::Error) -> DataFusionError {
-        DataFusionError::Execution(format!(
-            "cannot {action} spill file {}: {source}",
-            self.path.display()
+        // An I/O error keeps its kind (a full disk stays recognisable), with the file named.
+        DataFusionError::IoError(std::io::Error::new(
+            source.kind(),
+            format!(
+                "cannot {action} spill file {}: {source}",
+                self.path.display()
+            ),
         ))
     }
 }

@@ -70,6 +70,12 @@ pub enum SpateError {
     )]
     MemoryLimit { limit: String, detail: String },
 
+    /// Spilling ran out of disk space.
+    #[error(
+        "no space left on the disk holding spill files ({dir}); free space there, spill elsewhere (Session::builder().spill_dir) or raise --memory-limit so less spills"
+    )]
+    DiskFull { dir: String },
+
     /// A write would replace data the save mode says to keep.
     #[error(
         "{path} already exists (save mode ErrorIfExists); use mode Overwrite, Append or Ignore"
@@ -87,6 +93,26 @@ pub enum SpateError {
     /// Any other error from DataFusion: SQL, planning, execution.
     #[error("{}", datafusion_message(.0))]
     DataFusion(#[source] DataFusionError),
+}
+
+/// Whether `err`, or any error under it, is an I/O error for a full disk.
+pub(crate) fn is_disk_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return true;
+        }
+        if let Some(DataFusionError::ArrowError(arrow, _)) = e.downcast_ref::<DataFusionError>()
+            && let datafusion::arrow::error::ArrowError::IoError(_, io) = arrow.as_ref()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl SpateError {

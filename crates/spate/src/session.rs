@@ -263,6 +263,17 @@ impl Session {
 
     /// Wraps a DataFusion error with this session's memory limit for the message.
     pub(crate) fn error(&self, err: datafusion::error::DataFusionError) -> SpateError {
+        if crate::error::is_disk_full(&err) {
+            let dir = self
+                .inner
+                .options
+                .spill_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir);
+            return SpateError::DiskFull {
+                dir: dir.display().to_string(),
+            };
+        }
         let limit = self.inner.options.memory_limit.to_string();
         SpateError::from_datafusion(err, Some(&limit))
     }

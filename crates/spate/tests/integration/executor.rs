@@ -400,3 +400,53 @@ async fn a_satisfied_limit_skips_the_tasks_not_yet_started() {
     let skipped: usize = metrics.stages.iter().map(|s| s.skipped_tasks).sum();
     assert!(skipped > 0, "no task was skipped: {:?}", metrics.stages);
 }
+
+/// A spill that runs out of disk fails the query with one clear error naming the spill
+/// file and the cause, and leaves nothing behind. The full disk is a 1 MiB tmpfs, which
+/// needs root to mount; without it the test says so and checks nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_while_spilling_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "SKIPPED a_full_disk_while_spilling_is_a_clear_error: mounting a tmpfs needs root"
+        );
+        return;
+    }
+    let spate = session(ExecutorKind::Spate, ByteSize::mib(8), Some(3), dir.path());
+    let result = spate
+        .sql("select value, repeat('x', 40) || value as pad from range(400000) order by pad desc")
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    // Aborted tasks drop their spill files as the runtime gets to them.
+    let mut left = walk(dir.path());
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = walk(dir.path());
+    }
+    let unmounted = std::process::Command::new("umount")
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    let message = result
+        .expect_err("1 MiB of disk cannot hold the spill")
+        .to_string();
+    assert!(message.contains("no space left"), "{message}");
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "names the spill directory: {message}"
+    );
+    assert!(!message.contains('\n'), "one line: {message}");
+    assert!(left.is_empty(), "spill files left behind: {left:?}");
+    assert!(unmounted, "the test's tmpfs could not be unmounted");
+}
