@@ -26,6 +26,7 @@ pub struct LibraryGuide;
 
 mod catalog;
 mod config;
+mod copy_delta;
 mod dataframe;
 mod error;
 mod execute;

@@ -265,6 +265,18 @@ impl Session {
     }
 
     async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
+        if let DfStatement::CopyTo(copy) = &stmt.parsed
+            && crate::copy_delta::is_delta_copy(copy)
+        {
+            let (rows, metrics) = self.run_delta_copy(copy).await?;
+            let mut outcome = Outcome::done(
+                StatementKind::Copy,
+                format!("wrote {rows} rows to Delta table {}", copy.target),
+            );
+            outcome.rows_written = Some(rows);
+            outcome.metrics = metrics;
+            return Ok(outcome);
+        }
         // DataFusion does not plan MERGE; spate runs it onto delta-rs's merge.
         if let DfStatement::Statement(parsed) = &stmt.parsed
             && let SqlStatement::Merge(merge) = parsed.as_ref()
