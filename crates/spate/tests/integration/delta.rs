@@ -515,3 +515,67 @@ async fn s3_delta_tables_commit_with_conditional_put() {
         .unwrap();
     assert_eq!(v1.count().await.unwrap(), 80);
 }
+
+/// The rows of a table as one checksum, in SQL that spate and delta-rs's Python reader
+/// (both DataFusion underneath) evaluate alike.
+const CHECKSUM: &str = "select count(*) as n, md5(string_agg(concat_ws('|', id, store, amount, \
+     CAST(day AS VARCHAR), flag, CAST(price AS VARCHAR), CAST(at AS VARCHAR)), ',' order by id)) as digest from t";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_deltalake_reads_back_what_spate_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("wide");
+    let session = session();
+    let rows_sql = |from: u64, to: u64| {
+        format!(
+            "SELECT CAST(value AS BIGINT) AS id, \
+               CASE WHEN value % 7 = 0 THEN NULL ELSE 'store-' || CAST(value % 5 AS VARCHAR) END AS store, \
+               CAST(value AS DOUBLE) / 8 AS amount, \
+               DATE '2026-11-20' + CAST(value % 4 AS INT) AS day, \
+               value % 2 = 0 AS flag, \
+               CAST(value AS DECIMAL(12, 2)) / 100 AS price, \
+               to_timestamp_seconds(1795428000 + value) AS at \
+             FROM range({from}, {to})"
+        )
+    };
+    for (from, to, mode) in [
+        (0, 5000, SaveMode::ErrorIfExists),
+        (5000, 9000, SaveMode::Append),
+    ] {
+        session
+            .sql(&rows_sql(from, to))
+            .await
+            .unwrap()
+            .write()
+            .mode(mode)
+            .partition_by(&["day"])
+            .delta(&table)
+            .await
+            .unwrap();
+    }
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE t STORED AS DELTA LOCATION '{}'",
+            table.display()
+        ))
+        .await
+        .unwrap();
+    let ours = query(&session, CHECKSUM).await;
+    let script = format!(
+        "from deltalake import DeltaTable, QueryBuilder\n\
+         t = QueryBuilder().register('t', DeltaTable({path:?})).execute({sql:?}).read_all()\n\
+         n, digest = (c.to_pylist()[0] for c in t.columns)\n\
+         print(f'{{n}}|{{digest}}')",
+        path = table.display().to_string(),
+        sql = CHECKSUM
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 with deltalake: ./scripts/test.sh installs it (pip install deltalake)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let theirs = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert_eq!(ours, [theirs]);
+    assert!(ours[0].starts_with("9000|"), "{ours:?}");
+}
