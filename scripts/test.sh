@@ -8,8 +8,8 @@ echo "== toolchain"
 cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-echo "== test services (object-store emulators on 127.0.0.1)"
-python3 -m pip install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors
+echo "== test services (object-store emulators on 127.0.0.1) and the independent Delta reader (deltalake)"
+python3 -m pip install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors deltalake
 command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
 
 echo "== test tools"

@@ -6,10 +6,12 @@
 //! ```text
 //! tpch generate --scale 10 --out /data/tpch10
 //! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
+//! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
 //! ```
 
 mod compare;
 mod data;
+mod delta_write;
 mod queries;
 mod report;
 mod runner;
@@ -45,6 +47,9 @@ enum Command {
     },
     /// Run queries under both executors and compare.
     Run(runner::RunOptions),
+    /// Write lineitem as a Delta table partitioned by ship month, against COPY to
+    /// Parquet partitioned the same way.
+    DeltaWrite(delta_write::DeltaWriteOptions),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
         Command::Run(options) => runner::run(&options),
+        Command::DeltaWrite(options) => delta_write::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

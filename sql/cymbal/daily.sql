@@ -4,8 +4,10 @@
 --
 -- Reads the tables of the data directory (transactions, partitioned by day; stores;
 -- customers; products), prints the day's sales per store and category and its top
--- customers, and writes the full report and the customers' invoices as Parquet under
--- ./out/<run_date>/. Re-running a day replaces that day's files.
+-- customers, and writes the full report and the customers' invoices into the warehouse:
+-- Delta Lake tables daily_sales, invoices and invoice_lines under ./warehouse/ (or
+-- --param warehouse=URL, any path or object-store URL), partitioned by date. Each table
+-- gets one atomic commit per run; re-running a day replaces exactly that day.
 
 -- Every line sold that day, with its product, store and money columns. Discounts are a
 -- fraction of the gross amount; tax is the store's rate on the discounted amount.
@@ -53,6 +55,7 @@ GROUP BY store_id, store_name, region, category;
 CREATE VIEW invoice_lines AS
 SELECT
     'INV-' || REPLACE('${run_date}', '-', '') || '-' || LPAD(CAST(l.customer_id AS VARCHAR), 8, '0') AS invoice_number,
+    DATE '${run_date}' AS invoice_date,
     l.customer_id,
     c.first_name || ' ' || c.last_name AS customer_name,
     c.email,
@@ -96,12 +99,16 @@ FROM invoices
 ORDER BY total DESC, invoice_number
 LIMIT 10;
 
--- The full report and the invoices, for the warehouse.
+-- The full report and the invoices, for the warehouse. 'partitionOverwriteMode' 'dynamic'
+-- replaces only the partitions written: this day's.
 COPY (SELECT * FROM daily_sales ORDER BY store_id, category)
-TO './out/${run_date}/daily_sales.parquet' STORED AS PARQUET;
+TO '${warehouse:-./warehouse}/daily_sales' STORED AS DELTA PARTITIONED BY (sales_date)
+OPTIONS ('mode' 'overwrite', 'partitionOverwriteMode' 'dynamic');
 
 COPY (SELECT * FROM invoices ORDER BY invoice_number)
-TO './out/${run_date}/invoices.parquet' STORED AS PARQUET;
+TO '${warehouse:-./warehouse}/invoices' STORED AS DELTA PARTITIONED BY (invoice_date)
+OPTIONS ('mode' 'overwrite', 'partitionOverwriteMode' 'dynamic');
 
 COPY (SELECT * FROM invoice_lines ORDER BY invoice_number, transaction_id)
-TO './out/${run_date}/invoice_lines.parquet' STORED AS PARQUET;
+TO '${warehouse:-./warehouse}/invoice_lines' STORED AS DELTA PARTITIONED BY (invoice_date)
+OPTIONS ('mode' 'overwrite', 'partitionOverwriteMode' 'dynamic');

@@ -3,6 +3,7 @@
 
 mod cli {
     pub mod common;
+    mod delta;
     mod demo;
     mod errors;
     mod pipeline;

@@ -90,6 +90,10 @@ pub enum SpateError {
         source: std::io::Error,
     },
 
+    /// A Delta Lake table could not be read, written or merged.
+    #[error(transparent)]
+    Delta(#[from] spate_delta::DeltaError),
+
     /// Any other error from DataFusion: SQL, planning, execution.
     #[error("{}", datafusion_message(.0))]
     DataFusion(#[source] DataFusionError),

@@ -149,4 +149,53 @@ impl DataFrameReader {
     pub async fn json(self, path: impl AsRef<Path>) -> Result<DataFrame> {
         self.format("json").load(path).await
     }
+
+    /// Reads a Delta Lake table at its newest version, or an older one with option
+    /// `versionAsOf` (a version number) or `timestampAsOf` (`2026-11-23 10:00:00`, UTC).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// # let df = session.sql("select * from (values (1, 'a', 2.0), (2, 'b', 3.0)) t(id, name, price)").await?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// df.clone().write().delta(dir.path().join("t")).await?;
+    /// df.write().mode(spate::SaveMode::Append).delta(dir.path().join("t")).await?;
+    /// assert_eq!(session.read().delta(dir.path().join("t")).await?.count().await?, 4);
+    /// let v0 = session.read().option("versionAsOf", "0").delta(dir.path().join("t")).await?;
+    /// assert_eq!(v0.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn delta(self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        let location = path.as_ref().to_string_lossy().into_owned();
+        let at = spate_delta::DeltaLocation::parse(&location)?;
+        let (mut version, mut timestamp) = (None, None);
+        for (key, value) in &self.options {
+            match key.to_ascii_lowercase().as_str() {
+                "versionasof" | "version" => version = Some(value.as_str()),
+                "timestampasof" | "timestamp" => timestamp = Some(value.as_str()),
+                _ => {
+                    return Err(crate::SpateError::InvalidOption {
+                        option: key.clone(),
+                        value: value.clone(),
+                        reason: "Delta reads take versionAsOf or timestampAsOf".into(),
+                    });
+                }
+            }
+        }
+        let version = spate_delta::TableVersion::parse(version, timestamp)?;
+        let state = self.session.context().state();
+        let table = spate_delta::DeltaTableProvider::open(
+            &state,
+            at,
+            version,
+            spate_delta::DeltaWriteOptions::default(),
+        )
+        .await?;
+        let df = self
+            .session
+            .context()
+            .read_table(std::sync::Arc::new(table))
+            .map_err(|e| self.session.error(e))?;
+        Ok(DataFrame::new(self.session, df))
+    }
 }

@@ -469,11 +469,15 @@ impl SessionBuilder {
             .with_memory_pool(Arc::clone(&pool) as _)
             .with_cache_manager(caches)
             .build_arc()?;
+        let delta: Arc<dyn TableProviderFactory> =
+            Arc::new(spate_delta::DeltaTableFactory::new(Arc::clone(&stores)));
         let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::new(stores));
-        let factories = ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
-            .into_iter()
-            .map(|name| (name.to_string(), Arc::clone(&factory)))
-            .collect();
+        let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> =
+            ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
+                .into_iter()
+                .map(|name| (name.to_string(), Arc::clone(&factory)))
+                .collect();
+        factories.insert("DELTA".to_string(), delta);
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)

@@ -56,7 +56,12 @@ impl PreparedStatement {
     pub fn writes(&self) -> bool {
         match &self.parsed {
             DfStatement::CopyTo(_) => true,
-            DfStatement::Statement(stmt) => matches!(stmt.as_ref(), SqlStatement::Insert(_)),
+            DfStatement::Statement(stmt) => {
+                matches!(
+                    stmt.as_ref(),
+                    SqlStatement::Insert(_) | SqlStatement::Merge(_)
+                )
+            }
             _ => false,
         }
     }
@@ -100,6 +105,8 @@ pub enum StatementKind {
     Insert,
     /// `COPY ... TO`.
     Copy,
+    /// `MERGE INTO` a Delta table.
+    Merge,
     /// `SET` and other session statements.
     Set,
     /// Any other DDL.
@@ -258,6 +265,34 @@ impl Session {
     }
 
     async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
+        if let DfStatement::CopyTo(copy) = &stmt.parsed
+            && crate::copy_delta::is_delta_copy(copy)
+        {
+            let (rows, metrics) = self.run_delta_copy(copy).await?;
+            let mut outcome = Outcome::done(
+                StatementKind::Copy,
+                format!("wrote {rows} rows to Delta table {}", copy.target),
+            );
+            outcome.rows_written = Some(rows);
+            outcome.metrics = metrics;
+            return Ok(outcome);
+        }
+        // DataFusion does not plan MERGE; spate runs it onto delta-rs's merge.
+        if let DfStatement::Statement(parsed) = &stmt.parsed
+            && let SqlStatement::Merge(merge) = parsed.as_ref()
+        {
+            let target = merge.table.to_string();
+            let done = self.run_merge(merge).await?;
+            let mut outcome = Outcome::done(
+                StatementKind::Merge,
+                format!(
+                    "merged into {target}: {} rows inserted, {} updated, {} deleted (version {})",
+                    done.inserted, done.updated, done.deleted, done.version
+                ),
+            );
+            outcome.rows_written = Some((done.inserted + done.updated + done.deleted) as u64);
+            return Ok(outcome);
+        }
         let plan = self.plan_statement(stmt).await?;
         match &plan {
             LogicalPlan::Ddl(ddl) => {
@@ -387,7 +422,7 @@ fn explain_row(schema: &SchemaRef, plan_type: &str, plan: &str) -> Result<Record
 }
 
 /// The sum of the `count` column DataFusion's writers return.
-fn count_column(batches: &[RecordBatch]) -> u64 {
+pub(crate) fn count_column(batches: &[RecordBatch]) -> u64 {
     batches
         .iter()
         .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())

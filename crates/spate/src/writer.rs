@@ -172,6 +172,60 @@ impl DataFrameWriter {
         self.save(FileFormatKind::Json, path.as_ref()).await
     }
 
+    /// Writes a Delta Lake table at a path or URL (`s3://lake/sales/`); returns the number
+    /// of rows written. The save mode applies to the table: `Append` adds a version,
+    /// `Overwrite` replaces its rows (with option `replaceWhere` only the partitions the
+    /// predicate selects, with `partitionOverwriteMode` `dynamic` only the partitions the
+    /// rows fall in), `ErrorIfExists` and `Ignore` look for a table. Every task of the
+    /// query writes its own files (cut at option `targetFileSize`, 128 MiB by default,
+    /// each with its statistics) and all of them are committed as one new version, or
+    /// none is.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// use spate::{SaveMode, Session};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let table = dir.path().join("daily");
+    /// let session = Session::new()?;
+    /// let day = |d: &str| format!("select * from (values (DATE '{d}', 'a', 10), (DATE '{d}', 'b', 7)) t(day, store, units)");
+    /// let first = session.sql(&day("2026-11-22")).await?;
+    /// first.write().mode(SaveMode::Append).partition_by(&["day"]).delta(&table).await?;
+    /// for _ in 0..2 {
+    ///     // Re-running a day replaces exactly that day.
+    ///     let rerun = session.sql(&day("2026-11-23")).await?;
+    ///     rerun.write().mode(SaveMode::Overwrite).option("replaceWhere", "day = DATE '2026-11-23'").delta(&table).await?;
+    /// }
+    /// assert_eq!(session.read().delta(&table).await?.count().await?, 4);
+    /// # Ok(()) }
+    /// ```
+    pub async fn delta(self, location: impl AsRef<Path>) -> Result<u64> {
+        let session = self.df.session().clone();
+        let text = location.as_ref().to_string_lossy().into_owned();
+        let at = spate_delta::DeltaLocation::parse(&text)?;
+        let mut options = spate_delta::DeltaWriteOptions {
+            mode: match self.mode {
+                SaveMode::ErrorIfExists => spate_delta::WriteMode::ErrorIfExists,
+                SaveMode::Overwrite => spate_delta::WriteMode::Overwrite,
+                SaveMode::Append => spate_delta::WriteMode::Append,
+                SaveMode::Ignore => spate_delta::WriteMode::Ignore,
+            },
+            partition_by: self.partition_by.clone(),
+            ..Default::default()
+        };
+        let mut keys: Vec<_> = self.options.iter().collect();
+        keys.sort();
+        for (key, value) in keys {
+            options.set(key, value)?;
+        }
+        let input = session.physical_plan(self.df.logical_plan()).await?;
+        let state = session.context().state();
+        let Some(plan) = spate_delta::plan_write(&state, &at, input, &options).await? else {
+            return Ok(0);
+        };
+        let batches = crate::execute::collect(&session, plan).await?;
+        Ok(crate::statement::count_column(&batches))
+    }
+
     async fn save(self, kind: FileFormatKind, target: &Path) -> Result<u64> {
         let text = target.to_string_lossy().into_owned();
         if text.contains("://") {

@@ -6,6 +6,7 @@ mod integration {
     pub mod common;
     mod dataframe;
     mod datafusion_slt;
+    mod delta;
     pub mod emulators;
     mod executor;
     mod object_stores;

@@ -30,17 +30,16 @@ fn the_daily_pipeline_prints_the_report_and_writes_the_invoices() {
         "{stdout}"
     );
     assert_eq!(stdout.lines().count(), 1 + 15 + 1 + 10);
-    for file in ["daily_sales", "invoices", "invoice_lines"] {
-        let path = dir.path().join(format!("out/2026-11-23/{file}.parquet"));
-        assert!(path.is_file(), "{} missing", path.display());
+    for table in ["daily_sales", "invoices", "invoice_lines"] {
+        let log = dir.path().join(format!("warehouse/{table}/_delta_log"));
+        assert!(log.is_dir(), "{} missing", log.display());
     }
     // The invoices read back: one per customer who bought that day, totals consistent.
     let check = run(spate(dir.path()).args([
         "sql",
-        "select count(*) = count(distinct customer_id) as one_per_customer, sum(lines) as lines, \
+        "create external table invoices stored as delta location 'warehouse/invoices'; \
+         select count(*) = count(distinct customer_id) as one_per_customer, sum(lines) as lines, \
          sum(total) = sum(subtotal) - sum(discounts) + sum(tax) as consistent from invoices",
-        "--table",
-        "invoices=out/2026-11-23/invoices.parquet",
     ]));
     let lines = run(spate(dir.path()).args([
         "sql",
@@ -56,23 +55,51 @@ fn the_daily_pipeline_prints_the_report_and_writes_the_invoices() {
 }
 
 #[test]
-fn rerunning_a_day_replaces_its_files() {
+fn rerunning_a_day_leaves_one_copy_of_that_day_in_the_warehouse() {
     let dir = tempfile::tempdir().unwrap();
     let sql = repo().join("sql/cymbal/daily.sql");
-    for _ in 0..2 {
+    let warehouse = dir.path().join("elsewhere");
+    for day in ["2026-11-22", "2026-11-23", "2026-11-22"] {
         let (code, _, stderr) = run(spate(dir.path()).args([
             "run",
             sql.to_str().unwrap(),
             "--data",
             cymbal().to_str().unwrap(),
             "--param",
-            "run_date=2026-11-22",
+            &format!("run_date={day}"),
+            "--param",
+            &format!("warehouse={}", warehouse.display()),
             "--quiet",
         ]));
         assert_eq!(code, 0, "{stderr}");
     }
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("out/2026-11-22"))
-        .unwrap()
-        .collect();
-    assert_eq!(files.len(), 3);
+    assert!(!dir.path().join("warehouse").exists());
+    let (code, stdout, stderr) = run(spate(dir.path()).args([
+        "sql",
+        &format!(
+            "create external table lines stored as delta location '{}/invoice_lines'; \
+             select invoice_date, count(*) = count(distinct transaction_id) from lines group by 1 order by 1",
+            warehouse.display()
+        ),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "invoice_date,count(*) = count(DISTINCT lines.transaction_id)\n2026-11-22,true\n2026-11-23,true\n"
+    );
+    let transactions = run(spate(dir.path()).args([
+        "sql",
+        &format!(
+            "create external table lines stored as delta location '{}/invoice_lines'; \
+             select count(*) from lines where invoice_date = DATE '2026-11-22'",
+            warehouse.display()
+        ),
+    ]));
+    let expected = run(spate(dir.path()).args([
+        "sql",
+        "select count(*) from transactions where day = DATE '2026-11-22'",
+        "--data",
+        cymbal().to_str().unwrap(),
+    ]));
+    assert_eq!(transactions.1, expected.1);
 }

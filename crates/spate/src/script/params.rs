@@ -8,6 +8,7 @@ use crate::error::{Result, SpateError};
 /// Replaces every `${name}` in `sql` (in code and strings, not in comments) with its value.
 /// `first_line` is the line `sql` starts on, so that an unknown name is reported where it
 /// stands. Values are inserted as they are: write `'${day}'` for a string literal.
+/// `${name:-default}` takes `default` when the session has no value for `name`.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -17,6 +18,8 @@ use crate::error::{Result, SpateError};
 /// assert_eq!(sql, "select * from t where day = '2026-11-23' -- ${not_needed}");
 /// let err = substitute("select\n${nope}", &params, 7).unwrap_err();
 /// assert!(matches!(err, spate::SpateError::UnknownParameter { line: 8, .. }));
+/// let sql = substitute("'${dir:-./warehouse}/sales' '${day:-x}'", &params, 1).unwrap();
+/// assert_eq!(sql, "'./warehouse/sales' '2026-11-23'");
 /// ```
 pub fn substitute(
     sql: &str,
@@ -40,7 +43,11 @@ pub fn substitute(
             let Some(close) = rest[name_start..].find('}') else {
                 break;
             };
-            let name = &rest[name_start..name_start + close];
+            let inside = &rest[name_start..name_start + close];
+            let (name, default) = match inside.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (inside, None),
+            };
             if !is_identifier(name) {
                 out.push_str(&rest[..name_start]);
                 offset += name_start;
@@ -49,6 +56,8 @@ pub fn substitute(
             }
             let value = params
                 .get(name)
+                .map(String::as_str)
+                .or(default)
                 .ok_or_else(|| SpateError::UnknownParameter {
                     name: name.to_string(),
                     line: line_at(sql, &segment, offset + open) + first_line - 1,

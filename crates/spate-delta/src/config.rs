@@ -1,0 +1,168 @@
+//! [`DeltaWriteOptions`]: how a write treats the table it writes to.
+//!
+//! Options come typed from the library (`DataFrameWriter::mode`, `partition_by`) and as
+//! string keys from SQL (`CREATE EXTERNAL TABLE ... OPTIONS (...)`) and
+//! `DataFrameWriter::option`; [`DeltaWriteOptions::set`] is the one place that parses the
+//! keys, so an unknown key or a bad value is an error naming it everywhere.
+
+use std::num::NonZeroU64;
+
+use crate::error::{DeltaError, Result};
+
+/// Files are cut when their encoded size reaches this (Spark's and Delta's 128 MiB).
+pub const DEFAULT_TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
+
+/// What a write does with the rows already in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Fail if the table exists.
+    #[default]
+    ErrorIfExists,
+    /// Add the rows to the table.
+    Append,
+    /// Replace the table's rows: all of them, the partitions `replaceWhere` selects, or
+    /// (with `partitionOverwriteMode` `dynamic`) the partitions the new rows fall in.
+    Overwrite,
+    /// Do nothing if the table exists.
+    Ignore,
+}
+
+/// Which rows an overwrite replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OverwriteScope {
+    /// Every row of the table.
+    #[default]
+    Table,
+    /// The rows of the partitions that match this SQL predicate on partition columns
+    /// (Delta's `replaceWhere`); every new row must match it too.
+    ReplaceWhere(String),
+    /// The rows of the partitions the new rows fall in (Spark's dynamic partition
+    /// overwrite): re-running a day's job replaces exactly that day.
+    WrittenPartitions,
+}
+
+/// How one write goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaWriteOptions {
+    /// What happens to existing rows.
+    pub mode: WriteMode,
+    /// What an overwrite replaces.
+    pub overwrite: OverwriteScope,
+    /// Partition columns of a new table (an existing table keeps its own; naming others
+    /// is an error).
+    pub partition_by: Vec<String>,
+    /// The size at which a data file is closed and the next one begun.
+    pub target_file_size: NonZeroU64,
+}
+
+impl Default for DeltaWriteOptions {
+    fn default() -> Self {
+        DeltaWriteOptions {
+            mode: WriteMode::default(),
+            overwrite: OverwriteScope::default(),
+            partition_by: Vec::new(),
+            target_file_size: NonZeroU64::new(DEFAULT_TARGET_FILE_SIZE).unwrap_or(NonZeroU64::MIN),
+        }
+    }
+}
+
+impl DeltaWriteOptions {
+    /// Sets an option by key. Keys are Delta's and Spark's, case-insensitive:
+    /// `replaceWhere` (a predicate on partition columns), `partitionOverwriteMode`
+    /// (`static` or `dynamic`), `targetFileSize` (bytes, or with a `KiB`/`MiB`/`GiB`
+    /// suffix).
+    ///
+    /// ```
+    /// use spate_delta::{DeltaWriteOptions, OverwriteScope};
+    /// let mut options = DeltaWriteOptions::default();
+    /// options.set("replaceWhere", "day = '2026-11-23'").unwrap();
+    /// assert_eq!(options.overwrite, OverwriteScope::ReplaceWhere("day = '2026-11-23'".into()));
+    /// options.set("targetFileSize", "64MiB").unwrap();
+    /// assert_eq!(options.target_file_size.get(), 64 << 20);
+    /// assert!(options.set("replace_wher", "x").is_err());
+    /// ```
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let invalid = |reason: &str| DeltaError::InvalidOption {
+            option: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let normalized: String = key
+            .chars()
+            .filter(|c| *c != '_' && *c != '.')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match normalized.as_str() {
+            "replacewhere" => {
+                if value.trim().is_empty() {
+                    return Err(invalid("expected a predicate on partition columns"));
+                }
+                self.overwrite = OverwriteScope::ReplaceWhere(value.to_string());
+            }
+            "partitionoverwritemode" => {
+                self.overwrite = match value.to_ascii_lowercase().as_str() {
+                    "dynamic" => OverwriteScope::WrittenPartitions,
+                    "static" => OverwriteScope::Table,
+                    _ => return Err(invalid("expected static or dynamic")),
+                };
+            }
+            "targetfilesize" => {
+                let bytes = parse_size(value).ok_or_else(|| {
+                    invalid("expected a size in bytes, or with a KiB, MiB or GiB suffix")
+                })?;
+                self.target_file_size =
+                    NonZeroU64::new(bytes).ok_or_else(|| invalid("must be more than 0"))?;
+            }
+            _ => {
+                return Err(invalid(
+                    "unknown option; Delta writes take replaceWhere, partitionOverwriteMode and targetFileSize",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `1048576`, `1MiB`, `64 MiB`, `1GiB`, `512KiB` (also `KB`/`MB`/`GB`, as powers of 1024).
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let number: u64 = number.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    number.checked_mul(1u64 << shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("128MiB"), Some(128 << 20));
+        assert_eq!(parse_size("1 GiB"), Some(1 << 30));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(
+            DeltaWriteOptions::default().target_file_size.get(),
+            DEFAULT_TARGET_FILE_SIZE
+        );
+    }
+
+    #[test]
+    fn partition_overwrite_mode_is_checked() {
+        let mut options = DeltaWriteOptions::default();
+        options.set("partitionOverwriteMode", "DYNAMIC").unwrap();
+        assert_eq!(options.overwrite, OverwriteScope::WrittenPartitions);
+        let err = options.set("partitionOverwriteMode", "some").unwrap_err();
+        assert!(err.to_string().contains("static or dynamic"), "{err}");
+    }
+}

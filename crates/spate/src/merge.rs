@@ -1,0 +1,312 @@
+//! Upserts into Delta tables: [`MergeBuilder`] (`df.merge_into(table)`) and SQL's
+//! `MERGE INTO target USING source ON ... WHEN MATCHED ... WHEN NOT MATCHED ...`, both
+//! onto delta-rs's merge ([`spate_delta::merge`]).
+//!
+//! The source query runs first, on the session's executor; its rows are handed to
+//! delta-rs, which rewrites the target files that hold matching rows and commits the
+//! change as one version.
+
+use std::sync::Arc;
+
+use datafusion::datasource::{MemTable, TableProvider as _};
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, Merge, MergeAction, MergeClauseKind, MergeInsertKind, TableFactor,
+};
+
+pub use spate_delta::MergeOutcome;
+use spate_delta::{DeltaLocation, DeltaTableProvider, MergeClause, MergeSpec};
+
+use crate::dataframe::DataFrame;
+use crate::error::{Result, SpateError};
+use crate::session::Session;
+
+/// Builds an upsert of a DataFrame's rows into a Delta table; see
+/// [`DataFrame::merge_into`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+/// use spate::{SaveMode, Session};
+/// let dir = tempfile::tempdir().unwrap();
+/// let table = dir.path().join("stock");
+/// let session = Session::new()?;
+/// session.sql("select * from (values (1, 5), (2, 7)) t(id, qty)").await?.write().delta(&table).await?;
+/// let changes = session.sql("select * from (values (2, 1), (3, 4)) t(id, qty)").await?;
+/// let outcome = changes
+///     .merge_into(&table)
+///     .on("target.id = source.id")
+///     .when_matched_update(&[("qty", "target.qty + source.qty")])
+///     .when_not_matched_insert_all()
+///     .execute()
+///     .await?;
+/// assert_eq!((outcome.updated, outcome.inserted), (1, 1));
+/// assert_eq!(session.read().delta(&table).await?.count().await?, 3);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MergeBuilder {
+    source: DataFrame,
+    target: String,
+    spec: MergeSpec,
+    /// `*_all` clauses, filled in from the source's columns at execution.
+    update_all: bool,
+    insert_all: bool,
+}
+
+impl DataFrame {
+    /// Merges this DataFrame's rows into the Delta table at `target` (a path or URL).
+    /// In expressions the table's columns are `target.x` and these rows' `source.x`.
+    pub fn merge_into(self, target: impl AsRef<std::path::Path>) -> MergeBuilder {
+        MergeBuilder {
+            source: self,
+            target: target.as_ref().to_string_lossy().into_owned(),
+            spec: MergeSpec {
+                target_alias: "target".into(),
+                source_alias: "source".into(),
+                on: String::new(),
+                clauses: Vec::new(),
+            },
+            update_all: false,
+            insert_all: false,
+        }
+    }
+}
+
+impl MergeBuilder {
+    /// The condition that pairs a source row with a target row (`target.id = source.id`).
+    pub fn on(mut self, condition: &str) -> Self {
+        self.spec.on = condition.to_string();
+        self
+    }
+
+    /// Names the target's columns are qualified with (default `target`).
+    pub fn target_alias(mut self, alias: &str) -> Self {
+        self.spec.target_alias = alias.to_string();
+        self
+    }
+
+    /// Names the source's columns are qualified with (default `source`).
+    pub fn source_alias(mut self, alias: &str) -> Self {
+        self.spec.source_alias = alias.to_string();
+        self
+    }
+
+    /// Matched rows get these columns set to these SQL expressions.
+    pub fn when_matched_update(mut self, set: &[(&str, &str)]) -> Self {
+        self.spec.clauses.push(MergeClause::UpdateMatched {
+            predicate: None,
+            set: pairs(set),
+        });
+        self
+    }
+
+    /// Matched rows take every column from the source row.
+    pub fn when_matched_update_all(mut self) -> Self {
+        self.update_all = true;
+        self
+    }
+
+    /// Matched rows are deleted.
+    pub fn when_matched_delete(mut self) -> Self {
+        self.spec
+            .clauses
+            .push(MergeClause::DeleteMatched { predicate: None });
+        self
+    }
+
+    /// Source rows without a match are inserted with these column values.
+    pub fn when_not_matched_insert(mut self, values: &[(&str, &str)]) -> Self {
+        self.spec.clauses.push(MergeClause::InsertNotMatched {
+            predicate: None,
+            values: pairs(values),
+        });
+        self
+    }
+
+    /// Source rows without a match are inserted as they are.
+    pub fn when_not_matched_insert_all(mut self) -> Self {
+        self.insert_all = true;
+        self
+    }
+
+    /// Runs the source query and the merge; returns what changed.
+    pub async fn execute(self) -> Result<MergeOutcome> {
+        let at = DeltaLocation::parse(&self.target)?;
+        let mut spec = self.spec;
+        if spec.on.trim().is_empty() {
+            return Err(SpateError::InvalidOption {
+                option: "on".into(),
+                value: String::new(),
+                reason: "a merge needs the condition that pairs source and target rows".into(),
+            });
+        }
+        let columns: Vec<String> = self
+            .source
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let from_source = |c: &String| (c.clone(), format!("{}.\"{c}\"", spec.source_alias));
+        if self.update_all {
+            spec.clauses.push(MergeClause::UpdateMatched {
+                predicate: None,
+                set: columns.iter().map(from_source).collect(),
+            });
+        }
+        if self.insert_all {
+            spec.clauses.push(MergeClause::InsertNotMatched {
+                predicate: None,
+                values: columns.iter().map(from_source).collect(),
+            });
+        }
+        run_merge(&self.source, &at, &spec).await
+    }
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(c, e)| (c.to_string(), e.to_string()))
+        .collect()
+}
+
+/// Runs `source` with the session's executor and merges its rows into `at`.
+async fn run_merge(
+    source: &DataFrame,
+    at: &DeltaLocation,
+    spec: &MergeSpec,
+) -> Result<MergeOutcome> {
+    let session = source.session().clone();
+    let schema = source.schema();
+    let batches = source.clone().collect().await?;
+    let table = MemTable::try_new(schema, vec![batches]).map_err(|e| session.error(e))?;
+    let rows = session
+        .context()
+        .read_table(Arc::new(table))
+        .map_err(|e| session.error(e))?;
+    let state = session.context().state();
+    Ok(spate_delta::merge(&state, at, rows, spec).await?)
+}
+
+impl Session {
+    /// Runs SQL's `MERGE INTO`: the target must be a Delta table of the session
+    /// (`CREATE EXTERNAL TABLE ... STORED AS DELTA`); the source a table or a subquery.
+    pub(crate) async fn run_merge(&self, merge: &Merge) -> Result<MergeOutcome> {
+        let (target_name, target_alias) = match &merge.table {
+            TableFactor::Table { name, alias, .. } => (
+                name.to_string(),
+                alias.as_ref().map(|a| a.name.value.clone()),
+            ),
+            other => return Err(unsupported(format!("MERGE INTO {other}"))),
+        };
+        let provider = self
+            .context()
+            .table_provider(target_name.as_str())
+            .await
+            .map_err(|e| self.error(e))?;
+        let delta = provider
+            .downcast_ref::<DeltaTableProvider>()
+            .ok_or_else(|| SpateError::InvalidOption {
+                option: "MERGE INTO".into(),
+                value: target_name.clone(),
+                reason: "MERGE needs a Delta table (CREATE EXTERNAL TABLE ... STORED AS DELTA)"
+                    .into(),
+            })?;
+        let (source_sql, source_alias) = match &merge.source {
+            TableFactor::Table { name, alias, .. } => (
+                format!("SELECT * FROM {name}"),
+                alias
+                    .as_ref()
+                    .map_or_else(|| last_part(&name.to_string()), |a| a.name.value.clone()),
+            ),
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => (
+                subquery.to_string(),
+                alias
+                    .as_ref()
+                    .map_or_else(|| "source".to_string(), |a| a.name.value.clone()),
+            ),
+            other => return Err(unsupported(format!("MERGE ... USING {other}"))),
+        };
+        let mut clauses = Vec::new();
+        for clause in &merge.clauses {
+            let predicate = clause.predicate.as_ref().map(ToString::to_string);
+            let translated = match (&clause.clause_kind, &clause.action) {
+                (MergeClauseKind::Matched, MergeAction::Update(update)) => {
+                    let mut set = Vec::new();
+                    for assignment in &update.assignments {
+                        let AssignmentTarget::ColumnName(column) = &assignment.target else {
+                            return Err(unsupported(format!("UPDATE SET {assignment}")));
+                        };
+                        set.push((last_part(&column.to_string()), assignment.value.to_string()));
+                    }
+                    MergeClause::UpdateMatched { predicate, set }
+                }
+                (MergeClauseKind::Matched, MergeAction::Delete { .. }) => {
+                    MergeClause::DeleteMatched { predicate }
+                }
+                (
+                    MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget,
+                    MergeAction::Insert(insert),
+                ) => {
+                    let MergeInsertKind::Values(values) = &insert.kind else {
+                        return Err(unsupported("INSERT ROW in MERGE".into()));
+                    };
+                    let [row] = values.rows.as_slice() else {
+                        return Err(unsupported("MERGE INSERT with several rows".into()));
+                    };
+                    let columns: Vec<String> = if insert.columns.is_empty() {
+                        delta
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect()
+                    } else {
+                        insert
+                            .columns
+                            .iter()
+                            .map(|c| last_part(&c.to_string()))
+                            .collect()
+                    };
+                    if columns.len() != row.len() {
+                        return Err(unsupported(format!(
+                            "MERGE INSERT of {} values into {} columns",
+                            row.len(),
+                            columns.len()
+                        )));
+                    }
+                    let values = columns
+                        .into_iter()
+                        .zip(row.iter().map(ToString::to_string))
+                        .collect();
+                    MergeClause::InsertNotMatched { predicate, values }
+                }
+                (kind, action) => return Err(unsupported(format!("WHEN {kind} THEN {action}"))),
+            };
+            clauses.push(translated);
+        }
+        let spec = MergeSpec {
+            target_alias: target_alias.unwrap_or_else(|| last_part(&target_name)),
+            source_alias,
+            on: merge.on.to_string(),
+            clauses,
+        };
+        let source = self.sql(&source_sql).await?;
+        run_merge(&source, delta.location(), &spec).await
+    }
+}
+
+/// `b` of `a.b`, unquoted.
+fn last_part(name: &str) -> String {
+    name.rsplit('.')
+        .next()
+        .unwrap_or(name)
+        .trim_matches('"')
+        .to_string()
+}
+
+fn unsupported(what: String) -> SpateError {
+    SpateError::DataFusion(datafusion::error::DataFusionError::NotImplemented(what))
+}

@@ -1,0 +1,581 @@
+//! Delta Lake tables: SQL, the DataFrame writer and merge, time travel, bad input, and
+//! S3 commits against moto, on real files.
+
+use std::path::Path;
+
+use spate::{SaveMode, Session};
+use spate_connectors::object_stores::StoreConfig;
+
+use super::common::*;
+use super::emulators::Moto;
+
+/// The versions committed so far (`_delta_log/NNN.json`).
+fn versions(table: &Path) -> usize {
+    std::fs::read_dir(table.join("_delta_log"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".json")
+        })
+        .count()
+}
+
+fn days_sql(days: &[&str], per_day: u64) -> String {
+    let days: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
+    format!(
+        "SELECT CAST(value AS BIGINT) AS id, d.day, 'store-' || CAST(value % 3 AS VARCHAR) AS store, \
+         CAST(value AS DOUBLE) * 1.5 AS amount \
+         FROM range({per_day}) CROSS JOIN (SELECT unnest([{}]) AS day) d",
+        days.join(", ")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_creates_appends_overwrites_and_reads_old_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("sales");
+    let session = session();
+    let results = session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE sales (id BIGINT, day DATE, store VARCHAR, amount DOUBLE)
+               STORED AS DELTA PARTITIONED BY (day) LOCATION '{loc}';
+             INSERT INTO sales {a};
+             INSERT INTO sales {b};
+             SELECT count(*), count(DISTINCT day) FROM sales;",
+            loc = table.display(),
+            a = days_sql(&["2026-11-22"], 100),
+            b = days_sql(&["2026-11-23"], 50),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(results[1].rows_written, Some(100));
+    assert_eq!(rows(&results[3].batches), ["150|2"]);
+    // version 0 (create), 1 and 2 (one commit per INSERT), partitioned by day
+    assert_eq!(versions(&table), 3);
+    assert!(table.join("day=2026-11-23").is_dir());
+
+    session
+        .run_script(&format!(
+            "INSERT OVERWRITE sales {};",
+            days_sql(&["2026-11-24"], 10)
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        query(&session, "select count(*), min(day) from sales").await,
+        ["10|2026-11-24"]
+    );
+
+    // Time travel: version 2 still has both first days.
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE sales_v2 STORED AS DELTA LOCATION '{}' OPTIONS ('version' '2');",
+            table.display()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        query(&session, "select count(*) from sales_v2").await,
+        ["150"]
+    );
+    let v1 = session
+        .read()
+        .option("versionAsOf", "1")
+        .delta(&table)
+        .await
+        .unwrap();
+    assert_eq!(v1.count().await.unwrap(), 100);
+    // By time: now is after every commit.
+    let now = session
+        .read()
+        .option("timestampAsOf", "2999-01-01")
+        .delta(&table)
+        .await
+        .unwrap();
+    assert_eq!(now.count().await.unwrap(), 10);
+    let err = session
+        .read()
+        .option("timestampAsOf", "yesterday")
+        .delta(&table)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid Delta option timestamp 'yesterday'"),
+        "{err}"
+    );
+    // A time-travel table is read-only.
+    let err = session
+        .run_script("INSERT INTO sales_v2 SELECT * FROM sales")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("older version"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_partition_overwrite_replaces_exactly_the_days_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("daily");
+    let session = session();
+    let script = |days: &[&str]| {
+        format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS daily (id BIGINT, day DATE, store VARCHAR, amount DOUBLE)
+               STORED AS DELTA PARTITIONED BY (day) LOCATION '{}'
+               OPTIONS ('partitionOverwriteMode' 'dynamic');
+             INSERT OVERWRITE daily {};",
+            table.display(),
+            days_sql(days, 20)
+        )
+    };
+    session
+        .run_script(&script(&["2026-11-21", "2026-11-22"]))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        session.run_script(&script(&["2026-11-22"])).await.unwrap();
+    }
+    assert_eq!(
+        query(
+            &session,
+            "select day, count(*) from daily group by day order by day"
+        )
+        .await,
+        ["2026-11-21|20", "2026-11-22|20"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_merge_updates_matches_and_inserts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = session();
+    let results = session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE stock (id BIGINT, item VARCHAR, qty BIGINT)
+               STORED AS DELTA LOCATION '{}';
+             INSERT INTO stock VALUES (1, 'pen', 5), (2, 'ink', 7), (3, 'pad', 1);
+             CREATE VIEW changes AS SELECT * FROM (VALUES (2, 'ink', 3), (3, 'pad', -1), (4, 'cap', 9)) c(id, item, qty);
+             MERGE INTO stock t USING changes s ON t.id = s.id
+               WHEN MATCHED AND s.qty < 0 THEN DELETE
+               WHEN MATCHED THEN UPDATE SET qty = t.qty + s.qty
+               WHEN NOT MATCHED THEN INSERT (id, item, qty) VALUES (s.id, s.item, s.qty);
+             SELECT id, item, qty FROM stock ORDER BY id;",
+            dir.path().join("stock").display()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(results[3].kind, spate::StatementKind::Merge);
+    assert!(
+        results[3]
+            .message
+            .contains("1 rows inserted, 1 updated, 1 deleted"),
+        "{}",
+        results[3].message
+    );
+    assert_eq!(
+        rows(&results[4].batches),
+        ["1|pen|5", "2|ink|10", "4|cap|9"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataframe_writer_replace_where_and_merge_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("daily");
+    let session = session();
+    let two_days = session
+        .sql(&days_sql(&["2026-11-22", "2026-11-23"], 30))
+        .await
+        .unwrap();
+    let written = two_days
+        .write()
+        .mode(SaveMode::Overwrite)
+        .partition_by(&["day"])
+        .option("targetFileSize", "1MiB")
+        .delta(&table)
+        .await
+        .unwrap();
+    assert_eq!(written, 60);
+    for _ in 0..2 {
+        let rerun = session.sql(&days_sql(&["2026-11-23"], 5)).await.unwrap();
+        rerun
+            .write()
+            .mode(SaveMode::Overwrite)
+            .option("replaceWhere", "day = DATE '2026-11-23'")
+            .delta(&table)
+            .await
+            .unwrap();
+    }
+    let back = session.read().delta(&table).await.unwrap();
+    let counts = rows(
+        &back
+            .group_by(vec![spate::prelude::col("day")])
+            .agg(vec![
+                spate::prelude::count(spate::prelude::lit(1)).alias("n"),
+            ])
+            .unwrap()
+            .order_by(vec![spate::prelude::asc(spate::prelude::col("day"))])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(counts, ["2026-11-22|30", "2026-11-23|5"]);
+    // ErrorIfExists and Ignore see the table.
+    let again = session.sql(&days_sql(&["2026-11-24"], 1)).await.unwrap();
+    let err = again.clone().write().delta(&table).await.unwrap_err();
+    assert!(
+        err.to_string().contains("already holds a Delta table"),
+        "{err}"
+    );
+    assert_eq!(
+        again
+            .write()
+            .mode(SaveMode::Ignore)
+            .delta(&table)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let changes = session
+        .sql("select CAST(id AS BIGINT) AS id, DATE '2026-11-22' AS day, 'moved' AS store, 0.0 AS amount \
+              from (values (0), (1), (1000)) t(id)")
+        .await
+        .unwrap();
+    let outcome = changes
+        .merge_into(&table)
+        .on("target.id = source.id AND target.day = source.day")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.updated, outcome.inserted, outcome.deleted),
+        (2, 1, 0)
+    );
+    let moved = session
+        .read()
+        .delta(&table)
+        .await
+        .unwrap()
+        .filter(spate::prelude::col("store").eq(spate::prelude::lit("moved")))
+        .unwrap();
+    assert_eq!(moved.count().await.unwrap(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gives_one_clear_error_and_leaves_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = session();
+
+    // A directory of Parquet files is not a Delta table.
+    let parquet_dir = dir.path().join("plain");
+    write_parquet(&parquet_dir.join("part-0.parquet"), &people(&[1], &["a"]));
+    let df = session.sql("select 1 as id").await.unwrap();
+    let err = df
+        .clone()
+        .write()
+        .mode(SaveMode::Append)
+        .delta(&parquet_dir)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&parquet_dir.display().to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains("is not a Delta table: it holds part-0.parquet but no _delta_log/"),
+        "{text}"
+    );
+    assert!(!parquet_dir.join("_delta_log").exists());
+
+    // Unknown partition column.
+    let table = dir.path().join("t");
+    let err = df
+        .clone()
+        .write()
+        .partition_by(&["day"])
+        .delta(&table)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown partition column `day`"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("the columns are id Int64"),
+        "{err}"
+    );
+    assert!(!table.join("_delta_log").exists());
+
+    // Schema mismatch on append names the columns and types.
+    session
+        .sql("select CAST(1 AS BIGINT) AS id, 'a' AS name")
+        .await
+        .unwrap()
+        .write()
+        .delta(&table)
+        .await
+        .unwrap();
+    let wrong = session.sql("select 'x' AS id, 2 AS qty").await.unwrap();
+    let err = wrong
+        .write()
+        .mode(SaveMode::Append)
+        .delta(&table)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "schema mismatch writing to Delta table {}",
+            table.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("column `id` is Int64 in the table but Utf8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("column `qty` (Int64) is not in the table"),
+        "{text}"
+    );
+    assert!(text.contains("column `name` (Utf8) is missing"), "{text}");
+    assert!(!text.contains("backtrace"), "{text}");
+    assert_eq!(versions(&table), 1);
+
+    // Rows outside replaceWhere: nothing is committed.
+    let daily = dir.path().join("daily");
+    session
+        .sql(&days_sql(&["2026-11-22"], 3))
+        .await
+        .unwrap()
+        .write()
+        .partition_by(&["day"])
+        .delta(&daily)
+        .await
+        .unwrap();
+    let err = session
+        .sql(&days_sql(&["2026-11-23"], 3))
+        .await
+        .unwrap()
+        .write()
+        .mode(SaveMode::Overwrite)
+        .option("replaceWhere", "day = DATE '2026-11-22'")
+        .delta(&daily)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("do not all match replaceWhere"),
+        "{err}"
+    );
+    assert_eq!(versions(&daily), 1);
+    assert_eq!(
+        session
+            .read()
+            .delta(&daily)
+            .await
+            .unwrap()
+            .count()
+            .await
+            .unwrap(),
+        3
+    );
+
+    // A replaceWhere on a column that is not a partition column.
+    let err = session
+        .sql(&days_sql(&["2026-11-22"], 3))
+        .await
+        .unwrap()
+        .write()
+        .mode(SaveMode::Overwrite)
+        .option("replaceWhere", "store = 'x'")
+        .delta(&daily)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("partition columns: day"), "{err}");
+}
+
+/// Two writers that both read version N append at once: the second's put of version N+1
+/// fails (put-if-absent), delta-rs sees the other commit was a blind append, and retries
+/// at N+2. Both land, nothing is lost or doubled.
+async fn concurrent_appends_both_land(session: &Session, location: &str) {
+    session
+        .sql("select CAST(value AS BIGINT) AS id from range(10)")
+        .await
+        .unwrap()
+        .write()
+        .delta(location)
+        .await
+        .unwrap();
+    let at = spate_delta::DeltaLocation::parse(location).unwrap();
+    let state = session.context().state();
+    let mut plans = Vec::new();
+    for start in [100, 200] {
+        let df = session
+            .context()
+            .sql(&format!(
+                "select CAST(value AS BIGINT) AS id from range({start}, {})",
+                start + 50
+            ))
+            .await
+            .unwrap();
+        let input = df.create_physical_plan().await.unwrap();
+        let options = spate_delta::DeltaWriteOptions {
+            mode: spate_delta::WriteMode::Append,
+            ..Default::default()
+        };
+        plans.push(
+            spate_delta::plan_write(&state, &at, input, &options)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    // Both planned against the same version; now both commit.
+    for plan in plans {
+        spate::datafusion::physical_plan::collect(plan, session.context().task_ctx())
+            .await
+            .unwrap();
+    }
+    let back = session.read().delta(location).await.unwrap();
+    let stats = rows(
+        &back
+            .group_by(vec![])
+            .agg(vec![
+                spate::prelude::count(spate::prelude::lit(1)).alias("n"),
+                spate::prelude::count_distinct(spate::prelude::col("id")).alias("d"),
+            ])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(stats, ["110|110"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_on_local_disk_both_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t");
+    concurrent_appends_both_land(&session(), table.to_str().unwrap()).await;
+    assert_eq!(versions(&table), 3);
+}
+
+fn session_with(config: StoreConfig) -> Session {
+    Session::builder()
+        .threads(2)
+        .storage(config)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_delta_tables_commit_with_conditional_put() {
+    let moto = Moto::start(&["lake"]);
+    let session = session_with(moto.config());
+    concurrent_appends_both_land(&session, "s3://lake/appends").await;
+    // Exactly versions 0, 1 and 2: the second append was retried, not overwritten.
+    let v2 = session
+        .read()
+        .option("versionAsOf", "2")
+        .delta("s3://lake/appends")
+        .await
+        .unwrap();
+    assert_eq!(v2.count().await.unwrap(), 110);
+    let v3 = session
+        .read()
+        .option("versionAsOf", "3")
+        .delta("s3://lake/appends")
+        .await;
+    assert!(v3.is_err());
+
+    // SQL on S3: create, insert, overwrite by partition, merge, time travel.
+    let results = session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE sales (id BIGINT, day DATE, store VARCHAR, amount DOUBLE)
+               STORED AS DELTA PARTITIONED BY (day) LOCATION 's3://lake/sales/'
+               OPTIONS ('partitionOverwriteMode' 'dynamic');
+             INSERT INTO sales {};
+             INSERT OVERWRITE sales {};
+             SELECT day, count(*) FROM sales GROUP BY day ORDER BY day;",
+            days_sql(&["2026-11-22", "2026-11-23"], 40),
+            days_sql(&["2026-11-23"], 7),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows(&results[3].batches), ["2026-11-22|40", "2026-11-23|7"]);
+    let v1 = session
+        .read()
+        .option("versionAsOf", "1")
+        .delta("s3://lake/sales")
+        .await
+        .unwrap();
+    assert_eq!(v1.count().await.unwrap(), 80);
+}
+
+/// The rows of a table as one checksum, in SQL that spate and delta-rs's Python reader
+/// (both DataFusion underneath) evaluate alike.
+const CHECKSUM: &str = "select count(*) as n, md5(string_agg(concat_ws('|', id, store, amount, \
+     CAST(day AS VARCHAR), flag, CAST(price AS VARCHAR), CAST(at AS VARCHAR)), ',' order by id)) as digest from t";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_deltalake_reads_back_what_spate_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("wide");
+    let session = session();
+    let rows_sql = |from: u64, to: u64| {
+        format!(
+            "SELECT CAST(value AS BIGINT) AS id, \
+               CASE WHEN value % 7 = 0 THEN NULL ELSE 'store-' || CAST(value % 5 AS VARCHAR) END AS store, \
+               CAST(value AS DOUBLE) / 8 AS amount, \
+               DATE '2026-11-20' + CAST(value % 4 AS INT) AS day, \
+               value % 2 = 0 AS flag, \
+               CAST(value AS DECIMAL(12, 2)) / 100 AS price, \
+               to_timestamp_seconds(1795428000 + value) AS at \
+             FROM range({from}, {to})"
+        )
+    };
+    for (from, to, mode) in [
+        (0, 5000, SaveMode::ErrorIfExists),
+        (5000, 9000, SaveMode::Append),
+    ] {
+        session
+            .sql(&rows_sql(from, to))
+            .await
+            .unwrap()
+            .write()
+            .mode(mode)
+            .partition_by(&["day"])
+            .delta(&table)
+            .await
+            .unwrap();
+    }
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE t STORED AS DELTA LOCATION '{}'",
+            table.display()
+        ))
+        .await
+        .unwrap();
+    let ours = query(&session, CHECKSUM).await;
+    let script = format!(
+        "from deltalake import DeltaTable, QueryBuilder\n\
+         t = QueryBuilder().register('t', DeltaTable({path:?})).execute({sql:?}).read_all()\n\
+         n, digest = (c.to_pylist()[0] for c in t.columns)\n\
+         print(f'{{n}}|{{digest}}')",
+        path = table.display().to_string(),
+        sql = CHECKSUM
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 with deltalake: ./scripts/test.sh installs it (pip install deltalake)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let theirs = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert_eq!(ours, [theirs]);
+    assert!(ours[0].starts_with("9000|"), "{ours:?}");
+}
