@@ -384,6 +384,18 @@ async fn bad_input_gives_one_clear_error_and_leaves_the_table() {
         3
     );
 
+    // CREATE EXTERNAL TABLE with an unknown partition column creates nothing.
+    let created = dir.path().join("created");
+    let err = session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE c (id BIGINT) STORED AS DELTA PARTITIONED BY (day) LOCATION '{}'",
+            created.display()
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("day"), "{err}");
+    assert!(!created.join("_delta_log").exists());
+
     // A replaceWhere on a column that is not a partition column.
     let err = session
         .sql(&days_sql(&["2026-11-22"], 3))
@@ -578,4 +590,143 @@ async fn python_deltalake_reads_back_what_spate_wrote() {
     let theirs = String::from_utf8_lossy(&output.stdout).trim().to_string();
     assert_eq!(ours, [theirs]);
     assert!(ours[0].starts_with("9000|"), "{ours:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_concurrent_overwrite_fails_clearly_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t");
+    let session = session();
+    session
+        .sql("select CAST(value AS BIGINT) AS id from range(10)")
+        .await
+        .unwrap()
+        .write()
+        .delta(&table)
+        .await
+        .unwrap();
+    let at = spate_delta::DeltaLocation::parse(table.to_str().unwrap()).unwrap();
+    let state = session.context().state();
+    let mut plans = Vec::new();
+    for n in [3, 4] {
+        let df = session
+            .context()
+            .sql(&format!(
+                "select CAST(value AS BIGINT) AS id from range({n})"
+            ))
+            .await
+            .unwrap();
+        let options = spate_delta::DeltaWriteOptions {
+            mode: spate_delta::WriteMode::Overwrite,
+            ..Default::default()
+        };
+        let input = df.create_physical_plan().await.unwrap();
+        plans.push(
+            spate_delta::plan_write(&state, &at, input, &options)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let mut outcomes = Vec::new();
+    for plan in plans {
+        outcomes.push(
+            spate::datafusion::physical_plan::collect(plan, session.context().task_ctx()).await,
+        );
+    }
+    assert!(outcomes[0].is_ok());
+    // Both overwrites removed the same files: the second one lost.
+    let err = spate::SpateError::from(outcomes.pop().unwrap().unwrap_err()).to_string();
+    assert!(
+        err.starts_with(&format!(
+            "conflicting concurrent transaction on Delta table {}",
+            table.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("the table is unchanged, run the write again"),
+        "{err}"
+    );
+    assert_eq!(versions(&table), 2);
+    assert_eq!(
+        session
+            .read()
+            .delta(&table)
+            .await
+            .unwrap()
+            .count()
+            .await
+            .unwrap(),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_skip_files_by_partition_and_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = session();
+    let daily = dir.path().join("daily");
+    session
+        .sql(&days_sql(
+            &["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"],
+            100,
+        ))
+        .await
+        .unwrap()
+        .write()
+        .partition_by(&["day"])
+        .delta(&daily)
+        .await
+        .unwrap();
+    let ids = dir.path().join("ids");
+    for start in [0, 1000, 2000, 3000] {
+        session
+            .sql(&format!(
+                "select CAST(value AS BIGINT) AS id from range({start}, {})",
+                start + 1000
+            ))
+            .await
+            .unwrap()
+            .write()
+            .mode(SaveMode::Append)
+            .delta(&ids)
+            .await
+            .unwrap();
+    }
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE daily STORED AS DELTA LOCATION '{}';
+             CREATE EXTERNAL TABLE ids STORED AS DELTA LOCATION '{}';",
+            daily.display(),
+            ids.display()
+        ))
+        .await
+        .unwrap();
+    // The files a scan opens are listed in its plan (count(*) alone is answered from
+    // the log's statistics, without opening files).
+    let files_scanned = |sql: &'static str| {
+        let session = session.clone();
+        async move {
+            let plan = session.sql(sql).await.unwrap().explain().await.unwrap();
+            plan.matches(".parquet").count()
+        }
+    };
+    let all_days = files_scanned("select sum(amount) from daily").await;
+    let one_day =
+        files_scanned("select sum(amount) from daily where day = DATE '2026-11-22'").await;
+    assert!(
+        all_days >= 4 && one_day * 4 <= all_days,
+        "{one_day} of {all_days}"
+    );
+    let all_ids = files_scanned("select sum(id) from ids").await;
+    let low_ids = files_scanned("select sum(id) from ids where id < 500").await;
+    assert!(
+        all_ids >= 4 && low_ids * 4 <= all_ids,
+        "{low_ids} of {all_ids}"
+    );
+    assert_eq!(
+        query(&session, "select count(*), sum(id) from ids where id < 500").await,
+        ["500|124750"]
+    );
 }
