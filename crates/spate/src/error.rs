@@ -99,17 +99,12 @@ pub enum SpateError {
     DataFusion(#[source] DataFusionError),
 }
 
-/// Whether `err`, or any error under it, is an I/O error for a full disk.
+/// Whether `err`, or any error under it (DataFusion's and arrow's errors expose their
+/// I/O sources), is an I/O error for a full disk.
 pub(crate) fn is_disk_full(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::StorageFull
-        {
-            return true;
-        }
-        if let Some(DataFusionError::ArrowError(arrow, _)) = e.downcast_ref::<DataFusionError>()
-            && let datafusion::arrow::error::ArrowError::IoError(_, io) = arrow.as_ref()
             && io.kind() == std::io::ErrorKind::StorageFull
         {
             return true;
