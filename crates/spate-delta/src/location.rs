@@ -100,7 +100,14 @@ impl std::fmt::Display for DeltaLocation {
     /// Local tables show as paths; URLs without user info or query strings.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.local_path() {
-            Some(path) => write!(f, "{}", path.display()),
+            Some(path) => {
+                let text = path.display().to_string();
+                let shown = match text.strip_suffix('/') {
+                    Some(trimmed) if !trimmed.is_empty() => trimmed,
+                    _ => text.as_str(),
+                };
+                write!(f, "{shown}")
+            }
             None => {
                 let shown = spate_connectors::object_stores::display_url(&self.url);
                 write!(f, "{shown}")

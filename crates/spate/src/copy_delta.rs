@@ -20,6 +20,41 @@ pub(crate) fn is_delta_copy(copy: &CopyToStatement) -> bool {
         .is_some_and(|s| s.eq_ignore_ascii_case("delta"))
 }
 
+/// The query a COPY writes, as a statement of its own.
+pub(crate) fn source_statement(
+    copy: &CopyToStatement,
+) -> Result<datafusion::sql::parser::Statement> {
+    let query = match &copy.source {
+        CopyToSource::Relation(name) => {
+            let sql = format!("SELECT * FROM {name}");
+            let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
+            let mut parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(&dialect, &sql)
+                .map_err(|e| {
+                    SpateError::DataFusion(datafusion::error::DataFusionError::SQL(
+                        Box::new(e),
+                        None,
+                    ))
+                })?;
+            match parsed.pop() {
+                Some(statement) => statement,
+                None => {
+                    return Err(SpateError::InvalidOption {
+                        option: "COPY".into(),
+                        value: name.to_string(),
+                        reason: "no query to copy".into(),
+                    });
+                }
+            }
+        }
+        CopyToSource::Query(query) => {
+            datafusion::sql::sqlparser::ast::Statement::Query(query.clone())
+        }
+    };
+    Ok(datafusion::sql::parser::Statement::Statement(Box::new(
+        query,
+    )))
+}
+
 impl Session {
     /// Runs a `COPY ... STORED AS DELTA`; returns the rows written.
     pub(crate) async fn run_delta_copy(

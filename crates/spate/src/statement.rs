@@ -277,6 +277,25 @@ impl Session {
             outcome.metrics = metrics;
             return Ok(outcome);
         }
+        // EXPLAIN of a Delta COPY explains its query, and says where the rows go.
+        if let DfStatement::Explain(explain) = &stmt.parsed
+            && let DfStatement::CopyTo(copy) = explain.statement.as_ref()
+            && crate::copy_delta::is_delta_copy(copy)
+        {
+            let mut inner = explain.clone();
+            inner.statement = Box::new(crate::copy_delta::source_statement(copy)?);
+            let mut explained = stmt.clone();
+            explained.parsed = DfStatement::Explain(inner);
+            let mut outcome = Box::pin(self.run_parsed(&explained)).await?;
+            let write = format!(
+                "DeltaCommitExec: table={}\n  CoalescePartitionsExec\n    DeltaWriterExec: one task per partition of the query\n",
+                copy.target
+            );
+            outcome
+                .batches
+                .push(explain_row(&outcome.schema, "delta_write", &write)?);
+            return Ok(outcome);
+        }
         // DataFusion does not plan MERGE; spate runs it onto delta-rs's merge.
         if let DfStatement::Statement(parsed) = &stmt.parsed
             && let SqlStatement::Merge(merge) = parsed.as_ref()

@@ -120,3 +120,28 @@ fn two_processes_appending_at_once_both_land() {
     }
     assert_eq!(count(dir.path(), &table), "600010,600010");
 }
+
+#[test]
+fn explain_shows_delta_writes_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = repo().join("sql/cymbal/daily.sql");
+    let (code, stdout, stderr) = run(spate(dir.path()).args([
+        "explain",
+        sql.to_str().unwrap(),
+        "--data",
+        cymbal().to_str().unwrap(),
+        "--param",
+        "run_date=2026-11-23",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout
+            .matches("DeltaCommitExec: table=./warehouse/")
+            .count(),
+        3,
+        "{stdout}"
+    );
+    assert!(!dir.path().join("warehouse").exists());
+}
