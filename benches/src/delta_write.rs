@@ -32,15 +32,7 @@ const SELECT: &str =
     "SELECT *, CAST(date_trunc('month', l_shipdate) AS DATE) AS ship_month FROM lineitem";
 
 pub fn run(options: &DeltaWriteOptions) -> Result<(), String> {
-    let threads = options
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(run_async(options, threads))
+    crate::block_on(options.threads, |threads| run_async(options, threads))
 }
 
 async fn run_async(options: &DeltaWriteOptions, threads: usize) -> Result<(), String> {
@@ -150,7 +142,7 @@ fn lineitem_path(data: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("no lineitem under {}", data.display()))
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }

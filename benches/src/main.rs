@@ -7,6 +7,7 @@
 //! tpch generate --scale 10 --out /data/tpch10
 //! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
 //! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
+//! tpch skew --out /data/skew --rows 40000000 --iterations 3
 //! ```
 
 mod compare;
@@ -15,6 +16,7 @@ mod delta_write;
 mod queries;
 mod report;
 mod runner;
+mod skew;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +52,25 @@ enum Command {
     /// Write lineitem as a Delta table partitioned by ship month, against COPY to
     /// Parquet partitioned the same way.
     DeltaWrite(delta_write::DeltaWriteOptions),
+    /// A join with one hot key (Zipf keys, 30% on one key): spate with adaptivity on and
+    /// off and DataFusion's executor against the ideal (CPU time / threads).
+    Skew(skew::SkewOptions),
+}
+
+/// Runs `job` on a runtime of `threads` worker threads (default: all cores), telling it
+/// how many.
+pub(crate) fn block_on<F: Future<Output = Result<(), String>>>(
+    threads: Option<usize>,
+    job: impl FnOnce(usize) -> F,
+) -> Result<(), String> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(job(threads))
 }
 
 fn main() -> ExitCode {
@@ -58,6 +79,7 @@ fn main() -> ExitCode {
         Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
         Command::Run(options) => runner::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
+        Command::Skew(options) => skew::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

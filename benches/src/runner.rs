@@ -52,15 +52,7 @@ struct Contender {
 }
 
 pub fn run(options: &RunOptions) -> Result<(), String> {
-    let threads = options
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(run_async(options, threads))
+    crate::block_on(options.threads, |threads| run_async(options, threads))
 }
 
 async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {

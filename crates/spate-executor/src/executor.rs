@@ -61,6 +61,7 @@ impl Executor {
             &task_ctx,
             self.config.threads,
             sizing.broadcast_threshold,
+            sizing.partition_target,
         )
         .await?;
         Ok(QueryOutput { batches, metrics })

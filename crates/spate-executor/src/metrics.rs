@@ -7,6 +7,7 @@ use std::time::Duration;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::adaptive::ReadDecision;
 use crate::stage::StageId;
 
 /// Figures of one stage.
@@ -33,6 +34,10 @@ pub struct StageMetrics {
     /// Partitioned joins switched to broadcast joins when their build side turned out
     /// small (their probe stage was absorbed into this one).
     pub broadcast_joins: u64,
+    /// How adaptive reads re-planned its tasks from its inputs' real sizes (partitions
+    /// coalesced, skewed join partitions sliced, empty partitions skipped); `None` when
+    /// it read its input partitions as planned.
+    pub reads: Option<ReadDecision>,
     /// Wall time from its first task's start to its last task's end.
     pub elapsed: Duration,
     /// The sum of its tasks' run times (busy worker time; with `elapsed`, how parallel
@@ -140,9 +145,11 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
+            "{:>5} {:>6} {:>10} {:>5} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
             "stage",
             "tasks",
+            "read parts",
+            "skew",
             "rows out",
             "shuffle mem",
             "shuffle spill",
@@ -158,9 +165,14 @@ impl fmt::Display for QueryMetrics {
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
+                "{:>5} {:>6} {:>10} {:>5} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
                 s.stage,
                 s.tasks,
+                s.reads.as_ref().map_or("-".to_string(), |r| format!(
+                    "{}->{}",
+                    r.partitions_before, r.tasks_after
+                )),
+                s.reads.as_ref().map_or(0, |r| r.skewed_partitions),
                 s.output_rows,
                 s.shuffle_memory_bytes,
                 s.spilled_bytes,

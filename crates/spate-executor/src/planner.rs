@@ -7,7 +7,8 @@
 //!    order) is an exchange: its input becomes a stage whose tasks shuffle their output
 //!    by that partitioning, and the repartition is replaced by a [`ShuffleReaderExec`]
 //!    with the same output partitioning. With `shuffle_partitions` set, every such
-//!    exchange gets that many reduce partitions.
+//!    exchange gets that many reduce partitions; hash exchanges get the sizing's
+//!    `hash_partitions` (more, when adaptive reads will coalesce them).
 //! 2. The input of a `CoalescePartitionsExec` or `SortPreservingMergeExec` becomes a
 //!    pass-through stage: map task `i` writes reduce partition `i`, which keeps each
 //!    partition's order for the merge. An input that is already a shuffle reader is left
@@ -161,10 +162,14 @@ pub fn plan_stages(
             if let Some(repartition) = node.downcast_ref::<RepartitionExec>()
                 && !repartition.preserve_order()
             {
-                let partitioning = match (repartition.partitioning(), sizing.shuffle_partitions) {
-                    (Partitioning::Hash(exprs, _), Some(n)) => Partitioning::Hash(exprs.clone(), n),
-                    (Partitioning::RoundRobinBatch(_), Some(n)) => Partitioning::RoundRobinBatch(n),
-                    (other, _) => other.clone(),
+                let partitioning = match repartition.partitioning() {
+                    Partitioning::Hash(exprs, n) => {
+                        Partitioning::Hash(exprs.clone(), sizing.hash_partitions.unwrap_or(*n))
+                    }
+                    Partitioning::RoundRobinBatch(n) => {
+                        Partitioning::RoundRobinBatch(sizing.shuffle_partitions.unwrap_or(*n))
+                    }
+                    other => other.clone(),
                 };
                 if matches!(
                     partitioning,

@@ -30,7 +30,7 @@ use datafusion::physical_plan::ExecutionPlanProperties;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::adaptive::switch_to_broadcast;
+use crate::adaptive::{adapt_reads, switch_to_broadcast};
 use crate::error::ExecutorError;
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
@@ -70,14 +70,17 @@ struct StageRun {
 }
 
 /// Runs every stage of `graph`; returns the result stage's batches in partition order.
-/// Joins with a build side of at most `broadcast_threshold` bytes become broadcast joins.
+/// Joins with a build side of at most `broadcast_threshold` bytes become broadcast joins;
+/// with a `partition_target`, stages reading hash shuffles have their reads re-planned.
 pub(crate) async fn run_graph(
     mut graph: StageGraph,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
     threads: usize,
     broadcast_threshold: Option<usize>,
+    partition_target: Option<usize>,
 ) -> Result<(Vec<RecordBatch>, QueryMetrics)> {
+    let adapt = partition_target.map(|target| (target, threads));
     let mut runs: Vec<StageRun> = graph
         .stages
         .iter()
@@ -94,7 +97,14 @@ pub(crate) async fn run_graph(
     let mut running = FuturesUnordered::new();
     // Where each absorbed stage's plan went.
     let mut absorbed_into: Vec<Option<StageId>> = vec![None; graph.stages.len()];
-    release_ready(&graph, &mut runs, &mut queue, store, &mut finished_order)?;
+    release_ready(
+        &mut graph,
+        &mut runs,
+        &mut queue,
+        store,
+        &mut finished_order,
+        adapt,
+    )?;
     loop {
         while running.len() < threads.max(1)
             && let Some(Reverse((stage_id, task))) = queue.pop()
@@ -176,7 +186,14 @@ pub(crate) async fn run_graph(
                     threads,
                 )?;
             }
-            release_ready(&graph, &mut runs, &mut queue, store, &mut finished_order)?;
+            release_ready(
+                &mut graph,
+                &mut runs,
+                &mut queue,
+                store,
+                &mut finished_order,
+                adapt,
+            )?;
         }
     }
     if let Some(stuck) = runs.iter().position(|r| r.state != StageState::Done) {
@@ -194,13 +211,16 @@ pub(crate) async fn run_graph(
 }
 
 /// Moves every waiting stage whose inputs are done to `Runnable` and queues its tasks;
-/// a stage with no tasks is done at once. `order` receives stages as they start.
+/// a stage with no tasks is done at once. `order` receives stages as they start. With
+/// `adapt` (partition target, threads), what a stage's tasks read is first re-planned
+/// from its inputs' real sizes ([`crate::adaptive`]).
 fn release_ready(
-    graph: &StageGraph,
+    graph: &mut StageGraph,
     runs: &mut [StageRun],
     queue: &mut BinaryHeap<Reverse<(StageId, usize)>>,
-    store: &ShuffleStore,
+    store: &Arc<ShuffleStore>,
     order: &mut Vec<usize>,
+    adapt: Option<(usize, usize)>,
 ) -> Result<()> {
     loop {
         let ready: Vec<StageId> = graph
@@ -221,6 +241,11 @@ fn release_ready(
             return Ok(());
         }
         for id in ready {
+            if let Some((target, threads)) = adapt
+                && let Some(decision) = adapt_reads(&mut graph.stages, id, store, target, threads)?
+            {
+                runs[id.0].metrics.reads = Some(decision);
+            }
             let stage = &graph.stages[id.0];
             let run = &mut runs[id.0];
             run.state = transition(run.state, StageEvent::InputsDone, id)?;

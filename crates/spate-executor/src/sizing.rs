@@ -6,6 +6,9 @@
 //!   input (at least 16 MiB), rounded up to a multiple of `T`, at most 512; never fewer
 //!   than the plan's own. Without a limit, the plan's own count (one per thread) is kept:
 //!   more partitions only cost time when memory is not short.
+//! - **Hash partitions**: with adaptivity on, hash shuffles get at least `8·T` reduce
+//!   partitions: adaptive reads coalesce the small ones back into tasks of the partition
+//!   target, and a hot key gets a partition of its own that can be sliced.
 //! - **Shuffle memory**: map outputs hold at most `2L/5` in memory together; the rest of
 //!   the pool is left to the operators that read them.
 //! - **Join build budget**: a hash join task whose build side exceeds `L / (4·T)` joins
@@ -14,6 +17,11 @@
 //! - **Broadcast threshold**: a partitioned join whose build side turns out to hold at most
 //!   `min(L/8, 64 MiB)` (64 MiB without a limit) becomes a broadcast join (see
 //!   [`crate::adaptive`]); with `adaptive` off, never.
+//!
+//! - **Partition target**: with adaptivity on, a stage reading hash shuffles reads about
+//!   `L / (8·T)` bytes per task (between 1 MiB and 64 MiB; 64 MiB without a limit):
+//!   smaller reduce partitions are coalesced, larger skewed join partitions are read in
+//!   slices (see [`crate::adaptive`]).
 //!
 //! An explicit `shuffle_partitions` in [`ExecutorConfig`] wins over the computed count.
 
@@ -33,11 +41,19 @@ const MAX_PARTITIONS: usize = 512;
 /// The largest build side a join is switched to a broadcast join for.
 const MAX_BROADCAST: usize = 64 * MIB;
 
+/// With adaptive reads, hash shuffles get at least this many reduce partitions per thread.
+const HASH_PARTITIONS_PER_THREAD: usize = 8;
+/// The most bytes a task of a stage reading hash shuffles is given by adaptive reads.
+const MAX_PARTITION_TARGET: usize = 64 * MIB;
+
 /// What the executor decided for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sizing {
     /// Reduce partitions of every shuffle; `None` keeps the plan's.
     pub shuffle_partitions: Option<usize>,
+    /// Reduce partitions of hash shuffles (at least `shuffle_partitions`; more with
+    /// adaptive reads, which coalesce them again); `None` keeps the plan's.
+    pub hash_partitions: Option<usize>,
     /// Bytes all map outputs of the query may hold in memory together.
     pub shuffle_memory_cap: usize,
     /// Build-side bytes above which a hash join task joins in pieces; `None`: never.
@@ -45,6 +61,9 @@ pub struct Sizing {
     /// Build-side bytes up to which a partitioned join becomes a broadcast join; `None`:
     /// never.
     pub broadcast_threshold: Option<usize>,
+    /// Bytes a task of a stage reading hash shuffles should read (adaptive reads);
+    /// `None`: the plan's partitions are read as they are.
+    pub partition_target: Option<usize>,
 }
 
 impl Sizing {
@@ -60,13 +79,31 @@ impl Sizing {
             let wanted = scanned_bytes(plan).div_ceil(target);
             (wanted > threads).then(|| wanted.next_multiple_of(threads).min(MAX_PARTITIONS))
         });
+        // Adaptive reads merge small partitions back, so hash shuffles can be cut finer
+        // than the threads: a hot key then fills a partition of its own, which can be
+        // sliced, instead of hiding in one of a few big ones.
+        let hash_partitions = match (config.shuffle_partitions, config.adaptive) {
+            (None, true) => Some(
+                shuffle_partitions
+                    .unwrap_or(threads)
+                    .max(HASH_PARTITIONS_PER_THREAD * threads)
+                    .min(MAX_PARTITIONS),
+            ),
+            _ => shuffle_partitions,
+        };
         Sizing {
             shuffle_partitions,
+            hash_partitions,
             shuffle_memory_cap: limit.map_or(usize::MAX, |l| l / 5 * 2),
             join_build_budget: limit.map(|l| (l / (4 * threads)).max(1)),
             broadcast_threshold: config
                 .adaptive
                 .then(|| limit.map_or(MAX_BROADCAST, |l| (l / 8).min(MAX_BROADCAST))),
+            partition_target: config.adaptive.then(|| {
+                limit.map_or(MAX_PARTITION_TARGET, |l| {
+                    (l / (8 * threads)).clamp(MIB, MAX_PARTITION_TARGET)
+                })
+            }),
         }
     }
 }
@@ -110,9 +147,11 @@ mod tests {
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Infinite);
         assert_eq!(sizing.shuffle_partitions, None);
+        assert_eq!(sizing.hash_partitions, Some(16));
         assert_eq!(sizing.join_build_budget, None);
         assert_eq!(sizing.shuffle_memory_cap, usize::MAX);
         assert_eq!(sizing.broadcast_threshold, Some(MAX_BROADCAST));
+        assert_eq!(sizing.partition_target, Some(MAX_PARTITION_TARGET));
     }
 
     #[test]
@@ -124,16 +163,20 @@ mod tests {
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Finite(1000 * MIB));
         assert_eq!(sizing.shuffle_partitions, Some(7));
+        assert_eq!(sizing.hash_partitions, Some(7));
         assert_eq!(sizing.join_build_budget, Some(125 * MIB));
         assert_eq!(sizing.shuffle_memory_cap, 400 * MIB);
         assert_eq!(sizing.broadcast_threshold, Some(MAX_BROADCAST));
         let small = Sizing::new(&config, &empty(), MemoryLimit::Finite(80 * MIB));
         assert_eq!(small.broadcast_threshold, Some(10 * MIB));
+        assert_eq!(small.partition_target, Some(5 * MIB));
+        assert_eq!(sizing.partition_target, Some(1000 * MIB / 16));
         let fixed = ExecutorConfig {
             adaptive: false,
             ..config
         };
         let sizing = Sizing::new(&fixed, &empty(), MemoryLimit::Finite(1000 * MIB));
         assert_eq!(sizing.broadcast_threshold, None);
+        assert_eq!(sizing.partition_target, None);
     }
 }

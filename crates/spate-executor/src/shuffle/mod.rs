@@ -20,7 +20,7 @@ mod reader;
 mod store;
 mod writer;
 
-pub use reader::ShuffleReaderExec;
+pub use reader::{ReadSpec, ShuffleReaderExec};
 pub(crate) use store::ShuffleReservation;
 pub use store::{HeldMemory, MapOutput, ShuffleStore};
 pub(crate) use writer::{Split, write_map_output};

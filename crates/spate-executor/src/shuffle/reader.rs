@@ -5,8 +5,15 @@
 //! memory, which the reader takes over (each partition is read once). For a
 //! pass-through stage, partition `p` is exactly map task `p`'s output, in order, so a
 //! merge above the reader still sees sorted partitions.
+//!
+//! After an adaptive re-plan ([`crate::adaptive`]) a reader's partition `i` is instead
+//! what its [`ReadSpec`] `i` says: several adjacent reduce partitions (coalesced), or
+//! one reduce partition from some of the map outputs only (one slice of a skewed
+//! partition), or a copy of a partition that other tasks read too (the side of a split
+//! join partition that every slice needs).
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
@@ -24,6 +31,28 @@ use futures::StreamExt;
 use super::store::ShuffleStore;
 use crate::stage::{Stage, StageId, StageOutputKind};
 
+/// What one partition of a reader reads: some reduce partitions of some map outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSpec {
+    /// Adjacent reduce partitions, read one after the other.
+    pub partitions: Range<usize>,
+    /// The map outputs to read them from, in task order; `None` for all.
+    pub maps: Option<Range<usize>>,
+    /// Reads a copy and leaves the partition for the other tasks that read it.
+    pub shared: bool,
+}
+
+impl ReadSpec {
+    /// All of reduce partition `partition`, taken.
+    pub fn whole(partition: usize) -> Self {
+        ReadSpec {
+            partitions: partition..partition + 1,
+            maps: None,
+            shared: false,
+        }
+    }
+}
+
 /// Reads a stage's shuffled output; see the module doc.
 #[derive(Debug)]
 pub struct ShuffleReaderExec {
@@ -31,6 +60,9 @@ pub struct ShuffleReaderExec {
     schema: SchemaRef,
     store: Arc<ShuffleStore>,
     properties: Arc<PlanProperties>,
+    /// Per output partition, what it reads; `None`: partition `p` reads reduce partition
+    /// `p` whole.
+    reads: Option<Arc<[ReadSpec]>>,
 }
 
 impl ShuffleReaderExec {
@@ -65,6 +97,51 @@ impl ShuffleReaderExec {
             schema,
             store,
             properties: Arc::new(properties),
+            reads: None,
+        }
+    }
+
+    /// This reader with output partition `i` reading `reads[i]`. A hash partitioning stays
+    /// a hash partitioning on the same keys (rows of one key still meet in one partition)
+    /// with `reads.len()` partitions.
+    pub fn with_reads(&self, reads: Vec<ReadSpec>) -> Self {
+        let partitioning = match self.properties.output_partitioning() {
+            Partitioning::Hash(exprs, _) => Partitioning::Hash(exprs.clone(), reads.len()),
+            _ => Partitioning::UnknownPartitioning(reads.len()),
+        };
+        // A task reading several partitions, or parts of one, reads rows no one sorted
+        // together: orderings and per-partition constants no longer hold.
+        let mut equivalence = self.properties.equivalence_properties().clone();
+        equivalence.clear_orderings();
+        equivalence.clear_per_partition_constants();
+        let properties = self
+            .properties
+            .as_ref()
+            .clone()
+            .with_partitioning(partitioning)
+            .with_eq_properties(equivalence);
+        ShuffleReaderExec {
+            stage: self.stage,
+            schema: Arc::clone(&self.schema),
+            store: Arc::clone(&self.store),
+            properties: Arc::new(properties),
+            reads: Some(reads.into()),
+        }
+    }
+
+    /// Whether an adaptive re-plan chose what it reads.
+    pub fn is_adapted(&self) -> bool {
+        self.reads.is_some()
+    }
+
+    /// What output partition `partition` reads.
+    pub fn read_spec(&self, partition: usize) -> ReadSpec {
+        match &self.reads {
+            Some(reads) => reads
+                .get(partition)
+                .cloned()
+                .unwrap_or(ReadSpec::whole(partition)),
+            None => ReadSpec::whole(partition),
         }
     }
 
@@ -75,7 +152,8 @@ impl ShuffleReaderExec {
 
     /// The in-memory size of `partition`'s rows, known once the stage it reads is done.
     pub fn partition_bytes(&self, partition: usize) -> Option<u64> {
-        self.store.partition_bytes(self.stage, partition)
+        self.store
+            .read_bytes(self.stage, &self.read_spec(partition))
     }
 }
 
@@ -86,7 +164,15 @@ impl DisplayAs for ShuffleReaderExec {
             "ShuffleReaderExec: stage={}, partitioning={}",
             self.stage,
             self.properties.output_partitioning()
-        )
+        )?;
+        if let Some(reads) = &self.reads {
+            let split = reads.iter().filter(|r| r.maps.is_some()).count();
+            write!(f, ", adaptive reads={}", reads.len())?;
+            if split > 0 {
+                write!(f, " ({split} slices of skewed partitions)")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -128,13 +214,26 @@ impl ExecutionPlan for ShuffleReaderExec {
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let outputs = self.store.outputs(self.stage)?;
+        let spec = self.read_spec(partition);
+        let mut outputs = self.store.outputs(self.stage)?;
+        if let Some(maps) = &spec.maps {
+            outputs = outputs
+                .get(maps.clone())
+                .map(<[_]>::to_vec)
+                .unwrap_or_default();
+        }
         let stage = self.stage;
-        let batches = futures::stream::iter(outputs)
-            .map(move |output| match output.take(stage, partition) {
-                Ok(batches) => futures::stream::iter(batches).boxed(),
-                Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
-            })
+        let shared = spec.shared;
+        let pieces = spec
+            .partitions
+            .flat_map(move |p| outputs.clone().into_iter().map(move |o| (p, o)));
+        let batches = futures::stream::iter(pieces)
+            .map(
+                move |(partition, output)| match output.read(stage, partition, shared) {
+                    Ok(batches) => futures::stream::iter(batches).boxed(),
+                    Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
+                },
+            )
             .flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),

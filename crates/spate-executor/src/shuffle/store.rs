@@ -17,6 +17,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::MemoryReservation;
 use parking_lot::Mutex;
 
+use super::reader::ReadSpec;
 use crate::error::ExecutorError;
 use crate::spill_file::{SpillFile, SpillReader};
 use crate::stage::StageId;
@@ -146,19 +147,34 @@ impl MapOutput {
         stage: StageId,
         partition: usize,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
-        let held = self
-            .held
-            .lock()
-            .get_mut(partition)
-            .and_then(Option::take)
-            .ok_or_else(|| {
-                DataFusionError::External(Box::new(ExecutorError::PartitionTaken {
-                    stage,
-                    partition,
-                }))
-            })?;
-        let bytes: usize = held.iter().map(RecordBatch::get_array_memory_size).sum();
-        self.reservation.lock().shrink(bytes);
+        self.read(stage, partition, false)
+    }
+
+    /// Reads every batch of `partition` like [`MapOutput::take`]; when `shared`, the
+    /// batches in memory are copied (cheaply: Arrow arrays are shared) and stay for the
+    /// other readers of the partition, their memory held until the stage is released.
+    pub fn read(
+        &self,
+        stage: StageId,
+        partition: usize,
+        shared: bool,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
+        let taken = || {
+            DataFusionError::External(Box::new(ExecutorError::PartitionTaken { stage, partition }))
+        };
+        let held = {
+            let mut held = self.held.lock();
+            let slot = held.get_mut(partition).ok_or_else(taken)?;
+            if shared {
+                slot.clone().ok_or_else(taken)?
+            } else {
+                slot.take().ok_or_else(taken)?
+            }
+        };
+        if !shared {
+            let bytes: usize = held.iter().map(RecordBatch::get_array_memory_size).sum();
+            self.reservation.lock().shrink(bytes);
+        }
         let spilled = self.spill.as_ref().map(|spill| spill.read(partition));
         Ok(spilled
             .into_iter()
@@ -241,6 +257,33 @@ impl ShuffleStore {
         outputs.get(&stage)?.iter().try_fold(0u64, |sum, output| {
             let output = output.as_ref()?;
             Some(sum + output.partition_bytes.get(partition).copied().unwrap_or(0))
+        })
+    }
+
+    /// Per map output of `stage` in task order, the in-memory size of each reduce
+    /// partition; `None` if the stage is not complete.
+    pub fn map_partition_bytes(&self, stage: StageId) -> Option<Vec<Vec<u64>>> {
+        let outputs = self.outputs.lock();
+        outputs
+            .get(&stage)?
+            .iter()
+            .map(|output| Some(output.as_ref()?.partition_bytes.clone()))
+            .collect()
+    }
+
+    /// The in-memory size of what `spec` reads of `stage`; `None` if the stage is not
+    /// complete.
+    pub fn read_bytes(&self, stage: StageId, spec: &ReadSpec) -> Option<u64> {
+        let outputs = self.outputs.lock();
+        let outputs = outputs.get(&stage)?;
+        let maps = spec.maps.clone().unwrap_or(0..outputs.len());
+        outputs.get(maps)?.iter().try_fold(0u64, |sum, output| {
+            let sizes = &output.as_ref()?.partition_bytes;
+            Some(
+                sum + sizes
+                    .get(spec.partitions.clone())
+                    .map_or(0, |s| s.iter().sum()),
+            )
         })
     }
 

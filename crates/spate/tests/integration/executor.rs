@@ -32,6 +32,28 @@ fn session(
     builder.build().unwrap()
 }
 
+/// A session builder whose joins DataFusion always plans partitioned (its single-partition
+/// thresholds are zero), on 2 threads.
+fn partitioned_joins(
+    executor: ExecutorKind,
+    memory: ByteSize,
+    spill: &std::path::Path,
+) -> spate::SessionBuilder {
+    Session::builder()
+        .threads(2)
+        .executor(executor)
+        .memory_limit(memory)
+        .spill_dir(spill)
+        .config(
+            "datafusion.optimizer.hash_join_single_partition_threshold",
+            "0",
+        )
+        .config(
+            "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+            "0",
+        )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_rows_as_datafusion_while_shuffles_spill() {
     let spill = tempfile::tempdir().unwrap();
@@ -220,21 +242,9 @@ async fn a_join_key_with_more_rows_than_memory_fails_clearly_and_leaves_no_spill
 async fn small_build_sides_switch_partitioned_joins_to_broadcast_joins() {
     let spill = tempfile::tempdir().unwrap();
     let partitioned = |executor, partitions: Option<usize>, adaptive: bool| {
-        let mut builder = Session::builder()
-            .threads(2)
-            .executor(executor)
-            .memory_limit(ByteSize::mib(256))
-            .spill_dir(spill.path())
+        let mut builder = partitioned_joins(executor, ByteSize::mib(256), spill.path())
             .adaptive(adaptive)
-            .config("datafusion.execution.batch_size", "1024")
-            .config(
-                "datafusion.optimizer.hash_join_single_partition_threshold",
-                "0",
-            )
-            .config(
-                "datafusion.optimizer.hash_join_single_partition_threshold_rows",
-                "0",
-            );
+            .config("datafusion.execution.batch_size", "1024");
         if let Some(n) = partitions {
             builder = builder.shuffle_partitions(n);
         }
@@ -357,20 +367,9 @@ async fn a_satisfied_limit_skips_the_tasks_not_yet_started() {
     let spill = tempfile::tempdir().unwrap();
     let sql = "select a.k, b.w from (select value % 50000 as k from range(200000)) a \
                join (select value as k, value * 2 as w from range(50000)) b on a.k = b.k limit 7";
-    let spate = Session::builder()
-        .threads(2)
-        .memory_limit(ByteSize::mib(256))
-        .spill_dir(spill.path())
+    let spate = partitioned_joins(ExecutorKind::Spate, ByteSize::mib(256), spill.path())
         .shuffle_partitions(64)
         .adaptive(false)
-        .config(
-            "datafusion.optimizer.hash_join_single_partition_threshold",
-            "0",
-        )
-        .config(
-            "datafusion.optimizer.hash_join_single_partition_threshold_rows",
-            "0",
-        )
         .build()
         .unwrap();
     let explained = spate.run_script(&format!("explain {sql}")).await.unwrap();
@@ -449,4 +448,96 @@ async fn a_full_disk_while_spilling_is_a_clear_error() {
     assert!(!message.contains('\n'), "one line: {message}");
     assert!(left.is_empty(), "spill files left behind: {left:?}");
     assert!(unmounted, "the test's tmpfs could not be unmounted");
+}
+
+/// One key holds 80% of a join's probe side, so its reduce partition is far more than 20×
+/// the median: spate's executor reads that partition in slices of map outputs, each
+/// joined with the whole matching build partition, coalesces the many small partitions,
+/// and returns DataFusion's rows for every join type, with adaptivity on and off. (The
+/// build side is too big for a broadcast join under the 16 MiB pool.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skewed_join_partitions_are_sliced_and_small_ones_coalesced() {
+    let spill = tempfile::tempdir().unwrap();
+    let build = |executor, adaptive: bool, memory| {
+        partitioned_joins(executor, memory, spill.path())
+            .adaptive(adaptive)
+            .shuffle_partitions(16)
+            .config("datafusion.execution.batch_size", "4096")
+            .build()
+            .unwrap()
+    };
+    // Eight map tasks (one per range), so a hot partition can be read in slices.
+    let hot = (0..8)
+        .map(|i| {
+            format!(
+                "select case when value % 10 < 8 then 7 else value % 400000 end as k, value as v \
+                 from range({}, {})",
+                i * 50_000,
+                (i + 1) * 50_000
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" union all ");
+    let dim = "select value as k, 'd' || value as name from range(400000)";
+    let queries = [
+        format!("select count(*), sum(v), max(name) from ({hot}) h join ({dim}) d on h.k = d.k"),
+        format!(
+            "select count(*), sum(v), count(name) from ({hot}) h left join ({dim}) d on h.k = d.k"
+        ),
+        format!("select count(*), count(v) from ({dim}) d left join ({hot}) h on h.k = d.k"),
+        format!(
+            "select count(*) from ({hot}) h where h.k in (select k from ({dim}) d where k % 2 = 1)"
+        ),
+        format!(
+            "select count(*) from ({hot}) h \
+             where not exists (select 1 from ({dim}) d where d.k = h.k + 1)"
+        ),
+        format!("select count(h.k), count(d.k) from ({hot}) h full join ({dim}) d on h.k = d.k"),
+        format!(
+            "select k, count(*), sum(v) from ({hot}) h group by k \
+             order by count(*) desc, k limit 5"
+        ),
+    ];
+    let reference = build(ExecutorKind::DataFusion, true, ByteSize::mib(512));
+    let mut sliced = 0;
+    let mut coalesced = 0;
+    let mut adapted = 0;
+    for sql in &queries {
+        let expected = rows(&reference.sql(sql).await.unwrap().collect().await.unwrap());
+        for adaptive in [true, false] {
+            let spate = build(ExecutorKind::Spate, adaptive, ByteSize::mib(16));
+            let (batches, metrics) = spate
+                .sql(sql)
+                .await
+                .unwrap()
+                .collect_with_metrics()
+                .await
+                .unwrap();
+            assert_eq!(rows(&batches), expected, "{sql}, adaptive {adaptive}");
+            let reads: Vec<_> = metrics
+                .stages
+                .iter()
+                .filter_map(|s| s.reads.clone())
+                .collect();
+            if !adaptive {
+                assert!(reads.is_empty(), "{sql}: adaptivity is off");
+                continue;
+            }
+            adapted += usize::from(!reads.is_empty());
+            sliced += reads.iter().map(|r| r.skewed_partitions).sum::<usize>();
+            coalesced += reads
+                .iter()
+                .filter(|r| r.tasks_after < r.partitions_before)
+                .count();
+            for r in &reads {
+                if r.skewed_partitions > 0 {
+                    assert!(r.skew_slices >= 2 * r.skewed_partitions, "{sql}: {r:?}");
+                }
+            }
+        }
+    }
+    // Every query re-planned a stage's reads; the joins that may slice their hot side did.
+    assert_eq!(adapted, queries.len(), "not every query adapted its reads");
+    assert!(sliced >= 3, "only {sliced} skewed partitions were sliced");
+    assert!(coalesced >= 1, "no stage coalesced its partitions");
 }

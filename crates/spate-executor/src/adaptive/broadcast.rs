@@ -1,6 +1,6 @@
-//! Re-planning a running query from the sizes its stages actually produced.
+//! The broadcast switch.
 //!
-//! # Broadcast switch
+//! # Algorithm
 //! DataFusion plans a *partitioned* hash join when its estimates say the build side is
 //! big. Those estimates are often far off (a selective filter on a dimension table is
 //! guessed at 20%), and a partitioned join shuffles both inputs: shuffling the probe
@@ -30,15 +30,12 @@
 use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::config::OptimizerOptions;
 use datafusion::error::Result;
-use datafusion::physical_optimizer::sanity_checker::check_plan_sanity;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::{
-    Distribution, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
+use super::{is_executable, refresh_downstream};
 use crate::grace::GraceHashJoinExec;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId, StageOutputKind};
@@ -104,14 +101,7 @@ pub(crate) fn switch_to_broadcast(
     stage.inputs.extend(probe_inputs);
     stage.inputs.sort();
     stage.inputs.dedup();
-    if matches!(stage.output, StageOutputKind::PassThrough) {
-        let stage = stage.clone();
-        for downstream in stages.iter_mut() {
-            if downstream.inputs.contains(&stage.id) {
-                downstream.plan = refresh_readers(&downstream.plan, &stage, store)?;
-            }
-        }
-    }
+    refresh_downstream(stages, join_stage.0, store)?;
     Ok(true)
 }
 
@@ -174,54 +164,4 @@ fn switched_plan(
             .ordering_satisfy(ordering.clone())?,
     };
     Ok((keeps_order && is_executable(&plan)?).then_some(plan))
-}
-
-/// Whether every operator of `plan` gets the distribution and order it needs, and the
-/// inputs it needs co-partitioned have equal partition counts.
-fn is_executable(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
-    let options = OptimizerOptions::default();
-    let mut valid = true;
-    plan.apply(|node| {
-        let requirements = node.input_distribution_requirements();
-        let co_partitioned: Vec<usize> = requirements
-            .per_child_distributions()
-            .zip(node.children())
-            .filter(|(required, _)| {
-                !matches!(
-                    required,
-                    Distribution::UnspecifiedDistribution | Distribution::SinglePartition
-                )
-            })
-            .map(|(_, child)| child.output_partitioning().partition_count())
-            .collect();
-        valid = check_plan_sanity(node, &options).is_ok()
-            && co_partitioned.windows(2).all(|pair| pair[0] == pair[1]);
-        Ok(if valid {
-            TreeNodeRecursion::Continue
-        } else {
-            TreeNodeRecursion::Stop
-        })
-    })?;
-    Ok(valid)
-}
-
-/// `plan` with its readers of `stage` rebuilt for the stage's current plan.
-fn refresh_readers(
-    plan: &Arc<dyn ExecutionPlan>,
-    stage: &Stage,
-    store: &Arc<ShuffleStore>,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    Ok(Arc::clone(plan)
-        .transform_up(|node| {
-            if node
-                .downcast_ref::<ShuffleReaderExec>()
-                .is_some_and(|reader| reader.stage() == stage.id)
-            {
-                let equivalence = stage.plan.equivalence_properties().clone();
-                let reader = ShuffleReaderExec::for_stage(stage, Arc::clone(store), equivalence);
-                return Ok(Transformed::yes(Arc::new(reader) as Arc<dyn ExecutionPlan>));
-            }
-            Ok(Transformed::no(node))
-        })?
-        .data)
 }
