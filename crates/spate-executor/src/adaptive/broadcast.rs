@@ -35,7 +35,7 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
-use super::{is_executable, refresh_downstream};
+use super::{is_executable, keeps_order, refresh_downstream};
 use crate::grace::GraceHashJoinExec;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId, StageOutputKind};
@@ -157,11 +157,5 @@ fn switched_plan(
         return Ok(None);
     }
     let plan = rewritten.data;
-    let keeps_order = match stage.plan.output_ordering() {
-        None => true,
-        Some(ordering) => plan
-            .equivalence_properties()
-            .ordering_satisfy(ordering.clone())?,
-    };
-    Ok((keeps_order && is_executable(&plan)?).then_some(plan))
+    Ok((keeps_order(&stage.plan, &plan)? && is_executable(&plan)?).then_some(plan))
 }

@@ -8,7 +8,7 @@
 //!
 //! Both rewrite a stage's plan only when DataFusion's own checks accept the result
 //! ([`is_executable`]), and rebuild the readers downstream when the stage's task count
-//! changed ([`refresh_readers`]).
+//! changed ([`refresh_downstream`]).
 
 mod broadcast;
 mod reads;
@@ -58,8 +58,21 @@ pub(crate) fn is_executable(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
     Ok(valid)
 }
 
+/// Whether `rewritten` still delivers the output order `original` promised.
+pub(crate) fn keeps_order(
+    original: &Arc<dyn ExecutionPlan>,
+    rewritten: &Arc<dyn ExecutionPlan>,
+) -> Result<bool> {
+    match original.output_ordering() {
+        None => Ok(true),
+        Some(ordering) => rewritten
+            .equivalence_properties()
+            .ordering_satisfy(ordering.clone()),
+    }
+}
+
 /// `plan` with its readers of `stage` rebuilt for the stage's current plan.
-pub(crate) fn refresh_readers(
+fn refresh_readers(
     plan: &Arc<dyn ExecutionPlan>,
     stage: &Stage,
     store: &Arc<ShuffleStore>,

@@ -50,7 +50,7 @@ use datafusion::physical_plan::{
     Distribution, ExecutionPlan, ExecutionPlanProperties, Partitioning,
 };
 
-use super::{is_executable, refresh_downstream};
+use super::{is_executable, keeps_order, refresh_downstream};
 use crate::grace::GraceHashJoinExec;
 use crate::shuffle::{ReadSpec, ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId, StageOutputKind};
@@ -136,13 +136,7 @@ pub(crate) fn adapt_reads(
         return Ok(None);
     }
     let plan = rewrite_readers(&stage.plan, &inputs, &groups)?;
-    let keeps_order = match stage.plan.output_ordering() {
-        None => true,
-        Some(ordering) => plan
-            .equivalence_properties()
-            .ordering_satisfy(ordering.clone())?,
-    };
-    if !keeps_order
+    if !keeps_order(&stage.plan, &plan)?
         || !is_executable(&plan)?
         || plan.output_partitioning().partition_count() != groups.len()
     {

@@ -453,7 +453,8 @@ async fn a_full_disk_while_spilling_is_a_clear_error() {
 /// One key holds 80% of a join's probe side, so its reduce partition is far more than 20×
 /// the median: spate's executor reads that partition in slices of map outputs, each
 /// joined with the whole matching build partition, coalesces the many small partitions,
-/// and returns DataFusion's rows for every join type, with adaptivity on and off. (The
+/// skips the partitions a join makes nothing of, and returns DataFusion's rows for every
+/// join type, with adaptivity on and off. (The
 /// build side is too big for a broadcast join under the 16 MiB pool.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skewed_join_partitions_are_sliced_and_small_ones_coalesced() {
@@ -497,11 +498,17 @@ async fn skewed_join_partitions_are_sliced_and_small_ones_coalesced() {
             "select k, count(*), sum(v) from ({hot}) h group by k \
              order by count(*) desc, k limit 5"
         ),
+        // Only two keys on one side: the partitions without them have no task.
+        format!(
+            "select count(*), sum(v), sum(w) from ({hot}) h \
+             join (select value % 2 + 1 as k, value as w from range(300000)) c on h.k = c.k"
+        ),
     ];
     let reference = build(ExecutorKind::DataFusion, true, ByteSize::mib(512));
     let mut sliced = 0;
     let mut coalesced = 0;
     let mut adapted = 0;
+    let mut skipped = 0;
     for sql in &queries {
         let expected = rows(&reference.sql(sql).await.unwrap().collect().await.unwrap());
         for adaptive in [true, false] {
@@ -524,6 +531,7 @@ async fn skewed_join_partitions_are_sliced_and_small_ones_coalesced() {
                 continue;
             }
             adapted += usize::from(!reads.is_empty());
+            skipped += reads.iter().map(|r| r.empty_skipped).sum::<usize>();
             sliced += reads.iter().map(|r| r.skewed_partitions).sum::<usize>();
             coalesced += reads
                 .iter()
@@ -540,4 +548,8 @@ async fn skewed_join_partitions_are_sliced_and_small_ones_coalesced() {
     assert_eq!(adapted, queries.len(), "not every query adapted its reads");
     assert!(sliced >= 3, "only {sliced} skewed partitions were sliced");
     assert!(coalesced >= 1, "no stage coalesced its partitions");
+    assert!(
+        skipped >= 1,
+        "no partition a join makes nothing of was skipped"
+    );
 }
