@@ -2,7 +2,10 @@
 //!
 //! Partition `p` streams, for every map task of the stage in task order, that task's
 //! batches for `p`: first the spilled segments, batch by batch, then the batches still in
-//! memory, which the reader takes over (each partition is read once). For a
+//! memory, which the reader takes over (each partition is read once, unless the store
+//! retains what it lends for retries). A map output that is missing (discarded as lost)
+//! or whose block cannot be read back is reported as
+//! [`crate::ExecutorError::MapOutputLost`], which makes its map task run again. For a
 //! pass-through stage, partition `p` is exactly map task `p`'s output, in order, so a
 //! merge above the reader still sees sorted partitions.
 
@@ -22,6 +25,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use super::store::ShuffleStore;
+use crate::error::ExecutorError;
 use crate::stage::{Stage, StageId, StageOutputKind};
 
 /// Reads a stage's shuffled output; see the module doc.
@@ -130,10 +134,25 @@ impl ExecutionPlan for ShuffleReaderExec {
     ) -> Result<SendableRecordBatchStream> {
         let outputs = self.store.outputs(self.stage)?;
         let stage = self.stage;
-        let batches = futures::stream::iter(outputs)
-            .map(move |output| match output.take(stage, partition) {
-                Ok(batches) => futures::stream::iter(batches).boxed(),
-                Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
+        let retain = self.store.retains();
+        let batches = futures::stream::iter(outputs.into_iter().enumerate())
+            .map(move |(task, output)| {
+                let taken = match output {
+                    Some(output) => output.take(stage, partition, retain),
+                    None => Err(DataFusionError::External(Box::new(
+                        ExecutorError::MapOutputLost {
+                            stage,
+                            task,
+                            attempt: 0,
+                            partition,
+                            reason: "it is missing".into(),
+                        },
+                    ))),
+                };
+                match taken {
+                    Ok(batches) => futures::stream::iter(batches).boxed(),
+                    Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
+                }
             })
             .flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
