@@ -60,6 +60,7 @@ impl Executor {
         let store = Arc::new(
             ShuffleStore::new(sizing.shuffle_memory_cap).retaining(self.config.task_retries > 0),
         );
+        let faults = self.config.faults.map(|f| f.for_plan(&plan));
         let graph = plan_stages(plan, &store, &sizing)?;
         let (batches, metrics) = run_graph(
             graph,
@@ -67,7 +68,7 @@ impl Executor {
             &task_ctx,
             self.config.threads,
             sizing.broadcast_threshold,
-            (self.config.task_retries, self.config.faults),
+            (self.config.task_retries, faults),
         )
         .await?;
         Ok(QueryOutput { batches, metrics })

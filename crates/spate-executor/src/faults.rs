@@ -5,10 +5,18 @@
 //! Every decision is a pure function of the seed and of what it is about, never of
 //! timing: a 64-bit mix (SplitMix64's finalizer, applied to each number in turn) of
 //! `(seed, kind, stage, task, attempt[, partition, block])` is read as a number in
-//! `[0, 1)` and the fault happens when it is below the configured fraction. So, for a
-//! given seed and plan, the same attempts fail and the same blocks are corrupted on
-//! every run, whatever the thread count or the order tasks finish in, and a fraction
-//! `f` of *attempts* fails: a retry (a new attempt number) draws again.
+//! `[0, 1)` and the fault happens when it is below the configured fraction. The seed is
+//! first mixed with the query's *shape* (its operators' names and partition counts, not
+//! its paths or literals, [`FaultInjection::for_plan`]), so that different queries of a
+//! session see different faults (else the unlucky task that fails on every attempt for
+//! one seed would fail every query with that many stages). So, for a given seed and
+//! plan, the same attempts fail and the same blocks are corrupted on every run, whatever
+//! the thread count or the order tasks finish in, and a fraction `f` of *attempts*
+//! fails: a retry (a new attempt number) draws again.
+//!
+//! A task fails the query when all its `task_retries + 1` attempts fail: with
+//! `f = 0.2` and 3 retries, one task in 625 (`0.2^4`); at `f = 0.1`, one in 10,000. The
+//! tests use fixed seeds, so they pass or fail the same way every time.
 //!
 //! - **Task failures** fire when an attempt has produced all its output and before it
 //!   is committed (the map output stored, the result batches kept): the most work a
@@ -23,6 +31,10 @@
 //!   reader reports the map output lost and [`crate::lineage`] runs the map task again.
 
 use std::fmt;
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 use datafusion::error::{DataFusionError, Result};
 
@@ -78,6 +90,25 @@ const TASK: u64 = 1;
 const BLOCK: u64 = 2;
 
 impl FaultInjection {
+    /// The faults for running `plan`: the seed mixed with the plan's shape (see the
+    /// module doc).
+    pub(crate) fn for_plan(self, plan: &Arc<dyn ExecutionPlan>) -> Self {
+        let mut shape = vec![self.seed];
+        let _ = plan.apply(|node| {
+            // FNV-1a of the name: stable across runs and builds.
+            let name = node.name().bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+            });
+            shape.push(name);
+            shape.push(node.output_partitioning().partition_count() as u64);
+            Ok(TreeNodeRecursion::Continue)
+        });
+        FaultInjection {
+            seed: (unit(&shape) * (1u64 << 53) as f64) as u64,
+            ..self
+        }
+    }
+
     /// Whether attempt `attempt` of task `task` of `stage` fails.
     pub(crate) fn fails_task(&self, stage: StageId, task: usize, attempt: u32) -> bool {
         let draw = unit(&[

@@ -22,7 +22,9 @@
 //! - A reader that read an older output of the same map task than the one now stored
 //!   (the map task ran again since) is simply queued again.
 //! - A map task recomputed more than `limit` times fails the query: its outputs keep
-//!   being lost, which more attempts will not change.
+//!   being lost, which more attempts will not change. So does a lost output whose
+//!   recomputation would run a stage with coupled partitions (see
+//!   `retry::has_coupled_partitions`) task by task.
 //!
 //! Re-running a map task gives the same rows per reduce partition when its plan is
 //! deterministic: always for hash shuffles of the same rows; a round-robin shuffle deals

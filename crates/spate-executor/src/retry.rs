@@ -25,10 +25,12 @@ use std::io;
 use std::sync::Arc;
 
 use datafusion::arrow::error::ArrowError;
+use datafusion::common::JoinType;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::joins::{HashJoinExec, NestedLoopJoinExec, PartitionMode};
 
 use crate::error::ExecutorError;
 use crate::lineage::{Lineage, TaskId};
@@ -176,11 +178,15 @@ impl Recovery {
         store: &ShuffleStore,
     ) -> Result<Vec<TaskId>> {
         let plan = &graph.stages[task.0.0].plan;
-        if has_side_effects(plan) && !matches!(classify(&err), Failure::Lost { .. }) {
+        // A task that cannot run again once it started may still wait for a lost input
+        // found before it started (see `INPUT_CHECK`).
+        let checked = matches!(&err, DataFusionError::Context(c, _) if c == INPUT_CHECK);
+        if (has_coupled_partitions(plan) || has_side_effects(plan)) && !checked {
             return Err(err);
         }
         match classify(&err) {
             Failure::Fatal => Err(err),
+            Failure::Lost { stage, .. } if recompute_is_coupled(graph, store, stage) => Err(err),
             Failure::Lost {
                 stage,
                 task: map,
@@ -221,6 +227,70 @@ impl Recovery {
     }
 }
 
+/// The context of a lost map output found by the check a task that cannot run again
+/// makes of its input before it starts (writes, coupled partitions): it did nothing yet,
+/// so it may wait for the map task to run again and then start.
+pub(crate) const INPUT_CHECK: &str = "input checked before the task started";
+
+/// Whether the partitions of `plan` depend on each other's completion, so that one of
+/// them cannot run again alone: a hash or nested-loop join that collects its build side
+/// once for all partitions and, for a join type that returns build-side rows (left,
+/// left semi/anti/mark, full), lets the *last* probe partition to finish emit them. A
+/// failed partition never finishes in its plan instance, and a retry on a fresh copy
+/// would wait for siblings that never run there, so the rows would be lost silently.
+/// Such a task is neither retried (a failure fails the query, as without retries) nor
+/// made to fail on purpose; like a task that writes, it checks its shuffle input before
+/// it starts, so a lost map output is recomputed first. (Running its whole stage again
+/// on one fresh copy would recover from any failure; not done yet.)
+pub(crate) fn has_coupled_partitions(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let emits_build_rows = |t: &JoinType| {
+        matches!(
+            t,
+            JoinType::Left
+                | JoinType::LeftSemi
+                | JoinType::LeftAnti
+                | JoinType::LeftMark
+                | JoinType::Full
+        )
+    };
+    let mut coupled = false;
+    let _ = plan.apply(|node| {
+        if let Some(join) = node.downcast_ref::<HashJoinExec>() {
+            coupled |= *join.partition_mode() == PartitionMode::CollectLeft
+                && emits_build_rows(join.join_type());
+        }
+        if let Some(join) = node.downcast_ref::<NestedLoopJoinExec>() {
+            coupled |= emits_build_rows(join.join_type());
+        }
+        Ok(if coupled {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    coupled
+}
+
+/// Whether recomputing a map task of `stage` would run coupled partitions
+/// ([`has_coupled_partitions`]) alone: `stage` itself or a released stage upstream that
+/// would run again. Such a lost output fails the query.
+fn recompute_is_coupled(graph: &StageGraph, store: &ShuffleStore, stage: StageId) -> bool {
+    let mut walk = vec![stage];
+    while let Some(s) = walk.pop() {
+        if has_coupled_partitions(&graph.stages[s.0].plan) {
+            return true;
+        }
+        walk.extend(
+            graph.stages[s.0]
+                .inputs
+                .iter()
+                .copied()
+                .filter(|i| !store.has_stage(*i)),
+        );
+    }
+    false
+}
+
 /// Whether `err` is out of memory or a full disk, which the caller explains itself.
 fn keeps_its_message(err: &DataFusionError) -> bool {
     if matches!(err.find_root(), DataFusionError::ResourcesExhausted(_)) {
@@ -243,8 +313,7 @@ fn keeps_its_message(err: &DataFusionError) -> bool {
 /// purpose, since a failed attempt may have written part of its files already. It
 /// checks its shuffle input before it starts ([`ShuffleStore::verify`]), so a lost map
 /// output is found, and recomputed, before it writes; one lost while it writes (after
-/// that check) is recomputed too and the task runs again, which could then write some
-/// rows twice: a window of the time it takes to read its input, for real corruption only.
+/// that check, real corruption only) fails the query.
 pub(crate) fn has_side_effects(plan: &Arc<dyn ExecutionPlan>) -> bool {
     let mut writes = false;
     let _ = plan.apply(|node| {

@@ -39,7 +39,7 @@ use crate::error::ExecutorError;
 use crate::faults::{FaultInjection, damage, inject_task_failure};
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
-use crate::retry::{Recovery, has_side_effects};
+use crate::retry::{INPUT_CHECK, Recovery, has_coupled_partitions, has_side_effects};
 use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore, Split, write_map_output};
 use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
 use crate::task_usage::{CpuTimed, TaskMemoryPool, task_context};
@@ -380,7 +380,8 @@ fn transition(state: StageState, event: StageEvent, stage: StageId) -> Result<St
 }
 
 /// Spawns attempt `attempt` of task `task` of `stage`; the future resolves when it is
-/// done. A task that writes is never made to fail on purpose.
+/// done. A task that writes, or whose partitions depend on each other, is never made to
+/// fail on purpose.
 fn spawn_task(
     stage: Stage,
     (task, attempt): (usize, u32),
@@ -388,7 +389,8 @@ fn spawn_task(
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
 ) -> impl Future<Output = Finished> + use<> {
-    let faults = faults.filter(|_| !has_side_effects(&stage.plan));
+    let faults =
+        faults.filter(|_| !has_side_effects(&stage.plan) && !has_coupled_partitions(&stage.plan));
     let store = Arc::clone(store);
     let ctx = Arc::clone(ctx);
     let id = stage.id;
@@ -437,16 +439,21 @@ async fn run_task(
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
 ) -> Result<TaskOutput> {
-    // A task that writes cannot be retried once it wrote: it checks its input first, so a
-    // lost map output is recomputed before anything is written.
-    if has_side_effects(&stage.plan) {
+    // A task that writes, or whose partitions depend on each other, cannot run again
+    // once it started: it checks its input first, so a lost map output is recomputed
+    // before it starts.
+    if has_side_effects(&stage.plan) || has_coupled_partitions(&stage.plan) {
         for input in &stage.inputs {
-            store.verify(*input)?;
+            store
+                .verify(*input)
+                .map_err(|e| DataFusionError::Context(INPUT_CHECK.into(), Box::new(e)))?;
         }
     }
     // Operators keep state shared by the partitions of one plan (a join's build side,
     // a repartition's channels): a later attempt runs on a fresh copy.
-    let plan = if attempt > 1 {
+    // (A task with coupled partitions runs again only when it did not start, and must
+    // then join its siblings' instance.)
+    let plan = if attempt > 1 && !has_coupled_partitions(&stage.plan) {
         reset_plan_states(Arc::clone(&stage.plan))?
     } else {
         Arc::clone(&stage.plan)

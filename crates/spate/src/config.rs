@@ -158,7 +158,7 @@ pub struct SessionOptions {
     pub adaptive: bool,
     /// How many times a failed task is retried (spate's executor) before the query fails;
     /// errors no retry can fix (SQL, types, arithmetic, a missing input path) fail at
-    /// once. Default: 3 (so a task runs at most 4 times).
+    /// once. Default: 3 (so a task runs at most 4 times), or `SPATE_TASK_RETRIES`.
     pub task_retries: usize,
     /// Faults injected on purpose (spate's executor), to check that queries survive them.
     /// Default: none, or what the `SPATE_INJECT_TASK_FAILURES`,
@@ -181,6 +181,8 @@ impl SessionOptions {
     }
 }
 
+/// The environment variable for the retries of a failed task.
+pub const ENV_TASK_RETRIES: &str = "SPATE_TASK_RETRIES";
 /// The environment variable for the fraction of task attempts to fail.
 pub const ENV_INJECT_TASK_FAILURES: &str = "SPATE_INJECT_TASK_FAILURES";
 /// The environment variable for the fraction of shuffle blocks to corrupt.
@@ -206,16 +208,36 @@ pub(crate) fn parse_seed(option: &str, value: &str) -> Result<u64, SpateError> {
     })
 }
 
-/// Fault-injection settings given explicitly (builder, `config` keys, CLI flags); what is
+/// Retry and fault-injection settings given explicitly (builder, `config` keys, CLI flags); what is
 /// not given comes from the environment.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FaultSettings {
+    pub task_retries: Option<usize>,
     pub task_failures: Option<Fraction>,
     pub shuffle_corruption: Option<Fraction>,
     pub seed: Option<u64>,
 }
 
 impl FaultSettings {
+    /// The retries given explicitly, else from `SPATE_TASK_RETRIES`, else `None`.
+    pub fn task_retries(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<usize>, SpateError> {
+        if self.task_retries.is_some() {
+            return Ok(self.task_retries);
+        }
+        env(ENV_TASK_RETRIES)
+            .map(|value| {
+                value.trim().parse().map_err(|_| SpateError::InvalidOption {
+                    option: ENV_TASK_RETRIES.into(),
+                    value,
+                    reason: "expected a whole number".into(),
+                })
+            })
+            .transpose()
+    }
+
     /// The faults to inject: each setting given explicitly, else from its environment
     /// variable (read through `env`), else none. A bad variable is an error naming it.
     pub fn resolve(

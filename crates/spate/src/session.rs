@@ -364,14 +364,15 @@ impl SessionBuilder {
     }
 
     /// How many times spate's executor retries a failed task before the query fails
-    /// (default 3; 0 turns retries off). Errors no retry can fix fail at once.
+    /// (default 3, or `SPATE_TASK_RETRIES`; 0 turns retries off). Errors no retry can
+    /// fix fail at once.
     ///
     /// ```
     /// let s = spate::Session::builder().task_retries(5).build().unwrap();
     /// assert_eq!(s.options().task_retries, 5);
     /// ```
     pub fn task_retries(mut self, retries: usize) -> Self {
-        self.options.task_retries = retries;
+        self.faults.task_retries = Some(retries);
         self
     }
 
@@ -395,6 +396,7 @@ impl SessionBuilder {
             task_failures: Some(faults.task_failures),
             shuffle_corruption: Some(faults.shuffle_corruption),
             seed: Some(faults.seed),
+            ..self.faults
         };
         self
     }
@@ -446,7 +448,7 @@ impl SessionBuilder {
             "spate.executor" => value.parse().map(|v| self.options.executor = v),
             "spate.task_retries" => value
                 .parse::<usize>()
-                .map(|v| self.options.task_retries = v)
+                .map(|v| self.faults.task_retries = Some(v))
                 .map_err(|e| SpateError::InvalidOption {
                     option: key.into(),
                     value: value.into(),
@@ -481,7 +483,11 @@ impl SessionBuilder {
             return Err(err);
         }
         let mut options = self.options;
-        options.faults = self.faults.resolve(|var| std::env::var(var).ok())?;
+        let env = |var: &str| std::env::var(var).ok();
+        options.faults = self.faults.resolve(env)?;
+        if let Some(retries) = self.faults.task_retries(env)? {
+            options.task_retries = retries;
+        }
         let mut config = SessionConfig::new()
             .with_target_partitions(options.threads)
             .with_information_schema(true)

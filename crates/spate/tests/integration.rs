@@ -9,7 +9,7 @@ mod integration {
     mod delta;
     pub mod emulators;
     mod executor;
-    mod faults;
+    pub mod faults;
     mod object_stores;
     mod scripts;
     pub mod slt;

@@ -7,6 +7,12 @@ use spate::{ByteSize, ExecutorKind, FaultInjection, Fraction, Session};
 use super::common::rows;
 use super::slt::{Setup, run_file, slt_files};
 
+/// Retries under injected faults. At 20% of attempts failing, a task fails all 4
+/// attempts the default 3 retries give once in 625 (`0.2^4`), and these suites run
+/// thousands of tasks; with 6 retries, once in 78,125 (`0.2^7`). The seeds are fixed, so
+/// a run passes or fails the same way every time.
+pub const RETRIES: usize = 6;
+
 /// The setting: 20% of task attempts fail, 5% of shuffle blocks are corrupted.
 fn faults(seed: u64) -> FaultInjection {
     FaultInjection {
@@ -31,7 +37,7 @@ fn session(memory: ByteSize, partitions: usize, faults: Option<FaultInjection>) 
         .shuffle_partitions(partitions)
         .config("datafusion.execution.batch_size", "1024");
     if let Some(faults) = faults {
-        builder = builder.inject_faults(faults);
+        builder = builder.inject_faults(faults).task_retries(RETRIES);
     }
     builder.build().unwrap()
 }
@@ -116,7 +122,12 @@ async fn a_deterministic_error_fails_after_one_attempt_and_others_after_the_retr
     assert!(!err.contains("times"), "not retried: {err}");
 
     let sql = "select count(*) from range(1000)";
-    let err = error_of(&session(ByteSize::mib(256), 3, Some(always(1))), sql).await;
+    let default_retries = Session::builder()
+        .threads(2)
+        .inject_faults(always(1))
+        .build()
+        .unwrap();
+    let err = error_of(&default_retries, sql).await;
     assert!(err.contains("failed 4 times (retries: 3)"), "{err}");
     assert!(err.contains("injected failure"), "{err}");
 

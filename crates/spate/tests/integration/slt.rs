@@ -160,7 +160,9 @@ pub async fn run_file(path: &Path, setup: Setup) -> Result<(), String> {
             builder = builder.shuffle_partitions(n);
         }
         if let Some(faults) = setup.faults {
-            builder = builder.inject_faults(faults);
+            builder = builder
+                .inject_faults(faults)
+                .task_retries(super::faults::RETRIES);
         }
         Ok(SpateDb {
             session: builder.build()?,
