@@ -91,6 +91,7 @@ fn shuffle(c: &mut Criterion) {
             threads: 2,
             shuffle_partitions: None,
             adaptive: true,
+            ..ExecutorConfig::default()
         });
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -59,6 +59,8 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
     let selection = queries::parse_selection(&options.queries)?;
     let contenders = contenders(options, threads)?;
     let mut report = Report::new(options, threads);
+    // Under fault injection (SPATE_INJECT_* variables), what it took to survive it.
+    let (mut retried, mut recomputed) = (0u64, 0u64);
     for &query in &selection {
         let sql = queries::load(query)?;
         let mut runs: Vec<ExecutorRun> = contenders
@@ -74,6 +76,11 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
                 match run_once(&contender.session, &sql).await {
                     Ok((seconds, metrics, rows)) => {
                         runs[i].record(seconds, metrics.peak_memory, metrics.spilled_bytes);
+                        let stages = spate::QueryMetrics {
+                            stages: metrics.stages.clone(),
+                        };
+                        retried += stages.failed_attempts();
+                        recomputed += stages.recomputed_tasks();
                         results[i].get_or_insert(rows);
                     }
                     Err(err) => runs[i].error = Some(err),
@@ -89,6 +96,11 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
         report.queries.push(entry);
     }
     report.finish();
+    if retried + recomputed > 0 {
+        eprintln!(
+            "faults: {retried} failed task attempts retried, {recomputed} map tasks recomputed"
+        );
+    }
     println!("{}", report.markdown());
     if let Some(path) = &options.json {
         std::fs::write(path, report.json()?).map_err(|e| format!("{}: {e}", path.display()))?;

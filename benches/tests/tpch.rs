@@ -9,8 +9,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn tpch(args: &[&str]) -> (bool, String) {
+    tpch_with_env(args, &[])
+}
+
+fn tpch_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_tpch"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = format!(
@@ -72,4 +77,54 @@ fn all_22_queries_match_datafusion_under_forced_partitions_and_small_memory() {
             "{partitions} partitions, {memory}, adaptive {adaptive}: every query compared equal:\n{report}"
         );
     }
+}
+
+/// With 20% of task attempts failing and 5% of shuffle blocks corrupted (through the
+/// environment variables the library reads), every query still returns DataFusion's rows,
+/// and the faults really happened: attempts were retried and map tasks recomputed.
+#[test]
+fn all_22_queries_match_datafusion_with_failing_tasks_and_corrupt_shuffle_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sf001");
+    generate(&data);
+    let (ok, report) = tpch_with_env(
+        &[
+            "run",
+            "--data",
+            data.to_str().unwrap(),
+            "--iterations",
+            "1",
+            "--threads",
+            "2",
+            "--shuffle-partitions",
+            "3",
+            "--memory-limit",
+            "24MiB",
+        ],
+        &[
+            ("SPATE_INJECT_TASK_FAILURES", "0.2"),
+            ("SPATE_INJECT_SHUFFLE_CORRUPTION", "0.05"),
+            ("SPATE_INJECT_SEED", "17"),
+            // At 20%, 6 retries: see RETRIES in crates/spate/tests/integration/faults.rs.
+            ("SPATE_TASK_RETRIES", "6"),
+        ],
+    );
+    assert!(ok, "{report}");
+    let compared = report
+        .lines()
+        .filter(|l| l.starts_with("| q") && l.ends_with("| yes |"))
+        .count();
+    assert_eq!(compared, 22, "every query compared equal:\n{report}");
+    let faults = report
+        .lines()
+        .find(|l| l.starts_with("faults: "))
+        .unwrap_or_else(|| panic!("no faults line:\n{report}"));
+    let numbers: Vec<u64> = faults
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        numbers.len() == 2 && numbers.iter().all(|n| *n > 0),
+        "retries and recomputations: {faults}"
+    );
 }

@@ -133,6 +133,22 @@ pub struct QueryOptions {
     #[arg(long, value_name = "on|off", env = "SPATE_ADAPTIVE",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub adaptive: Option<bool>,
+    /// Retries of a failed task before the query fails (default 3; 0: none). Errors no
+    /// retry can fix (SQL, types, arithmetic, a missing path) fail at once.
+    #[arg(long, value_name = "N", env = "SPATE_TASK_RETRIES")]
+    pub task_retries: Option<usize>,
+    /// Fault injection: the fraction of task attempts to fail, e.g. 0.2 (default: the
+    /// SPATE_INJECT_TASK_FAILURES environment variable, else 0).
+    #[arg(long, value_name = "FRACTION")]
+    pub inject_task_failures: Option<String>,
+    /// Fault injection: the fraction of shuffle blocks to corrupt, e.g. 0.05 (default:
+    /// SPATE_INJECT_SHUFFLE_CORRUPTION, else 0).
+    #[arg(long, value_name = "FRACTION")]
+    pub inject_shuffle_corruption: Option<String>,
+    /// Fault injection: the seed that picks which attempts and blocks (default:
+    /// SPATE_INJECT_SEED, else 0).
+    #[arg(long, value_name = "N")]
+    pub inject_seed: Option<String>,
     /// After each statement, print what it took on standard error: time, peak memory,
     /// spills, and per stage tasks, rows, shuffle bytes in memory and spilled.
     #[arg(long)]

@@ -6,6 +6,7 @@ mod cli {
     mod delta;
     mod demo;
     mod errors;
+    mod faults;
     mod pipeline;
     mod query;
 }

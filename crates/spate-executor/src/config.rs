@@ -1,5 +1,7 @@
 //! Options of the executor.
 
+use crate::faults::FaultInjection;
+
 /// How the executor runs plans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutorConfig {
@@ -10,7 +12,16 @@ pub struct ExecutorConfig {
     /// Re-plan from the sizes stages actually produce (switch a partitioned join whose
     /// build side turns out small to a broadcast join).
     pub adaptive: bool,
+    /// How many times a failed task is retried, each time as a fresh attempt, before the
+    /// query fails: a task runs at most `task_retries + 1` times. Errors no retry can fix
+    /// fail the query at once (see [`crate::retry`]). Default: 3.
+    pub task_retries: usize,
+    /// Faults to inject, to test that queries survive them; `None` (default) injects none.
+    pub faults: Option<FaultInjection>,
 }
+
+/// The default of [`ExecutorConfig::task_retries`].
+pub const DEFAULT_TASK_RETRIES: usize = 3;
 
 impl Default for ExecutorConfig {
     fn default() -> Self {
@@ -18,6 +29,8 @@ impl Default for ExecutorConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shuffle_partitions: None,
             adaptive: true,
+            task_retries: DEFAULT_TASK_RETRIES,
+            faults: None,
         }
     }
 }

@@ -32,12 +32,15 @@ pub struct Executor {
 
 /// Settings a session must have for this executor: hash-join dynamic filters make the
 /// partitions of a join wait for each other, which a bounded worker pool running fewer
-/// tasks than partitions would deadlock on, so they are turned off.
+/// tasks than partitions would deadlock on, so they are turned off. So is file-scan work
+/// stealing: with it, the partitions of a scan share one queue of files, so what a task
+/// reads depends on what its siblings did, and a retried or recomputed task (on a fresh
+/// copy of the plan) would read every file again; without it, task `i` reads its own
+/// files, every time.
 pub fn configure_session(config: &mut SessionConfig) {
-    config
-        .options_mut()
-        .optimizer
-        .enable_join_dynamic_filter_pushdown = false;
+    let options = config.options_mut();
+    options.optimizer.enable_join_dynamic_filter_pushdown = false;
+    options.execution.enable_file_stream_work_stealing = false;
 }
 
 impl Executor {
@@ -53,7 +56,11 @@ impl Executor {
         task_ctx: Arc<TaskContext>,
     ) -> Result<QueryOutput> {
         let sizing = Sizing::new(&self.config, &plan, task_ctx.memory_pool().memory_limit());
-        let store = Arc::new(ShuffleStore::new(sizing.shuffle_memory_cap));
+        // Readers keep what they take while their task may still be retried.
+        let store = Arc::new(
+            ShuffleStore::new(sizing.shuffle_memory_cap).retaining(self.config.task_retries > 0),
+        );
+        let faults = self.config.faults.map(|f| f.for_plan(&plan));
         let graph = plan_stages(plan, &store, &sizing)?;
         let (batches, metrics) = run_graph(
             graph,
@@ -62,6 +69,7 @@ impl Executor {
             self.config.threads,
             sizing.broadcast_threshold,
             sizing.partition_target,
+            (self.config.task_retries, faults),
         )
         .await?;
         Ok(QueryOutput { batches, metrics })

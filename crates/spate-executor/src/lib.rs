@@ -22,7 +22,9 @@
 //! - [`adaptive`] switches a partitioned join to a broadcast join when its build side
 //!   turns out small, so its probe side is never shuffled.
 //! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
-//!   reads are done; the first error cancels everything.
+//!   reads are done. A failed task runs again as a fresh attempt when a retry can help
+//!   ([`retry`]); a lost or corrupt map output makes its map task run again ([`lineage`]);
+//!   any other error cancels everything. [`faults`] injects failures to test this.
 //!
 //! A task is one output partition of a stage, executed with DataFusion's own operators.
 
@@ -31,9 +33,12 @@ mod batch_memory;
 mod config;
 mod error;
 mod executor;
+mod faults;
 pub mod grace;
+mod lineage;
 mod metrics;
 pub mod planner;
+mod retry;
 mod scheduler;
 pub mod shuffle;
 mod sizing;
@@ -41,9 +46,10 @@ mod spill_file;
 mod stage;
 mod task_usage;
 
-pub use config::ExecutorConfig;
+pub use config::{DEFAULT_TASK_RETRIES, ExecutorConfig};
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
+pub use faults::{FaultInjection, Fraction};
 pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics, TaskMetrics};
 pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

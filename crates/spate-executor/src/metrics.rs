@@ -49,6 +49,13 @@ pub struct StageMetrics {
     pub peak_memory_bytes: u64,
     /// Tasks skipped because a `LIMIT` above had its rows already.
     pub skipped_tasks: usize,
+    /// Task attempts started: its tasks, their retries and its recomputed map tasks.
+    pub attempts: u64,
+    /// Attempts that failed and were not the end of the query: retried, or waiting for a
+    /// lost map output they read to be recomputed.
+    pub failed_attempts: u64,
+    /// Map tasks run again, after the stage was done, because their output was lost.
+    pub recomputed_tasks: u64,
     /// Per task, in the order they finished.
     pub task_metrics: Vec<TaskMetrics>,
 }
@@ -132,6 +139,16 @@ impl QueryMetrics {
             .sum()
     }
 
+    /// Task attempts that failed and were retried (or waited for a recomputation).
+    pub fn failed_attempts(&self) -> u64 {
+        self.stages.iter().map(|s| s.failed_attempts).sum()
+    }
+
+    /// Map tasks run again because their output was lost.
+    pub fn recomputed_tasks(&self) -> u64 {
+        self.stages.iter().map(|s| s.recomputed_tasks).sum()
+    }
+
     /// Spill files written by all shuffles and operators.
     pub fn spill_files(&self) -> u64 {
         self.stages
@@ -145,11 +162,13 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>10} {:>5} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
+            "{:>5} {:>6} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
             "stage",
             "tasks",
             "read parts",
             "skew",
+            "retried",
+            "recomp",
             "rows out",
             "shuffle mem",
             "shuffle spill",
@@ -165,7 +184,7 @@ impl fmt::Display for QueryMetrics {
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>10} {:>5} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
+                "{:>5} {:>6} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
                 s.stage,
                 s.tasks,
                 s.reads.as_ref().map_or("-".to_string(), |r| format!(
@@ -173,6 +192,8 @@ impl fmt::Display for QueryMetrics {
                     r.partitions_before, r.tasks_after
                 )),
                 s.reads.as_ref().map_or(0, |r| r.skewed_partitions),
+                s.failed_attempts,
+                s.recomputed_tasks,
                 s.output_rows,
                 s.shuffle_memory_bytes,
                 s.spilled_bytes,

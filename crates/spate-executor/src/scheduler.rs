@@ -12,9 +12,12 @@
 //! output size ([`crate::adaptive`]; a switched join's probe stage is absorbed), and the
 //! stages waiting on it are checked. Map tasks write their output into
 //! the shuffle store; the result stage's tasks return their batches, which are put back
-//! into partition order. The first failed task fails the query: the running tasks are
-//! aborted (`SpawnedTask` aborts on drop) and the shuffle store, with its spill files,
-//! is dropped with the query.
+//! into partition order. A failed task goes to [`crate::retry`]: it is queued again as a
+//! fresh attempt (with a fresh copy of its stage's plan, since operators keep state
+//! between the partitions of one plan), or a lost map output it read is recomputed
+//! first ([`crate::lineage`]; those tasks run in stages already `Done`, which stay so),
+//! or the query fails: the running tasks are aborted (`SpawnedTask` aborts on drop) and
+//! the shuffle store, with its spill files, is dropped with the query.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,13 +30,16 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_plan::ExecutionPlanProperties;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::adaptive::{adapt_reads, switch_to_broadcast};
 use crate::error::ExecutorError;
+use crate::faults::{FaultInjection, damage, inject_task_failure};
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
+use crate::retry::{INPUT_CHECK, Recovery, has_coupled_partitions, has_side_effects};
 use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore, Split, write_map_output};
 use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
 use crate::task_usage::{CpuTimed, TaskMemoryPool, task_context};
@@ -72,6 +78,7 @@ struct StageRun {
 /// Runs every stage of `graph`; returns the result stage's batches in partition order.
 /// Joins with a build side of at most `broadcast_threshold` bytes become broadcast joins;
 /// with a `partition_target`, stages reading hash shuffles have their reads re-planned.
+/// Failed tasks are retried at most `retries` times; `faults` are injected.
 pub(crate) async fn run_graph(
     mut graph: StageGraph,
     store: &Arc<ShuffleStore>,
@@ -79,8 +86,10 @@ pub(crate) async fn run_graph(
     threads: usize,
     broadcast_threshold: Option<usize>,
     partition_target: Option<usize>,
+    (retries, faults): (usize, Option<FaultInjection>),
 ) -> Result<(Vec<RecordBatch>, QueryMetrics)> {
     let adapt = partition_target.map(|target| (target, threads));
+    let mut recovery = Recovery::new(retries);
     let mut runs: Vec<StageRun> = graph
         .stages
         .iter()
@@ -112,8 +121,19 @@ pub(crate) async fn run_graph(
             let stage = &graph.stages[stage_id.0];
             let run = &mut runs[stage_id.0];
             run.started.get_or_insert_with(Instant::now);
-            run.state = transition(run.state, StageEvent::TaskStarted, stage_id)?;
-            running.push(spawn_task(stage.clone(), task, store, ctx));
+            // A task of a done stage recomputes a lost map output.
+            if run.state != StageState::Done {
+                run.state = transition(run.state, StageEvent::TaskStarted, stage_id)?;
+            }
+            run.metrics.attempts += 1;
+            let attempt = recovery.start((stage_id, task));
+            running.push(spawn_task(
+                stage.clone(),
+                (task, attempt),
+                faults,
+                store,
+                ctx,
+            ));
         }
         let Some(finished) = running.next().await else {
             break;
@@ -125,13 +145,32 @@ pub(crate) async fn run_graph(
             .metrics
             .peak_memory_bytes
             .max(finished.peak_memory as u64);
+        let recomputing = run.state == StageState::Done;
         let output = match finished.output {
             Ok(output) => output,
             Err(err) => {
-                run.state = transition(run.state, StageEvent::TaskFailed, finished.stage)?;
-                return Err(err);
+                let task = (finished.stage, finished.task);
+                match recovery.failed(task, err, recomputing, &graph, store) {
+                    Ok(requeue) => {
+                        run.metrics.failed_attempts += 1;
+                        queue.extend(requeue.into_iter().map(Reverse));
+                        continue;
+                    }
+                    Err(err) => {
+                        if !recomputing {
+                            run.state =
+                                transition(run.state, StageEvent::TaskFailed, finished.stage)?;
+                        }
+                        return Err(err);
+                    }
+                }
             }
         };
+        if recomputing {
+            run.metrics.recomputed_tasks += 1;
+            queue.extend(recovery.recomputed(&graph, store).into_iter().map(Reverse));
+            continue;
+        }
         let rows = match output {
             TaskOutput::Shuffled {
                 rows,
@@ -291,7 +330,12 @@ fn skip_queued_tasks(
         ))
         .register(ctx.memory_pool());
         let reservation = ShuffleReservation::new(consumer, Arc::clone(store.memory()));
-        let output = MapOutput::empty(stage.plan.schema(), stage.output_partitions(), reservation);
+        let output = MapOutput::empty(
+            task,
+            stage.plan.schema(),
+            stage.output_partitions(),
+            reservation,
+        );
         store.put(stage.id, task, output);
     }
     skipped.len()
@@ -360,13 +404,18 @@ fn transition(state: StageState, event: StageEvent, stage: StageId) -> Result<St
     })
 }
 
-/// Spawns task `task` of `stage`; the future resolves when it is done.
+/// Spawns attempt `attempt` of task `task` of `stage`; the future resolves when it is
+/// done. A task that writes, or whose partitions depend on each other, is never made to
+/// fail on purpose.
 fn spawn_task(
     stage: Stage,
-    task: usize,
+    (task, attempt): (usize, u32),
+    faults: Option<FaultInjection>,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
 ) -> impl Future<Output = Finished> + use<> {
+    let faults =
+        faults.filter(|_| !has_side_effects(&stage.plan) && !has_coupled_partitions(&stage.plan));
     let store = Arc::clone(store);
     let ctx = Arc::clone(ctx);
     let id = stage.id;
@@ -375,11 +424,17 @@ fn spawn_task(
     let task_pool = Arc::clone(&pool);
     let spawned = SpawnedTask::spawn(CpuTimed::new(async move {
         let ctx = task_context(&ctx, task_pool)?;
-        run_task(&stage, task, &store, &ctx).await
+        run_task(&stage, (task, attempt), faults.as_ref(), &store, &ctx).await
     }));
     async move {
         let (output, cpu) = match spawned.join().await {
             Ok(timed) => timed,
+            Err(join) if join.is_cancelled() => (
+                Err(DataFusionError::External(Box::new(
+                    ExecutorError::TaskCancelled { stage: id, task },
+                ))),
+                Duration::ZERO,
+            ),
             Err(join) => (
                 Err(DataFusionError::External(Box::new(
                     ExecutorError::TaskPanicked {
@@ -404,20 +459,41 @@ fn spawn_task(
 
 async fn run_task(
     stage: &Stage,
-    task: usize,
+    (task, attempt): (usize, u32),
+    faults: Option<&FaultInjection>,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
 ) -> Result<TaskOutput> {
-    let stream = stage.plan.execute(task, Arc::clone(ctx))?;
+    // A task that writes, or whose partitions depend on each other, cannot run again
+    // once it started: it checks its input first, so a lost map output is recomputed
+    // before it starts.
+    if has_side_effects(&stage.plan) || has_coupled_partitions(&stage.plan) {
+        for input in &stage.inputs {
+            store
+                .verify(*input)
+                .map_err(|e| DataFusionError::Context(INPUT_CHECK.into(), Box::new(e)))?;
+        }
+    }
+    // Operators keep state shared by the partitions of one plan (a join's build side,
+    // a repartition's channels): a later attempt runs on a fresh copy.
+    // (A task with coupled partitions runs again only when it did not start, and must
+    // then join its siblings' instance.)
+    let plan = if attempt > 1 && !has_coupled_partitions(&stage.plan) {
+        reset_plan_states(Arc::clone(&stage.plan))?
+    } else {
+        Arc::clone(&stage.plan)
+    };
+    let stream = plan.execute(task, Arc::clone(ctx))?;
     let split = match &stage.output {
         StageOutputKind::Result => {
             let batches: Vec<RecordBatch> = stream.try_collect().await?;
+            inject_task_failure(faults, stage.id, task, attempt)?;
             return Ok(TaskOutput::Result(batches));
         }
         StageOutputKind::Shuffle(partitioning) => Split::Partitioned(partitioning.clone()),
         StageOutputKind::PassThrough => Split::PassThrough,
     };
-    let output = write_map_output(
+    let mut output = write_map_output(
         stage.id,
         task,
         stage.tasks(),
@@ -427,6 +503,11 @@ async fn run_task(
         store.memory(),
     )
     .await?;
+    output.attempt = attempt;
+    inject_task_failure(faults, stage.id, task, attempt)?;
+    if let Some(faults) = faults {
+        damage(faults, &output, stage.id)?;
+    }
     let figures = TaskOutput::Shuffled {
         rows: output.rows,
         memory: output.memory_bytes() as u64,

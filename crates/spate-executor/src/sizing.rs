@@ -144,6 +144,7 @@ mod tests {
             threads: 2,
             shuffle_partitions: None,
             adaptive: true,
+            ..ExecutorConfig::default()
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Infinite);
         assert_eq!(sizing.shuffle_partitions, None);
@@ -160,6 +161,7 @@ mod tests {
             threads: 2,
             shuffle_partitions: Some(7),
             adaptive: true,
+            ..ExecutorConfig::default()
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Finite(1000 * MIB));
         assert_eq!(sizing.shuffle_partitions, Some(7));

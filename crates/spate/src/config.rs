@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use spate_connectors::object_stores::StoreConfig;
+use spate_executor::{FaultInjection, Fraction};
 
 use crate::error::SpateError;
 use crate::system;
@@ -155,6 +156,15 @@ pub struct SessionOptions {
     /// a partitioned join whose build side turns out small becomes a broadcast join.
     /// Default: on.
     pub adaptive: bool,
+    /// How many times a failed task is retried (spate's executor) before the query fails;
+    /// errors no retry can fix (SQL, types, arithmetic, a missing input path) fail at
+    /// once. Default: 3 (so a task runs at most 4 times), or `SPATE_TASK_RETRIES`.
+    pub task_retries: usize,
+    /// Faults injected on purpose (spate's executor), to check that queries survive them.
+    /// Default: none, or what the `SPATE_INJECT_TASK_FAILURES`,
+    /// `SPATE_INJECT_SHUFFLE_CORRUPTION` and `SPATE_INJECT_SEED` environment variables
+    /// say ([`crate::SessionBuilder::build`] reads them).
+    pub faults: FaultInjection,
 }
 
 impl SessionOptions {
@@ -164,7 +174,88 @@ impl SessionOptions {
             threads: self.threads,
             shuffle_partitions: self.shuffle_partitions,
             adaptive: self.adaptive,
+            task_retries: self.task_retries,
+            faults: Some(self.faults)
+                .filter(|f| f.task_failures.get() > 0.0 || f.shuffle_corruption.get() > 0.0),
         }
+    }
+}
+
+/// The environment variable for the retries of a failed task.
+pub const ENV_TASK_RETRIES: &str = "SPATE_TASK_RETRIES";
+/// The environment variable for the fraction of task attempts to fail.
+pub const ENV_INJECT_TASK_FAILURES: &str = "SPATE_INJECT_TASK_FAILURES";
+/// The environment variable for the fraction of shuffle blocks to corrupt.
+pub const ENV_INJECT_SHUFFLE_CORRUPTION: &str = "SPATE_INJECT_SHUFFLE_CORRUPTION";
+/// The environment variable for the seed that picks the faults.
+pub const ENV_INJECT_SEED: &str = "SPATE_INJECT_SEED";
+
+/// Parses a fraction of attempts or blocks given as option `option`.
+pub(crate) fn parse_fraction(option: &str, value: &str) -> Result<Fraction, SpateError> {
+    Fraction::parse(value).map_err(|reason| SpateError::InvalidOption {
+        option: option.into(),
+        value: value.into(),
+        reason: format!("expected a fraction between 0 and 1 ({reason})"),
+    })
+}
+
+/// Parses a fault-injection seed given as option `option`.
+pub(crate) fn parse_seed(option: &str, value: &str) -> Result<u64, SpateError> {
+    value.trim().parse().map_err(|_| SpateError::InvalidOption {
+        option: option.into(),
+        value: value.into(),
+        reason: "expected a whole number from 0 to 18446744073709551615".into(),
+    })
+}
+
+/// Retry and fault-injection settings given explicitly (builder, `config` keys, CLI flags); what is
+/// not given comes from the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FaultSettings {
+    pub task_retries: Option<usize>,
+    pub task_failures: Option<Fraction>,
+    pub shuffle_corruption: Option<Fraction>,
+    pub seed: Option<u64>,
+}
+
+impl FaultSettings {
+    /// The retries given explicitly, else from `SPATE_TASK_RETRIES`, else `None`.
+    pub fn task_retries(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<usize>, SpateError> {
+        if self.task_retries.is_some() {
+            return Ok(self.task_retries);
+        }
+        env(ENV_TASK_RETRIES)
+            .map(|value| {
+                value.trim().parse().map_err(|_| SpateError::InvalidOption {
+                    option: ENV_TASK_RETRIES.into(),
+                    value,
+                    reason: "expected a whole number".into(),
+                })
+            })
+            .transpose()
+    }
+
+    /// The faults to inject: each setting given explicitly, else from its environment
+    /// variable (read through `env`), else none. A bad variable is an error naming it.
+    pub fn resolve(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<FaultInjection, SpateError> {
+        let fraction = |given: Option<Fraction>, var: &str| match given {
+            Some(f) => Ok(f),
+            None => env(var).map_or(Ok(Fraction::default()), |v| parse_fraction(var, &v)),
+        };
+        Ok(FaultInjection {
+            task_failures: fraction(self.task_failures, ENV_INJECT_TASK_FAILURES)?,
+            shuffle_corruption: fraction(self.shuffle_corruption, ENV_INJECT_SHUFFLE_CORRUPTION)?,
+            seed: match self.seed {
+                Some(seed) => seed,
+                None => env(ENV_INJECT_SEED).map_or(Ok(0), |v| parse_seed(ENV_INJECT_SEED, &v))?,
+            },
+        })
     }
 }
 
@@ -180,6 +271,8 @@ impl Default for SessionOptions {
             shuffle_partitions: None,
             spill_dir: None,
             adaptive: true,
+            task_retries: spate_executor::DEFAULT_TASK_RETRIES,
+            faults: FaultInjection::default(),
         }
     }
 }
@@ -203,6 +296,38 @@ mod tests {
     fn displays_sizes() {
         assert_eq!(ByteSize(512).to_string(), "512 B");
         assert_eq!(ByteSize(512 << 20).to_string(), "512.0 MiB");
+    }
+
+    #[test]
+    fn fault_settings_come_from_the_environment_unless_given() {
+        let env = |var: &str| match var {
+            ENV_INJECT_TASK_FAILURES => Some("0.2".to_string()),
+            ENV_INJECT_SEED => Some("42".to_string()),
+            _ => None,
+        };
+        let faults = FaultSettings::default().resolve(env).ok();
+        assert_eq!(
+            faults.map(|f| (f.task_failures.get(), f.seed)),
+            Some((0.2, 42))
+        );
+        let given = FaultSettings {
+            task_failures: Fraction::new(0.5),
+            ..FaultSettings::default()
+        };
+        let faults = given.resolve(env).ok();
+        assert_eq!(faults.map(|f| f.task_failures.get()), Some(0.5));
+        let bad = |var: &str| (var == ENV_INJECT_SHUFFLE_CORRUPTION).then(|| "1.5".to_string());
+        let err = FaultSettings::default()
+            .resolve(bad)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "invalid SPATE_INJECT_SHUFFLE_CORRUPTION '1.5': expected a fraction between 0 \
+                 and 1 (1.5 is not between 0 and 1)"
+            )
+        );
     }
 
     #[test]

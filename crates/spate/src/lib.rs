@@ -42,7 +42,10 @@ mod system;
 mod writer;
 
 pub use catalog::FileFormatKind;
-pub use config::{ByteSize, ExecutorKind, SessionOptions};
+pub use config::{
+    ByteSize, ENV_INJECT_SEED, ENV_INJECT_SHUFFLE_CORRUPTION, ENV_INJECT_TASK_FAILURES,
+    ExecutorKind, SessionOptions,
+};
 pub use dataframe::{DataFrame, GroupedData, JoinType};
 pub use error::{Result, SpateError};
 pub use execute::ExecutionMetrics;
@@ -50,7 +53,7 @@ pub use merge::{MergeBuilder, MergeOutcome};
 pub use progress::{Progress, ProgressSnapshot};
 pub use reader::DataFrameReader;
 pub use session::{Session, SessionBuilder};
-pub use spate_executor::{QueryMetrics, StageMetrics};
+pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, StageMetrics};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};
 pub use writer::{DataFrameWriter, SaveMode};
 

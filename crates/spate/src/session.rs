@@ -23,12 +23,15 @@ use datafusion::prelude::SessionConfig;
 use spate_connectors::object_stores::{StoreConfig, StoreRegistry};
 
 use crate::catalog::{DataSchema, FileFormatKind, SpateTableFactory, TableSource};
-use crate::config::{ByteSize, ExecutorKind, SessionOptions};
+use crate::config::{
+    ByteSize, ExecutorKind, FaultSettings, SessionOptions, parse_fraction, parse_seed,
+};
 use crate::dataframe::DataFrame;
 use crate::error::{Result, SpateError};
 use crate::memory::PeakMemoryPool;
 use crate::progress::Progress;
 use crate::reader::DataFrameReader;
+use spate_executor::FaultInjection;
 
 /// The default catalog and schema names, as in DataFusion.
 const CATALOG: &str = "datafusion";
@@ -283,6 +286,7 @@ impl Session {
 #[derive(Debug, Default)]
 pub struct SessionBuilder {
     options: SessionOptions,
+    faults: FaultSettings,
     errors: Vec<SpateError>,
 }
 
@@ -359,6 +363,44 @@ impl SessionBuilder {
         self
     }
 
+    /// How many times spate's executor retries a failed task before the query fails
+    /// (default 3, or `SPATE_TASK_RETRIES`; 0 turns retries off). Errors no retry can
+    /// fix fail at once.
+    ///
+    /// ```
+    /// let s = spate::Session::builder().task_retries(5).build().unwrap();
+    /// assert_eq!(s.options().task_retries, 5);
+    /// ```
+    pub fn task_retries(mut self, retries: usize) -> Self {
+        self.faults.task_retries = Some(retries);
+        self
+    }
+
+    /// Faults for spate's executor to inject, to check that queries survive them: this
+    /// fraction of task attempts fail, this fraction of shuffle blocks are corrupted, as
+    /// the seed picks them. Without it, [`Self::build`] reads `SPATE_INJECT_TASK_FAILURES`,
+    /// `SPATE_INJECT_SHUFFLE_CORRUPTION` and `SPATE_INJECT_SEED`.
+    ///
+    /// ```
+    /// use spate::{FaultInjection, Fraction};
+    /// let faults = FaultInjection {
+    ///     task_failures: Fraction::new(0.2).unwrap(),
+    ///     shuffle_corruption: Fraction::new(0.05).unwrap(),
+    ///     seed: 7,
+    /// };
+    /// let s = spate::Session::builder().inject_faults(faults).build().unwrap();
+    /// assert_eq!(s.options().faults, faults);
+    /// ```
+    pub fn inject_faults(mut self, faults: FaultInjection) -> Self {
+        self.faults = FaultSettings {
+            task_failures: Some(faults.task_failures),
+            shuffle_corruption: Some(faults.shuffle_corruption),
+            seed: Some(faults.seed),
+            ..self.faults
+        };
+        self
+    }
+
     /// Which executor runs queries (spate's by default).
     ///
     /// ```
@@ -382,8 +424,10 @@ impl SessionBuilder {
         self
     }
 
-    /// A setting by key: `spate.memory_limit`, `spate.threads`, `spate.executor`, or any
-    /// DataFusion `datafusion.*` option. Bad keys and values fail in [`Self::build`].
+    /// A setting by key: `spate.memory_limit`, `spate.threads`, `spate.executor`,
+    /// `spate.task_retries`, `spate.inject_task_failures`, `spate.inject_shuffle_corruption`,
+    /// `spate.inject_seed`, or any DataFusion `datafusion.*` option. Bad keys and values
+    /// fail in [`Self::build`].
     ///
     /// ```
     /// let ok = spate::Session::builder().config("spate.threads", "2").config("datafusion.execution.batch_size", "1024").build().unwrap();
@@ -402,6 +446,21 @@ impl SessionBuilder {
                     reason: e.to_string(),
                 }),
             "spate.executor" => value.parse().map(|v| self.options.executor = v),
+            "spate.task_retries" => value
+                .parse::<usize>()
+                .map(|v| self.faults.task_retries = Some(v))
+                .map_err(|e| SpateError::InvalidOption {
+                    option: key.into(),
+                    value: value.into(),
+                    reason: e.to_string(),
+                }),
+            "spate.inject_task_failures" => {
+                parse_fraction(key, value).map(|v| self.faults.task_failures = Some(v))
+            }
+            "spate.inject_shuffle_corruption" => {
+                parse_fraction(key, value).map(|v| self.faults.shuffle_corruption = Some(v))
+            }
+            "spate.inject_seed" => parse_seed(key, value).map(|v| self.faults.seed = Some(v)),
             _ => {
                 self.options.settings.push((key.into(), value.into()));
                 Ok(())
@@ -423,7 +482,12 @@ impl SessionBuilder {
         if let Some(err) = self.errors.pop() {
             return Err(err);
         }
-        let options = self.options;
+        let mut options = self.options;
+        let env = |var: &str| std::env::var(var).ok();
+        options.faults = self.faults.resolve(env)?;
+        if let Some(retries) = self.faults.task_retries(env)? {
+            options.task_retries = retries;
+        }
         let mut config = SessionConfig::new()
             .with_target_partitions(options.threads)
             .with_information_schema(true)

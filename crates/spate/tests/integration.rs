@@ -9,9 +9,10 @@ mod integration {
     mod delta;
     pub mod emulators;
     mod executor;
+    pub mod faults;
     mod object_stores;
     mod scripts;
-    mod slt;
+    pub mod slt;
     mod tables;
     mod writer;
 }

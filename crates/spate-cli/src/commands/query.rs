@@ -159,6 +159,42 @@ fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Fail
     if let Some(adaptive) = options.adaptive {
         builder = builder.adaptive(adaptive);
     }
+    if let Some(retries) = options.task_retries {
+        builder = builder.task_retries(retries);
+    }
+    let injected = [
+        (
+            "--inject-task-failures",
+            "spate.inject_task_failures",
+            &options.inject_task_failures,
+        ),
+        (
+            "--inject-shuffle-corruption",
+            "spate.inject_shuffle_corruption",
+            &options.inject_shuffle_corruption,
+        ),
+        ("--inject-seed", "spate.inject_seed", &options.inject_seed),
+    ];
+    for (flag, key, value) in injected {
+        if let Some(value) = value {
+            let valid = if key == "spate.inject_seed" {
+                value.trim().parse::<u64>().is_ok()
+            } else {
+                spate::Fraction::parse(value).is_ok()
+            };
+            if !valid {
+                let expected = if key == "spate.inject_seed" {
+                    "a whole number"
+                } else {
+                    "a fraction between 0 and 1"
+                };
+                return Err(Failure::usage(format!(
+                    "invalid {flag} '{value}': expected {expected}"
+                )));
+            }
+            builder = builder.config(key, value);
+        }
+    }
     if let Some(executor) = &options.executor {
         let kind: ExecutorKind = executor.parse().map_err(|_| {
             Failure::usage(format!(
@@ -278,13 +314,17 @@ fn print_metrics(result: &StatementResult) {
         ByteSize(m.spilled_bytes),
         m.spill_files
     );
-    if !m.stages.is_empty() {
-        eprint!(
-            "{}",
-            spate::QueryMetrics {
-                stages: m.stages.clone()
-            }
+    let stages = spate::QueryMetrics {
+        stages: m.stages.clone(),
+    };
+    let (retried, recomputed) = (stages.failed_attempts(), stages.recomputed_tasks());
+    if retried + recomputed > 0 {
+        eprintln!(
+            "{retried} task attempts failed and were retried, {recomputed} map tasks recomputed"
         );
+    }
+    if !m.stages.is_empty() {
+        eprint!("{stages}");
     }
 }
 

@@ -22,7 +22,11 @@ pub fn spate(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("spate").unwrap();
     cmd.current_dir(dir)
         .env_remove("SPATE_MEMORY_LIMIT")
-        .env_remove("SPATE_THREADS");
+        .env_remove("SPATE_THREADS")
+        .env_remove("SPATE_TASK_RETRIES")
+        .env_remove("SPATE_INJECT_TASK_FAILURES")
+        .env_remove("SPATE_INJECT_SHUFFLE_CORRUPTION")
+        .env_remove("SPATE_INJECT_SEED");
     cmd
 }
 

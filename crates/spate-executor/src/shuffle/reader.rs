@@ -2,7 +2,10 @@
 //!
 //! Partition `p` streams, for every map task of the stage in task order, that task's
 //! batches for `p`: first the spilled segments, batch by batch, then the batches still in
-//! memory, which the reader takes over (each partition is read once). For a
+//! memory, which the reader takes over (each partition is read once, unless the store
+//! retains what it lends for retries). A map output that is missing (discarded as lost)
+//! or whose block cannot be read back is reported as
+//! [`crate::ExecutorError::MapOutputLost`], which makes its map task run again. For a
 //! pass-through stage, partition `p` is exactly map task `p`'s output, in order, so a
 //! merge above the reader still sees sorted partitions.
 //!
@@ -29,6 +32,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use super::store::ShuffleStore;
+use crate::error::ExecutorError;
 use crate::stage::{Stage, StageId, StageOutputKind};
 
 /// What one partition of a reader reads: some reduce partitions of some map outputs.
@@ -223,17 +227,35 @@ impl ExecutionPlan for ShuffleReaderExec {
                 .unwrap_or_default();
         }
         let stage = self.stage;
+        let retain = self.store.retains();
         let shared = spec.shared;
-        let pieces = spec
-            .partitions
-            .flat_map(move |p| outputs.clone().into_iter().map(move |o| (p, o)));
+        let first_map = spec.maps.as_ref().map_or(0, |maps| maps.start);
+        let pieces = spec.partitions.flat_map(move |p| {
+            outputs
+                .clone()
+                .into_iter()
+                .enumerate()
+                .map(move |(i, o)| (p, first_map + i, o))
+        });
         let batches = futures::stream::iter(pieces)
-            .map(
-                move |(partition, output)| match output.read(stage, partition, shared) {
+            .map(move |(partition, task, output)| {
+                let read = match output {
+                    Some(output) => output.read(stage, partition, retain, shared),
+                    None => Err(DataFusionError::External(Box::new(
+                        ExecutorError::MapOutputLost {
+                            stage,
+                            task,
+                            attempt: 0,
+                            partition,
+                            reason: "it is missing".into(),
+                        },
+                    ))),
+                };
+                match read {
                     Ok(batches) => futures::stream::iter(batches).boxed(),
                     Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
-                },
-            )
+                }
+            })
             .flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),

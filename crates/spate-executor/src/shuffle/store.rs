@@ -6,6 +6,19 @@
 //! spill, and the pool gives it only what spillable consumers leave). A reduce task
 //! *takes* its partition: the batches move to the reader and their memory is released, so
 //! the operator that buffers them accounts for them next.
+//!
+//! # Retries
+//! A reduce task that fails after taking its partition must find it again on its retry.
+//! Two ways were possible: re-run the map tasks that held it (lineage), or keep what was
+//! taken. Lineage would re-run *every* map task of the input stage for one failed reader
+//! (each holds a piece of every partition), so a store that retains ([`ShuffleStore::retaining`],
+//! on whenever retries are) keeps the taken batches, *lent* ([`Slot::Lent`]), until the
+//! stage's outputs are released, and a retry takes them again. Their memory is released
+//! from the reservation as before (the reader's operators count what they keep), so
+//! while a stage reads its input, the batches its finished readers no longer need stay
+//! alive uncounted, at most what the shuffle held of that input in memory; spilled
+//! segments are simply read again. Lineage is kept for what retention cannot cover: a
+//! lost or corrupt map output ([`crate::lineage`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,12 +120,31 @@ impl Drop for ShuffleReservation {
     }
 }
 
+/// What a map output holds of one reduce partition in memory.
+#[derive(Debug, Clone)]
+pub(crate) enum Slot {
+    /// Batches not yet read, counted in the reservation.
+    Held(Vec<RecordBatch>),
+    /// Batches read by a reader and kept for a retry of the task that read them (the
+    /// store retains what it lends): no longer counted, since the reader's operators count
+    /// them, and dropped with the stage's outputs.
+    Lent(Vec<RecordBatch>),
+    /// Read, and not retained.
+    Taken,
+    /// Lost (fault injection): reading it reports the map output lost.
+    Lost,
+}
+
 /// The output of one map task: batches per reduce partition in memory, and what spilled.
 #[derive(Debug)]
 pub struct MapOutput {
+    /// The map task that wrote it.
+    pub(crate) task: usize,
+    /// The attempt of the map task that wrote it.
+    pub(crate) attempt: u32,
     pub(crate) schema: SchemaRef,
-    /// Per reduce partition, the batches in memory; `None` once a reader took them.
-    pub(crate) held: Mutex<Vec<Option<Vec<RecordBatch>>>>,
+    /// Per reduce partition, the batches in memory.
+    pub(crate) held: Mutex<Vec<Slot>>,
     pub(crate) spill: Option<SpillFile>,
     /// Per reduce partition, the in-memory size of all its rows (held and spilled).
     pub(crate) partition_bytes: Vec<u64>,
@@ -122,15 +154,18 @@ pub struct MapOutput {
 }
 
 impl MapOutput {
-    /// The output of a map task that was skipped: no rows in any of `partitions`.
+    /// The output of map task `task` that was skipped: no rows in any of `partitions`.
     pub(crate) fn empty(
+        task: usize,
         schema: SchemaRef,
         partitions: usize,
         reservation: ShuffleReservation,
     ) -> Self {
         MapOutput {
+            task,
+            attempt: 1,
             schema,
-            held: Mutex::new(vec![Some(Vec::new()); partitions]),
+            held: Mutex::new(vec![Slot::Held(Vec::new()); partitions]),
             spill: None,
             partition_bytes: vec![0; partitions],
             reservation: Mutex::new(reservation),
@@ -140,46 +175,134 @@ impl MapOutput {
     }
 
     /// Takes every batch of `partition`: the spilled ones first (they were written
-    /// first), then those in memory, whose memory is released. A partition can be taken
-    /// once.
+    /// first), then those in memory, whose memory is released. Without `retain` a
+    /// partition can be taken once; with it, the batches in memory are kept (see
+    /// [`Slot::Lent`]) and may be taken again by a retry. A block found lost or corrupt
+    /// is reported as [`ExecutorError::MapOutputLost`].
     pub fn take(
         &self,
         stage: StageId,
         partition: usize,
+        retain: bool,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
-        self.read(stage, partition, false)
+        self.read(stage, partition, retain, false)
     }
 
     /// Reads every batch of `partition` like [`MapOutput::take`]; when `shared`, the
     /// batches in memory are copied (cheaply: Arrow arrays are shared) and stay for the
-    /// other readers of the partition, their memory held until the stage is released.
+    /// other readers of the partition (the side of a skewed join partition that every
+    /// slice reads), their memory held until the stage's outputs are released.
     pub fn read(
         &self,
         stage: StageId,
         partition: usize,
+        retain: bool,
         shared: bool,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
-        let taken = || {
-            DataFusionError::External(Box::new(ExecutorError::PartitionTaken { stage, partition }))
+        let (task, attempt) = (self.task, self.attempt);
+        let lost = move |reason: String| {
+            DataFusionError::External(Box::new(ExecutorError::MapOutputLost {
+                stage,
+                task,
+                attempt,
+                partition,
+                reason,
+            }))
         };
         let held = {
-            let mut held = self.held.lock();
-            let slot = held.get_mut(partition).ok_or_else(taken)?;
-            if shared {
-                slot.clone().ok_or_else(taken)?
-            } else {
-                slot.take().ok_or_else(taken)?
+            let mut slots = self.held.lock();
+            let slot = slots.get_mut(partition).ok_or_else(|| {
+                DataFusionError::Internal(format!("stage {stage} has no partition {partition}"))
+            })?;
+            match std::mem::replace(slot, Slot::Taken) {
+                Slot::Held(batches) if shared => {
+                    *slot = Slot::Held(batches.clone());
+                    batches
+                }
+                Slot::Held(batches) => {
+                    let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+                    self.reservation.lock().shrink(bytes);
+                    if retain {
+                        *slot = Slot::Lent(batches.clone());
+                    }
+                    batches
+                }
+                Slot::Lent(batches) => {
+                    *slot = Slot::Lent(batches.clone());
+                    batches
+                }
+                Slot::Taken => {
+                    return Err(DataFusionError::External(Box::new(
+                        ExecutorError::PartitionTaken { stage, partition },
+                    )));
+                }
+                Slot::Lost => {
+                    *slot = Slot::Lost;
+                    return Err(lost("its block in memory was lost".into()));
+                }
             }
         };
-        if !shared {
-            let bytes: usize = held.iter().map(RecordBatch::get_array_memory_size).sum();
-            self.reservation.lock().shrink(bytes);
-        }
         let spilled = self.spill.as_ref().map(|spill| spill.read(partition));
-        Ok(spilled
+        // Any error reading the spill file (a checksum mismatch, a missing file) means
+        // this output cannot be read back: the map task must run again.
+        let spilled = spilled
             .into_iter()
             .flat_map(|reader: SpillReader| reader)
-            .chain(held.into_iter().map(Ok)))
+            .map(move |batch| batch.map_err(|e| lost(e.to_string())));
+        Ok(spilled.chain(held.into_iter().map(Ok)))
+    }
+
+    /// Loses the rows of `partition` held in memory, if any (fault injection); returns
+    /// whether there were any.
+    pub(crate) fn lose(&self, partition: usize) -> bool {
+        let mut slots = self.held.lock();
+        let Some(slot) = slots.get_mut(partition) else {
+            return false;
+        };
+        match slot {
+            Slot::Held(batches) if !batches.is_empty() => {
+                let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+                self.reservation.lock().shrink(bytes);
+                *slot = Slot::Lost;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An error if some block of it cannot be read back (lost, or a spilled segment
+    /// whose checksum does not match).
+    pub(crate) fn verify(&self, stage: StageId) -> Result<()> {
+        let lost = |partition: usize, reason: String| {
+            DataFusionError::External(Box::new(ExecutorError::MapOutputLost {
+                stage,
+                task: self.task,
+                attempt: self.attempt,
+                partition,
+                reason,
+            }))
+        };
+        if let Some(p) = self
+            .held
+            .lock()
+            .iter()
+            .position(|h| matches!(h, Slot::Lost))
+        {
+            return Err(lost(p, "its block in memory was lost".into()));
+        }
+        if let Some(spill) = &self.spill {
+            for partition in 0..self.partitions() {
+                spill
+                    .verify(partition)
+                    .map_err(|e| lost(partition, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reduce partitions it was split into.
+    pub(crate) fn partitions(&self) -> usize {
+        self.partition_bytes.len()
     }
 
     /// Bytes held in memory.
@@ -198,6 +321,9 @@ impl MapOutput {
 pub struct ShuffleStore {
     outputs: Mutex<HashMap<StageId, Vec<Option<Arc<MapOutput>>>>>,
     memory: Arc<HeldMemory>,
+    /// Keep the batches readers take until the stage is released, so a failed reader
+    /// can be retried ([`MapOutput::take`]).
+    retain: bool,
 }
 
 impl Default for ShuffleStore {
@@ -212,7 +338,19 @@ impl ShuffleStore {
         ShuffleStore {
             outputs: Mutex::default(),
             memory: Arc::new(HeldMemory::new(memory_cap)),
+            retain: false,
         }
+    }
+
+    /// The same store, keeping what readers take for their retries when `retain` is set.
+    pub fn retaining(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    /// Whether readers' batches are kept for their retries.
+    pub fn retains(&self) -> bool {
+        self.retain
     }
 
     /// The cap that map outputs' memory counts against.
@@ -237,17 +375,57 @@ impl ShuffleStore {
         }
     }
 
-    /// Every map output of `stage`, in task order; an error if the stage is not complete.
-    pub fn outputs(&self, stage: StageId) -> Result<Vec<Arc<MapOutput>>> {
-        let missing =
-            || DataFusionError::External(Box::new(ExecutorError::MissingStageOutput { stage }));
+    /// Every map output of `stage`, in task order (`None` for one discarded since, whose
+    /// map task runs again); an error if the stage's outputs are not there.
+    pub fn outputs(&self, stage: StageId) -> Result<Vec<Option<Arc<MapOutput>>>> {
+        self.outputs.lock().get(&stage).cloned().ok_or_else(|| {
+            DataFusionError::External(Box::new(ExecutorError::MissingStageOutput { stage }))
+        })
+    }
+
+    /// An error naming the first map output of `stage` that is missing or cannot be read
+    /// back whole; run before a task that writes, so that it finds out before writing.
+    pub fn verify(&self, stage: StageId) -> Result<()> {
+        for (task, output) in self.outputs(stage)?.into_iter().enumerate() {
+            match output {
+                Some(output) => output.verify(stage)?,
+                None => {
+                    return Err(DataFusionError::External(Box::new(
+                        ExecutorError::MapOutputLost {
+                            stage,
+                            task,
+                            attempt: 0,
+                            partition: 0,
+                            reason: "it is missing".into(),
+                        },
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The attempt that wrote map task `task`'s output of `stage`, if it is there.
+    pub fn output_attempt(&self, stage: StageId, task: usize) -> Option<u32> {
         let outputs = self.outputs.lock();
-        outputs
-            .get(&stage)
-            .ok_or_else(missing)?
-            .iter()
-            .map(|o| o.clone().ok_or_else(missing))
-            .collect()
+        Some(outputs.get(&stage)?.get(task)?.as_ref()?.attempt)
+    }
+
+    /// Whether `stage`'s outputs are there (opened and not released).
+    pub fn has_stage(&self, stage: StageId) -> bool {
+        self.outputs.lock().contains_key(&stage)
+    }
+
+    /// Drops map task `task`'s output of `stage`, which is lost; its task runs again.
+    pub fn discard(&self, stage: StageId, task: usize) {
+        if let Some(slot) = self
+            .outputs
+            .lock()
+            .get_mut(&stage)
+            .and_then(|v| v.get_mut(task))
+        {
+            *slot = None;
+        }
     }
 
     /// The in-memory size of reduce partition `partition` of `stage`, over all map

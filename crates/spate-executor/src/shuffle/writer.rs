@@ -23,7 +23,7 @@ use datafusion::physical_plan::repartition::BatchPartitioner;
 use futures::StreamExt;
 use parking_lot::Mutex;
 
-use super::store::{HeldMemory, MapOutput, ShuffleReservation};
+use super::store::{HeldMemory, MapOutput, ShuffleReservation, Slot};
 use crate::batch_memory::compact;
 use crate::spill_file::SpillFile;
 use crate::stage::StageId;
@@ -129,8 +129,10 @@ pub(crate) async fn write_map_output(
         let _ = reservation.try_grow(memory - reservation.size());
     }
     Ok(MapOutput {
+        task,
+        attempt: 1,
         schema,
-        held: Mutex::new(held.into_iter().map(Some).collect()),
+        held: Mutex::new(held.into_iter().map(Slot::Held).collect()),
         spill,
         partition_bytes,
         reservation: Mutex::new(reservation),

@@ -66,7 +66,7 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-fn slt_files() -> Vec<PathBuf> {
+pub fn slt_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(testdata().join("slt"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -79,12 +79,14 @@ fn slt_files() -> Vec<PathBuf> {
 /// One way of running the suites; every one must pass them all, so spate's executor and
 /// DataFusion's return the same rows under forced partition counts and tiny memory.
 #[derive(Debug, Clone, Copy)]
-struct Setup {
-    name: &'static str,
-    executor: ExecutorKind,
-    shuffle_partitions: Option<usize>,
-    memory: ByteSize,
-    adaptive: bool,
+pub struct Setup {
+    pub name: &'static str,
+    pub executor: ExecutorKind,
+    pub shuffle_partitions: Option<usize>,
+    pub memory: ByteSize,
+    pub adaptive: bool,
+    /// Faults injected (see `faults.rs`); `None` for none.
+    pub faults: Option<spate::FaultInjection>,
 }
 
 const SETUPS: [Setup; 6] = [
@@ -94,6 +96,7 @@ const SETUPS: [Setup; 6] = [
         shuffle_partitions: None,
         memory: ByteSize::mib(256),
         adaptive: true,
+        faults: None,
     },
     Setup {
         name: "spate",
@@ -101,6 +104,7 @@ const SETUPS: [Setup; 6] = [
         shuffle_partitions: None,
         memory: ByteSize::mib(256),
         adaptive: true,
+        faults: None,
     },
     Setup {
         name: "spate, 1 shuffle partition",
@@ -108,6 +112,7 @@ const SETUPS: [Setup; 6] = [
         shuffle_partitions: Some(1),
         memory: ByteSize::mib(256),
         adaptive: true,
+        faults: None,
     },
     Setup {
         name: "spate, 7 shuffle partitions",
@@ -115,6 +120,7 @@ const SETUPS: [Setup; 6] = [
         shuffle_partitions: Some(7),
         memory: ByteSize::mib(256),
         adaptive: true,
+        faults: None,
     },
     Setup {
         name: "spate, 2 shuffle partitions, 2 MiB memory",
@@ -122,6 +128,7 @@ const SETUPS: [Setup; 6] = [
         shuffle_partitions: Some(2),
         memory: ByteSize::mib(2),
         adaptive: true,
+        faults: None,
     },
     Setup {
         name: "spate, 3 shuffle partitions, 2 MiB memory, adaptive off",
@@ -129,10 +136,11 @@ const SETUPS: [Setup; 6] = [
         shuffle_partitions: Some(3),
         memory: ByteSize::mib(2),
         adaptive: false,
+        faults: None,
     },
 ];
 
-async fn run_file(path: &Path, setup: Setup) -> Result<(), String> {
+pub async fn run_file(path: &Path, setup: Setup) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(path)
         .unwrap()
@@ -150,6 +158,11 @@ async fn run_file(path: &Path, setup: Setup) -> Result<(), String> {
             .param("run_date", "2026-11-23");
         if let Some(n) = setup.shuffle_partitions {
             builder = builder.shuffle_partitions(n);
+        }
+        if let Some(faults) = setup.faults {
+            builder = builder
+                .inject_faults(faults)
+                .task_retries(super::faults::RETRIES);
         }
         Ok(SpateDb {
             session: builder.build()?,
