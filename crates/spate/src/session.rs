@@ -57,6 +57,7 @@ pub(crate) struct SessionInner {
     pub params: HashMap<String, String>,
     pub progress: Arc<Progress>,
     pub memory: Arc<PeakMemoryPool>,
+    pub stores: Arc<StoreRegistry>,
 }
 
 impl std::fmt::Debug for Session {
@@ -123,6 +124,18 @@ impl Session {
     /// ```
     pub fn progress(&self) -> Arc<Progress> {
         Arc::clone(&self.inner.progress)
+    }
+
+    /// Requests and bytes per remote object store (`s3://bucket`, `az://container`, ...)
+    /// since the session started. Each statement's share is in its
+    /// [`ExecutionMetrics::store_io`](crate::ExecutionMetrics::store_io).
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// assert!(session.store_io().is_empty(), "local files are not counted");
+    /// ```
+    pub fn store_io(&self) -> Vec<spate_connectors::object_stores::StoreIo> {
+        self.inner.stores.io()
     }
 
     /// A reader for files: `session.read().format("csv").option("delimiter", "|").load(path)`.
@@ -471,7 +484,8 @@ impl SessionBuilder {
             .build_arc()?;
         let delta: Arc<dyn TableProviderFactory> =
             Arc::new(spate_delta::DeltaTableFactory::new(Arc::clone(&stores)));
-        let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::new(stores));
+        let factory: Arc<dyn TableProviderFactory> =
+            Arc::new(SpateTableFactory::new(Arc::clone(&stores)));
         let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> =
             ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
                 .into_iter()
@@ -503,6 +517,7 @@ impl SessionBuilder {
                 params,
                 progress: Arc::new(Progress::default()),
                 memory: pool,
+                stores,
             }),
         })
     }

@@ -278,6 +278,18 @@ fn print_metrics(result: &StatementResult) {
         ByteSize(m.spilled_bytes),
         m.spill_files
     );
+    for io in &m.store_io {
+        eprintln!(
+            "  {}: {} GETs, {} read, {} HEADs, {} lists, {} PUTs, {} written",
+            io.store,
+            io.gets,
+            ByteSize(io.bytes_read),
+            io.heads,
+            io.lists,
+            io.puts,
+            ByteSize(io.bytes_written)
+        );
+    }
     if !m.stages.is_empty() {
         eprint!(
             "{}",
