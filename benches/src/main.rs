@@ -7,12 +7,14 @@
 //! tpch generate --scale 10 --out /data/tpch10
 //! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
 //! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
+//! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
 //! ```
 
 mod compare;
 mod data;
 mod delta_write;
 mod queries;
+mod remote_io;
 mod report;
 mod runner;
 
@@ -50,6 +52,9 @@ enum Command {
     /// Write lineitem as a Delta table partitioned by ship month, against COPY to
     /// Parquet partitioned the same way.
     DeltaWrite(delta_write::DeltaWriteOptions),
+    /// Bytes fetched by a selective query and full-scan throughput on an S3-compatible
+    /// store (moto, MinIO), against the store's own bulk download.
+    RemoteIo(remote_io::RemoteIoOptions),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
         Command::Run(options) => runner::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
+        Command::RemoteIo(options) => remote_io::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

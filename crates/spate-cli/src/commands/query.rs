@@ -206,6 +206,11 @@ async fn execute(
     sink: &Sink,
 ) -> Result<(), Failure> {
     for dir in &options.data {
+        let text = dir.to_string_lossy();
+        if text.contains("://") {
+            session.register_remote_directory(&text).await?;
+            continue;
+        }
         session.register_directory(dir).map_err(|e| match e {
             SpateError::PathNotFound { .. } => {
                 Failure::usage(format!("--data {}: directory not found", dir.display()))

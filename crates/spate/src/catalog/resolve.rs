@@ -145,7 +145,7 @@ async fn list_files(
 }
 
 /// A location as it may be shown: URLs without user info or query string.
-fn shown_location(location: &str) -> String {
+pub(crate) fn shown_location(location: &str) -> String {
     match url::Url::parse(location) {
         Ok(url) if location.contains("://") => spate_connectors::object_stores::display_url(&url),
         _ => location.to_string(),

@@ -51,6 +51,17 @@ async fn s3_partitioned_parquet_and_csv_round_trip() {
             .any(|s| s.store == "s3://lake" && s.gets > 0 && s.bytes_read > 0 && s.puts == 0),
         "{io:?}"
     );
+    // `--data s3://lake/`: each subdirectory is a table.
+    let data = session_with(moto.config());
+    let tables = data.register_remote_directory("s3a://lake").await.unwrap();
+    assert_eq!(tables, ["csv", "nums"]);
+    assert_eq!(query(&data, "select count(*) from nums").await, ["300"]);
+    let msg = data
+        .register_remote_directory("s3://lake/nothing/")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(msg, "no data files in s3://lake/nothing/");
     let total = session.store_io();
     assert!(total[0].puts > 0 && total[0].bytes_written > 0, "{total:?}");
     let df = session.read().parquet("s3://lake/nums/").await.unwrap();
