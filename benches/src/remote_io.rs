@@ -4,9 +4,10 @@
 //! # Steps
 //! 1. Write a 16-column table sorted on `k` to `s3://<bucket>/wide/` with small row groups
 //!    (so statistics and page indexes can prune), unless it is there already.
-//! 2. Selective query, in a fresh session (cold footer cache): 2 of the 16 columns with a
-//!    filter on a narrow range of `k`. Reports the bytes its GETs fetched over the table's
-//!    bytes (target: at most 25%).
+//! 2. Selective query, in a fresh session whose `CREATE EXTERNAL TABLE` read the footers
+//!    (schema inference; the query finds them in the session's metadata cache): 2 of the 16
+//!    columns with a filter on a narrow range of `k`. Reports the bytes the query's GETs
+//!    fetched over the table's bytes (target: at most 25%).
 //! 3. Bulk download: every object of the table fetched whole with concurrent plain GETs,
 //!    as many at once as there are files.
 //! 4. Full scan, in a fresh session: every column of every row aggregated. Reports its
