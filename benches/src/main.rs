@@ -8,12 +8,14 @@
 //! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
 //! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
 //! tpch skew --out /data/skew --rows 40000000 --iterations 3
+//! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
 //! ```
 
 mod compare;
 mod data;
 mod delta_write;
 mod queries;
+mod remote_io;
 mod report;
 mod runner;
 mod skew;
@@ -55,6 +57,9 @@ enum Command {
     /// A join with one hot key (Zipf keys, 30% on one key): spate with adaptivity on and
     /// off and DataFusion's executor against the ideal (CPU time / threads).
     Skew(skew::SkewOptions),
+    /// Bytes fetched by a selective query and full-scan throughput on an S3-compatible
+    /// store (moto, MinIO), against the store's own bulk download.
+    RemoteIo(remote_io::RemoteIoOptions),
 }
 
 /// Runs `job` on a runtime of `threads` worker threads (default: all cores), telling it
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::Run(options) => runner::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
         Command::Skew(options) => skew::run(&options),
+        Command::RemoteIo(options) => remote_io::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -102,8 +102,9 @@ pub enum Format {
 /// Options shared by `run`, `sql` and `explain`.
 #[derive(Debug, Clone, Args)]
 pub struct QueryOptions {
-    /// Register every file or subdirectory of DIR as a table named after it.
-    #[arg(long, value_name = "DIR")]
+    /// Register every file or subdirectory of DIR (a local path or a URL such as
+    /// s3://bucket/warehouse/) as a table named after it.
+    #[arg(long, value_name = "DIR|URL")]
     pub data: Vec<PathBuf>,
     /// Register PATH (file, directory or partitioned tree) as table NAME.
     #[arg(long = "table", value_name = "NAME=PATH")]

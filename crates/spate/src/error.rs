@@ -19,6 +19,10 @@ pub enum SpateError {
     #[error("path not found: {path}")]
     PathNotFound { path: String },
 
+    /// An object store failed on a table's location (listing, reading its files).
+    #[error("{location}: {reason}")]
+    Storage { location: String, reason: String },
+
     /// A table location holds no data files.
     #[error("no data files in {path}{hint}")]
     NoDataFiles { path: String, hint: String },
@@ -206,7 +210,9 @@ fn datafusion_message(err: &DataFusionError) -> String {
         DataFusionError::SchemaError(e, _) => e.to_string(),
         DataFusionError::ArrowError(e, _) => e.to_string(),
         DataFusionError::ParquetError(e) => format!("Parquet: {e}"),
-        DataFusionError::ObjectStore(e) => e.to_string(),
+        DataFusionError::ObjectStore(e) => {
+            spate_connectors::object_stores::store_error_message(e.as_ref())
+        }
         DataFusionError::IoError(e) => e.to_string(),
         DataFusionError::NotImplemented(msg) => format!("not supported: {msg}"),
         DataFusionError::External(e) => e.to_string(),

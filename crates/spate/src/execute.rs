@@ -12,6 +12,7 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
+use spate_connectors::object_stores::StoreIo;
 use spate_executor::{Executor, OperatorFigures, QueryMetrics, StageMetrics};
 
 use crate::config::ExecutorKind;
@@ -36,6 +37,9 @@ pub struct ExecutionMetrics {
     pub spill_files: u64,
     /// Per stage, when spate's executor ran the plan (empty under DataFusion's).
     pub stages: Vec<StageMetrics>,
+    /// Requests and bytes per remote object store during the statement (stores it did not
+    /// touch are left out). Filled by [`crate::Session::execute_statement`].
+    pub store_io: Vec<StoreIo>,
 }
 
 /// Runs `plan` to completion with the session's executor and returns its batches in order.
@@ -103,6 +107,7 @@ pub(crate) async fn collect_with_metrics(
         spilled_bytes,
         spill_files,
         stages,
+        store_io: Vec::new(),
     };
     Ok((batches, metrics))
 }

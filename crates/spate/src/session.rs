@@ -22,7 +22,7 @@ use datafusion::prelude::SessionConfig;
 
 use spate_connectors::object_stores::{StoreConfig, StoreRegistry};
 
-use crate::catalog::{DataSchema, FileFormatKind, SpateTableFactory, TableSource};
+use crate::catalog::{DataSchema, DirectoryTables, SpateTableFactory, TableSource};
 use crate::config::{
     ByteSize, ExecutorKind, FaultSettings, SessionOptions, parse_fraction, parse_seed,
 };
@@ -60,6 +60,7 @@ pub(crate) struct SessionInner {
     pub params: HashMap<String, String>,
     pub progress: Arc<Progress>,
     pub memory: Arc<PeakMemoryPool>,
+    pub stores: Arc<StoreRegistry>,
 }
 
 impl std::fmt::Debug for Session {
@@ -128,6 +129,18 @@ impl Session {
         Arc::clone(&self.inner.progress)
     }
 
+    /// Requests and bytes per remote object store (`s3://bucket`, `az://container`, ...)
+    /// since the session started. Each statement's share is in its
+    /// [`ExecutionMetrics::store_io`](crate::ExecutionMetrics::store_io).
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// assert!(session.store_io().is_empty(), "local files are not counted");
+    /// ```
+    pub fn store_io(&self) -> Vec<spate_connectors::object_stores::StoreIo> {
+        self.inner.stores.io()
+    }
+
     /// A reader for files: `session.read().format("csv").option("delimiter", "|").load(path)`.
     ///
     /// ```
@@ -187,37 +200,32 @@ impl Session {
         let entries = std::fs::read_dir(dir).map_err(|_| SpateError::PathNotFound {
             path: dir.display().to_string(),
         })?;
-        let mut found: HashMap<String, String> = HashMap::new();
+        let mut tables = DirectoryTables::new(dir.display().to_string());
         for entry in entries {
             let entry = entry.map_err(|source| SpateError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            if file_name.starts_with('.') || file_name.starts_with('_') {
-                continue;
-            }
             let path = entry.path();
-            let name = if path.is_dir() {
-                file_name.clone()
-            } else if FileFormatKind::from_path(&file_name).is_some() {
-                match file_name.rsplit_once('.') {
-                    Some((stem, _)) => stem.to_string(),
-                    None => continue,
-                }
-            } else {
-                continue;
-            };
-            let name = name.to_lowercase();
-            let location = path.to_string_lossy().into_owned();
-            if let Some(other) = found.insert(name.clone(), location.clone()) {
-                return Err(SpateError::InvalidOption {
-                    option: "--data".into(),
-                    value: dir.display().to_string(),
-                    reason: format!("both {other} and {location} would be table `{name}`"),
-                });
-            }
+            tables.add(
+                &file_name,
+                path.is_dir(),
+                path.to_string_lossy().into_owned(),
+            )?;
         }
+        Ok(self.add_pending_tables(tables.into_tables()))
+    }
+
+    /// Registers every subdirectory and data file directly under the object-store
+    /// directory `url` (`s3://bucket/warehouse/`) as a table named after it, like
+    /// [`Session::register_directory`] does for a local one. Returns the table names.
+    pub async fn register_remote_directory(&self, url: &str) -> Result<Vec<String>> {
+        let found = crate::catalog::remote_directory_tables(&self.inner.ctx.state(), url).await?;
+        Ok(self.add_pending_tables(found))
+    }
+
+    fn add_pending_tables(&self, found: HashMap<String, String>) -> Vec<String> {
         let mut names: Vec<String> = found.keys().cloned().collect();
         names.sort();
         for (name, location) in found {
@@ -225,7 +233,7 @@ impl Session {
                 .schema
                 .add_pending(TableSource::new(name, location));
         }
-        Ok(names)
+        names
     }
 
     /// Runs one SQL statement. DDL (`CREATE ...`, `DROP ...`, `SET ...`) takes effect now;
@@ -535,7 +543,8 @@ impl SessionBuilder {
             .build_arc()?;
         let delta: Arc<dyn TableProviderFactory> =
             Arc::new(spate_delta::DeltaTableFactory::new(Arc::clone(&stores)));
-        let factory: Arc<dyn TableProviderFactory> = Arc::new(SpateTableFactory::new(stores));
+        let factory: Arc<dyn TableProviderFactory> =
+            Arc::new(SpateTableFactory::new(Arc::clone(&stores)));
         let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> =
             ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
                 .into_iter()
@@ -567,6 +576,7 @@ impl SessionBuilder {
                 params,
                 progress: Arc::new(Progress::default()),
                 memory: pool,
+                stores,
             }),
         })
     }

@@ -239,10 +239,22 @@ impl Session {
     /// ```
     pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
         let started = Instant::now();
-        let outcome = self
+        let io_before = self.store_io();
+        let mut outcome = self
             .run_parsed(stmt)
             .await
             .map_err(|e| e.at_statement(&stmt.origin, stmt.line))?;
+        outcome.metrics.store_io = self
+            .store_io()
+            .into_iter()
+            .map(
+                |after| match io_before.iter().find(|b| b.store == after.store) {
+                    Some(before) => after.since(before),
+                    None => after,
+                },
+            )
+            .filter(|io| !io.is_empty())
+            .collect();
         Ok(StatementResult {
             origin: stmt.origin.clone(),
             line: stmt.line,

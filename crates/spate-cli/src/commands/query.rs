@@ -242,6 +242,11 @@ async fn execute(
     sink: &Sink,
 ) -> Result<(), Failure> {
     for dir in &options.data {
+        let text = dir.to_string_lossy();
+        if text.contains("://") {
+            session.register_remote_directory(&text).await?;
+            continue;
+        }
         session.register_directory(dir).map_err(|e| match e {
             SpateError::PathNotFound { .. } => {
                 Failure::usage(format!("--data {}: directory not found", dir.display()))
@@ -314,6 +319,18 @@ fn print_metrics(result: &StatementResult) {
         ByteSize(m.spilled_bytes),
         m.spill_files
     );
+    for io in &m.store_io {
+        eprintln!(
+            "  {}: {} GETs, {} read, {} HEADs, {} lists, {} PUTs, {} written",
+            io.store,
+            io.gets,
+            ByteSize(io.bytes_read),
+            io.heads,
+            io.lists,
+            io.puts,
+            ByteSize(io.bytes_written)
+        );
+    }
     let stages = spate::QueryMetrics {
         stages: m.stages.clone(),
     };

@@ -220,3 +220,27 @@ fn bad_flags_are_usage_errors() {
         "invalid --executor 'spark'",
     );
 }
+
+#[test]
+fn object_store_settings_and_urls_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("spate.toml"),
+        "[[stores]]\nprefix = \"s3://\"\nendpiont = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let result = run(spate(dir.path()).args(["sql", "select 1"]));
+    assert_error(&result, 2, "spate.toml");
+    assert!(result.2.contains("endpiont"), "{}", result.2);
+    assert_error(
+        &run(spate(dir.path()).args(["sql", "select 1", "--config", "missing.toml"])),
+        2,
+        "missing.toml",
+    );
+    std::fs::remove_file(dir.path().join("spate.toml")).unwrap();
+    assert_error(
+        &run(spate(dir.path()).args(["sql", "select 1", "--table", "t=ftp://host/x/"])),
+        1,
+        "unsupported URL scheme 'ftp'",
+    );
+}

@@ -76,6 +76,14 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
             Arc::new(builder.build().map_err(store_error)?)
         }
         ObjectStoreScheme::GoogleCloudStorage => {
+            if settings.endpoint.is_some() {
+                return Err(ConnectorError::Store {
+                    url: shown,
+                    reason: "'endpoint' is not supported for gs:// URLs: put gcs_base_url in the \
+                             service-account JSON (google_service_account or google_service_account_key)"
+                        .into(),
+                });
+            }
             let mut builder = GoogleCloudStorageBuilder::from_env()
                 .with_url(base)
                 .with_client_options(client)
@@ -91,12 +99,20 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
                 .with_url(base)
                 .with_client_options(client)
                 .with_retry(retry);
-            if let Some(endpoint) = &settings.endpoint {
-                builder = builder.with_endpoint(endpoint.clone());
-            }
+            let mut emulator = false;
             for (key, value) in &settings.options {
                 let parsed: AzureConfigKey = parse_key(key, &shown)?;
+                if parsed == AzureConfigKey::UseEmulator && settings.endpoint.is_some() {
+                    emulator = matches!(value.to_ascii_lowercase().as_str(), "true" | "1");
+                    continue;
+                }
                 builder = builder.with_config(parsed, value);
+            }
+            if let Some(endpoint) = &settings.endpoint {
+                builder = builder.with_endpoint(endpoint.clone());
+                if emulator {
+                    builder = azurite_at(builder, endpoint);
+                }
             }
             Arc::new(builder.build().map_err(store_error)?)
         }
@@ -116,6 +132,38 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
         }
     };
     Ok(store)
+}
+
+/// Azurite's development account, used when the settings name no account.
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+/// The key of Azurite's development account (public, documented by Microsoft).
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// An Azurite emulator at `endpoint` (`azure_storage_use_emulator` with an endpoint).
+///
+/// object_store's emulator mode reads the address from `AZURITE_BLOB_STORAGE_URL` only;
+/// with an endpoint in the settings the store instead talks to `endpoint/<account>` as an
+/// ordinary account over HTTP, which is what the emulator mode does underneath. The
+/// account and key default to Azurite's development account.
+fn azurite_at(mut builder: MicrosoftAzureBuilder, endpoint: &str) -> MicrosoftAzureBuilder {
+    let account = builder
+        .get_config_value(&AzureConfigKey::AccountName)
+        .unwrap_or_else(|| AZURITE_ACCOUNT.to_string());
+    let has_credential = [
+        AzureConfigKey::AccessKey,
+        AzureConfigKey::SasKey,
+        AzureConfigKey::Token,
+    ]
+    .iter()
+    .any(|key| builder.get_config_value(key).is_some());
+    if !has_credential {
+        builder = builder.with_access_key(AZURITE_KEY);
+    }
+    builder
+        .with_account(account.clone())
+        .with_endpoint(format!("{}/{account}", endpoint.trim_end_matches('/')))
+        .with_allow_http(true)
 }
 
 /// Parses an option key; `aws.access_key_id` and `aws_access_key_id` are the same key.

@@ -3,14 +3,17 @@
 //! [`StoreRegistry`] is the session's DataFusion object-store registry: when a scan or a
 //! write first meets `s3://bucket/...`, it builds the store for `s3://bucket` from
 //! [`StoreSettings`] (environment, then `spate.toml` prefixes, then per-table options,
-//! later ones winning) and keeps it. Nobody registers a store by hand.
+//! later ones winning) and keeps it. Nobody registers a store by hand. Remote stores count
+//! their requests and bytes ([`StoreIo`]).
 
 mod builder;
+mod counting_store;
 mod messages;
 mod registry;
 mod settings;
 
 pub use builder::display_url;
-pub use messages::describe_store_error;
+pub use counting_store::{CountingStore, StoreIo};
+pub use messages::{describe_store_error, store_error_message};
 pub use registry::StoreRegistry;
 pub use settings::{StoreConfig, StoreSettings};

@@ -1,4 +1,7 @@
 //! [`StoreRegistry`]: DataFusion's object-store registry, building stores on first use.
+//!
+//! Remote stores (everything but local files and memory) are wrapped in a
+//! [`CountingStore`], so [`StoreRegistry::io`] reports requests and bytes per bucket.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use parking_lot::RwLock;
 use url::Url;
 
 use super::builder::build_store;
+use super::counting_store::{Counters, CountingStore, StoreIo};
 use super::settings::{StoreConfig, StoreSettings};
 use crate::error::Result;
 
@@ -18,6 +22,8 @@ use crate::error::Result;
 pub struct StoreRegistry {
     config: StoreConfig,
     stores: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
+    /// The counters of each remote store, kept when a store is rebuilt with new options.
+    counters: RwLock<BTreeMap<String, Arc<Counters>>>,
 }
 
 impl StoreRegistry {
@@ -26,6 +32,7 @@ impl StoreRegistry {
         StoreRegistry {
             config,
             stores: RwLock::new(HashMap::new()),
+            counters: RwLock::new(BTreeMap::new()),
         }
     }
 
@@ -40,9 +47,30 @@ impl StoreRegistry {
             .config
             .settings_for(url.as_str())
             .merged_with(&overrides);
-        let store = build_store(url, &settings)?;
+        let store = self.counted(url, build_store(url, &settings)?);
         self.stores.write().insert(key(url), store);
         Ok(())
+    }
+
+    /// Requests and bytes so far, per remote store, in the order of their names.
+    pub fn io(&self) -> Vec<StoreIo> {
+        self.counters
+            .read()
+            .iter()
+            .map(|(name, counters)| counters.snapshot(name))
+            .collect()
+    }
+
+    /// `store` wrapped to count its requests, when it is remote.
+    fn counted(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        if matches!(url.scheme(), "file" | "memory") {
+            return store;
+        }
+        let mut shown = url.clone();
+        let _ = shown.set_password(None);
+        let name = key(&shown);
+        let counters = Arc::clone(self.counters.write().entry(name.clone()).or_default());
+        Arc::new(CountingStore::with_counters(name, store, counters))
     }
 }
 
@@ -74,6 +102,7 @@ impl ObjectStoreRegistry for StoreRegistry {
         let settings = self.config.settings_for(url.as_str());
         let store =
             build_store(url, &settings).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let store = self.counted(url, store);
         Ok(Arc::clone(self.stores.write().entry(key).or_insert(store)))
     }
 }

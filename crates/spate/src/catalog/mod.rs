@@ -9,12 +9,14 @@
 //! `CREATE EXTERNAL TABLE` ([`SpateTableFactory`]).
 
 mod data_schema;
+mod directory;
 mod factory;
 mod format;
 mod partitions;
 mod resolve;
 
 pub(crate) use data_schema::DataSchema;
+pub(crate) use directory::{DirectoryTables, remote_directory_tables};
 pub(crate) use factory::SpateTableFactory;
 pub use format::FileFormatKind;
 pub(crate) use resolve::{TableSource, resolve_table};

@@ -122,20 +122,34 @@ async fn list_files(
     store: &dyn ObjectStore,
     location: &str,
 ) -> Result<Vec<ObjectMeta>> {
+    let failed = |e: datafusion::error::DataFusionError| SpateError::Storage {
+        location: shown_location(location),
+        reason: SpateError::from(e).to_string(),
+    };
     let mut files: Vec<ObjectMeta> = url
         .list_all_files(state, store, "")
-        .await?
+        .await
+        .map_err(failed)?
         .try_filter(|meta| futures::future::ready(meta.size > 0 && !is_hidden(meta)))
         .try_collect()
-        .await?;
+        .await
+        .map_err(failed)?;
     files.sort_by(|a, b| a.location.cmp(&b.location));
     if files.is_empty() {
         return Err(SpateError::NoDataFiles {
-            path: location.to_string(),
+            path: shown_location(location),
             hint: String::new(),
         });
     }
     Ok(files)
+}
+
+/// A location as it may be shown: URLs without user info or query string.
+pub(crate) fn shown_location(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(url) if location.contains("://") => spate_connectors::object_stores::display_url(&url),
+        _ => location.to_string(),
+    }
 }
 
 /// `_SUCCESS`, `.part-0.crc` and the like are not data. Directories are judged by their

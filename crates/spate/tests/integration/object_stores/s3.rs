@@ -1,20 +1,13 @@
-//! Tables on object stores, against real emulators on 127.0.0.1.
+//! S3 tables against moto.
 
 use std::time::{Duration, Instant};
 
-use spate::{SaveMode, Session};
+use spate::SaveMode;
 use spate_connectors::object_stores::StoreConfig;
 
-use super::common::*;
-use super::emulators::Moto;
-
-fn session_with(config: StoreConfig) -> Session {
-    Session::builder()
-        .threads(2)
-        .storage(config)
-        .build()
-        .unwrap()
-}
+use super::super::common::*;
+use super::super::emulators::{Moto, free_port};
+use super::session_with;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_partitioned_parquet_and_csv_round_trip() {
@@ -47,6 +40,30 @@ async fn s3_partitioned_parquet_and_csv_round_trip() {
         ["2|100"]
     );
     assert_eq!(query(&session, "select sum(id) from ten").await, ["45"]);
+    // Each statement reports its requests and bytes per store; credentials never show.
+    let results = session
+        .run_script("select sum(id) from nums where part = 1")
+        .await
+        .unwrap();
+    let io = &results[0].metrics.store_io;
+    assert!(
+        io.iter()
+            .any(|s| s.store == "s3://lake" && s.gets > 0 && s.bytes_read > 0 && s.puts == 0),
+        "{io:?}"
+    );
+    // `--data s3://lake/`: each subdirectory is a table.
+    let data = session_with(moto.config());
+    let tables = data.register_remote_directory("s3a://lake").await.unwrap();
+    assert_eq!(tables, ["csv", "nums"]);
+    assert_eq!(query(&data, "select count(*) from nums").await, ["300"]);
+    let msg = data
+        .register_remote_directory("s3://lake/nothing/")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(msg, "no data files in s3://lake/nothing/");
+    let total = session.store_io();
+    assert!(total[0].puts > 0 && total[0].bytes_written > 0, "{total:?}");
     let df = session.read().parquet("s3://lake/nums/").await.unwrap();
     assert_eq!(df.count().await.unwrap(), 300);
 }
@@ -95,7 +112,7 @@ async fn s3_errors_name_the_location_and_come_fast() {
         "[[stores]]\nprefix = \"s3://\"\nendpoint = \"http://127.0.0.1:{}\"\nregion = \"us-east-1\"\n\
          retries = 1\nconnect_timeout_secs = 2\ntimeout_secs = 3\n\
          options = {{ aws_access_key_id = \"test\", aws_secret_access_key = \"test\" }}",
-        super::emulators::free_port()
+        free_port()
     ))
     .unwrap();
     let started = Instant::now();

