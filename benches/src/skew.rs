@@ -157,7 +157,7 @@ async fn generate(options: &SkewOptions, threads: usize) -> Result<(), String> {
         "COPY (SELECT CASE WHEN (value * 40503) % 100 < 30 THEN 0 \
          ELSE least(CAST(floor(exp(((value * 2654435761) % 4294967291) / 4294967291.0 \
          * ln({keys} + 1.0))) AS BIGINT) - 1, {keys} - 1) END AS k, \
-         (value % 1000) / 10.0 AS amount FROM range({rows})) TO '{}/' STORED AS PARQUET",
+         value % 1000 AS amount FROM range({rows})) TO '{}/' STORED AS PARQUET",
         dir(&facts),
         rows = options.rows
     );

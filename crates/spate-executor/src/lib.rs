@@ -19,8 +19,9 @@
 //!   them to Arrow IPC files (one per map task, with an offsets index) when it does not.
 //! - [`grace`] runs a partitioned hash join whose build side does not fit in pieces.
 //! - `sizing` picks shuffle partitions, shuffle memory and the join budget per query.
-//! - [`adaptive`] switches a partitioned join to a broadcast join when its build side
-//!   turns out small, so its probe side is never shuffled.
+//! - [`adaptive`] re-plans from real sizes: a partitioned join whose build side turns out
+//!   small becomes a broadcast join, and a stage's shuffle reads are coalesced, sliced
+//!   where a join partition is skewed, and skipped where a join makes nothing of them.
 //! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
 //!   reads are done. A failed task runs again as a fresh attempt when a retry can help
 //!   ([`retry`]); a lost or corrupt map output makes its map task run again ([`lineage`]);
@@ -46,6 +47,7 @@ mod spill_file;
 mod stage;
 mod task_usage;
 
+pub use adaptive::ReadDecision;
 pub use config::{DEFAULT_TASK_RETRIES, ExecutorConfig};
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};

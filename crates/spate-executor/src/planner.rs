@@ -7,8 +7,7 @@
 //!    order) is an exchange: its input becomes a stage whose tasks shuffle their output
 //!    by that partitioning, and the repartition is replaced by a [`ShuffleReaderExec`]
 //!    with the same output partitioning. With `shuffle_partitions` set, every such
-//!    exchange gets that many reduce partitions; hash exchanges get the sizing's
-//!    `hash_partitions` (more, when adaptive reads will coalesce them).
+//!    exchange gets that many reduce partitions.
 //! 2. The input of a `CoalescePartitionsExec` or `SortPreservingMergeExec` becomes a
 //!    pass-through stage: map task `i` writes reduce partition `i`, which keeps each
 //!    partition's order for the merge. An input that is already a shuffle reader is left
@@ -164,7 +163,7 @@ pub fn plan_stages(
             {
                 let partitioning = match repartition.partitioning() {
                     Partitioning::Hash(exprs, n) => {
-                        Partitioning::Hash(exprs.clone(), sizing.hash_partitions.unwrap_or(*n))
+                        Partitioning::Hash(exprs.clone(), sizing.shuffle_partitions.unwrap_or(*n))
                     }
                     Partitioning::RoundRobinBatch(n) => {
                         Partitioning::RoundRobinBatch(sizing.shuffle_partitions.unwrap_or(*n))

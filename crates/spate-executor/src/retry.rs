@@ -8,8 +8,8 @@
 //! | cause | what happens |
 //! |---|---|
 //! | a map output it read is lost or corrupt ([`ExecutorError::MapOutputLost`]) | the map task runs again ([`crate::lineage`]), then this task; not counted as its failure |
-//! | I/O errors (but see below), panics, injected failures, checksum mismatches of its own spill files, a join or execution error, `ResourcesExhausted`, unknown external errors | retried as a fresh attempt while the task has failed at most `task_retries` times |
-//! | planning, SQL, schema and type errors, not-implemented, internal errors, arithmetic (overflow, division by zero), casts and parsing, Parquet/CSV/JSON decoding, a path that is not found or not allowed (`NotFound`, `PermissionDenied`), cancellation | the query fails at once |
+//! | I/O errors (but see below), panics, injected failures, checksum mismatches of its own spill files, a failed join of a spawned task, `ResourcesExhausted`, unknown external errors | retried as a fresh attempt while the task has failed at most `task_retries` times |
+//! | planning, SQL, schema and type errors, DataFusion's execution errors (raised by functions and operators on the data they were given: `range(1, 1, 0)`, an array too large), not-implemented, internal errors, arithmetic (overflow, division by zero), casts and parsing, Parquet/CSV/JSON decoding, a path that is not found or not allowed (`NotFound`, `PermissionDenied`), cancellation | the query fails at once |
 //!
 //! `ResourcesExhausted` is retried: a task that ran out of memory while other tasks held
 //! most of the pool may well fit once they finished, and a query that cannot fit fails
@@ -71,7 +71,7 @@ pub(crate) fn classify(err: &DataFusionError) -> Failure {
         E::Context(_, inner) | E::Diagnostic(_, inner) => classify(inner),
         E::Shared(inner) => classify(inner),
         E::Collection(errors) => errors.first().map_or(Failure::Fatal, classify),
-        E::ResourcesExhausted(_) | E::ExecutionJoin(_) | E::Execution(_) => Failure::Retryable,
+        E::ResourcesExhausted(_) | E::ExecutionJoin(_) => Failure::Retryable,
         _ => Failure::Fatal,
     }
 }
@@ -352,6 +352,7 @@ mod tests {
             DataFusionError::ArrowError(Box::new(ArrowError::CastError("'x' to int".into())), None),
             DataFusionError::IoError(io::Error::new(io::ErrorKind::NotFound, "/no/such.csv")),
             DataFusionError::Internal("bug".into()),
+            DataFusionError::Execution("step can't be 0".into()),
             DataFusionError::Context(
                 "reading".into(),
                 Box::new(DataFusionError::NotImplemented("x".into())),

@@ -6,9 +6,6 @@
 //!   input (at least 16 MiB), rounded up to a multiple of `T`, at most 512; never fewer
 //!   than the plan's own. Without a limit, the plan's own count (one per thread) is kept:
 //!   more partitions only cost time when memory is not short.
-//! - **Hash partitions**: with adaptivity on, hash shuffles get at least `8·T` reduce
-//!   partitions: adaptive reads coalesce the small ones back into tasks of the partition
-//!   target, and a hot key gets a partition of its own that can be sliced.
 //! - **Shuffle memory**: map outputs hold at most `2L/5` in memory together; the rest of
 //!   the pool is left to the operators that read them.
 //! - **Join build budget**: a hash join task whose build side exceeds `L / (4·T)` joins
@@ -41,8 +38,6 @@ const MAX_PARTITIONS: usize = 512;
 /// The largest build side a join is switched to a broadcast join for.
 const MAX_BROADCAST: usize = 64 * MIB;
 
-/// With adaptive reads, hash shuffles get at least this many reduce partitions per thread.
-const HASH_PARTITIONS_PER_THREAD: usize = 8;
 /// The most bytes a task of a stage reading hash shuffles is given by adaptive reads.
 const MAX_PARTITION_TARGET: usize = 64 * MIB;
 
@@ -51,9 +46,6 @@ const MAX_PARTITION_TARGET: usize = 64 * MIB;
 pub struct Sizing {
     /// Reduce partitions of every shuffle; `None` keeps the plan's.
     pub shuffle_partitions: Option<usize>,
-    /// Reduce partitions of hash shuffles (at least `shuffle_partitions`; more with
-    /// adaptive reads, which coalesce them again); `None` keeps the plan's.
-    pub hash_partitions: Option<usize>,
     /// Bytes all map outputs of the query may hold in memory together.
     pub shuffle_memory_cap: usize,
     /// Build-side bytes above which a hash join task joins in pieces; `None`: never.
@@ -79,21 +71,8 @@ impl Sizing {
             let wanted = scanned_bytes(plan).div_ceil(target);
             (wanted > threads).then(|| wanted.next_multiple_of(threads).min(MAX_PARTITIONS))
         });
-        // Adaptive reads merge small partitions back, so hash shuffles can be cut finer
-        // than the threads: a hot key then fills a partition of its own, which can be
-        // sliced, instead of hiding in one of a few big ones.
-        let hash_partitions = match (config.shuffle_partitions, config.adaptive) {
-            (None, true) => Some(
-                shuffle_partitions
-                    .unwrap_or(threads)
-                    .max(HASH_PARTITIONS_PER_THREAD * threads)
-                    .min(MAX_PARTITIONS),
-            ),
-            _ => shuffle_partitions,
-        };
         Sizing {
             shuffle_partitions,
-            hash_partitions,
             shuffle_memory_cap: limit.map_or(usize::MAX, |l| l / 5 * 2),
             join_build_budget: limit.map(|l| (l / (4 * threads)).max(1)),
             broadcast_threshold: config
@@ -148,7 +127,6 @@ mod tests {
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Infinite);
         assert_eq!(sizing.shuffle_partitions, None);
-        assert_eq!(sizing.hash_partitions, Some(16));
         assert_eq!(sizing.join_build_budget, None);
         assert_eq!(sizing.shuffle_memory_cap, usize::MAX);
         assert_eq!(sizing.broadcast_threshold, Some(MAX_BROADCAST));
@@ -165,7 +143,6 @@ mod tests {
         };
         let sizing = Sizing::new(&config, &empty(), MemoryLimit::Finite(1000 * MIB));
         assert_eq!(sizing.shuffle_partitions, Some(7));
-        assert_eq!(sizing.hash_partitions, Some(7));
         assert_eq!(sizing.join_build_budget, Some(125 * MIB));
         assert_eq!(sizing.shuffle_memory_cap, 400 * MIB);
         assert_eq!(sizing.broadcast_threshold, Some(MAX_BROADCAST));

@@ -54,7 +54,7 @@ pub use progress::{Progress, ProgressSnapshot};
 pub use reader::DataFrameReader;
 pub use session::{Session, SessionBuilder};
 pub use spate_connectors::object_stores::StoreIo;
-pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, StageMetrics};
+pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};
 pub use writer::{DataFrameWriter, SaveMode};
 

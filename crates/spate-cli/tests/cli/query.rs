@@ -155,6 +155,9 @@ fn metrics_print_per_stage_figures() {
         "--metrics",
         "--shuffle-partitions",
         "3",
+        // Adaptive reads would coalesce the 3 small partitions into one task.
+        "--adaptive",
+        "off",
     ]));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
