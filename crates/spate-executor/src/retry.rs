@@ -35,7 +35,7 @@ use datafusion::physical_plan::joins::{HashJoinExec, NestedLoopJoinExec, Partiti
 use crate::error::ExecutorError;
 use crate::lineage::{Lineage, TaskId};
 use crate::planner::StageGraph;
-use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
+use crate::shuffle::ShuffleStore;
 use crate::stage::StageId;
 
 /// What a failure is; see the module doc.
@@ -52,20 +52,6 @@ pub(crate) enum Failure {
         task: usize,
         attempt: u32,
     },
-}
-
-/// Whether `plan` reads shuffle output.
-fn reads_shuffles(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    let mut reads = false;
-    let _ = plan.apply(|node| {
-        reads |= node.downcast_ref::<ShuffleReaderExec>().is_some();
-        Ok(if reads {
-            TreeNodeRecursion::Stop
-        } else {
-            TreeNodeRecursion::Continue
-        })
-    });
-    reads
 }
 
 /// Classifies a task's error; see the module doc.
@@ -196,10 +182,6 @@ impl Recovery {
         // found before it started (see `INPUT_CHECK`).
         let checked = matches!(&err, DataFusionError::Context(c, _) if c == INPUT_CHECK);
         if (has_coupled_partitions(plan) || has_side_effects(plan)) && !checked {
-            return Err(err);
-        }
-        // What it took from a store that does not retain is gone: no retry could read it.
-        if !store.retains() && reads_shuffles(plan) && !checked {
             return Err(err);
         }
         match classify(&err) {
