@@ -8,17 +8,20 @@
 //! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
 //! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
 //! tpch skew --out /data/skew --rows 40000000 --iterations 3
+//! tpch skewed-scan --out /data/skewed-scan --rows 1000000 --iterations 3
 //! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
 //! ```
 
 mod compare;
 mod data;
 mod delta_write;
+mod ideal;
 mod queries;
 mod remote_io;
 mod report;
 mod runner;
 mod skew;
+mod skewed_scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +60,9 @@ enum Command {
     /// A join with one hot key (Zipf keys, 30% on one key): spate with adaptivity on and
     /// off and DataFusion's executor against the ideal (CPU time / threads).
     Skew(skew::SkewOptions),
+    /// A scan where one file holds 20x the rows of each other: spate with adaptivity on
+    /// and off and DataFusion's executor against the ideal (CPU time / threads).
+    SkewedScan(skewed_scan::SkewedScanOptions),
     /// Bytes fetched by a selective query and full-scan throughput on an S3-compatible
     /// store (moto, MinIO), against the store's own bulk download.
     RemoteIo(remote_io::RemoteIoOptions),
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
         Command::Run(options) => runner::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
         Command::Skew(options) => skew::run(&options),
+        Command::SkewedScan(options) => skewed_scan::run(&options),
         Command::RemoteIo(options) => remote_io::run(&options),
     };
     match result {

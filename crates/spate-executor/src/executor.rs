@@ -2,15 +2,17 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::analyze::AnalyzeExec;
 use datafusion::prelude::SessionConfig;
 
 use crate::config::ExecutorConfig;
 use crate::metrics::QueryMetrics;
-use crate::planner::plan_stages;
+use crate::planner::{StageGraph, plan_stages};
 use crate::scheduler::run_graph;
 use crate::shuffle::ShuffleStore;
 use crate::sizing::Sizing;
@@ -55,6 +57,30 @@ impl Executor {
         plan: Arc<dyn ExecutionPlan>,
         task_ctx: Arc<TaskContext>,
     ) -> Result<QueryOutput> {
+        // EXPLAIN ANALYZE: run what it analyzes, and describe every stage as it ran.
+        if let Some(analyze) = plan.downcast_ref::<AnalyzeExec>() {
+            let (_, metrics, graph) = self.run(Arc::clone(analyze.input()), task_ctx).await?;
+            let text = graph.display_analyzed(&metrics);
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(vec!["Plan with Metrics"])),
+                Arc::new(StringArray::from(vec![text])),
+            ];
+            let batch = RecordBatch::try_new(analyze.schema(), columns)?;
+            return Ok(QueryOutput {
+                batches: vec![batch],
+                metrics,
+            });
+        }
+        let (batches, metrics, _) = self.run(plan, task_ctx).await?;
+        Ok(QueryOutput { batches, metrics })
+    }
+
+    /// Runs `plan`'s stages; returns its rows, the stages' figures and the graph as it ran.
+    async fn run(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        task_ctx: Arc<TaskContext>,
+    ) -> Result<(Vec<RecordBatch>, QueryMetrics, StageGraph)> {
         let sizing = Sizing::new(&self.config, &plan, task_ctx.memory_pool().memory_limit());
         // Readers keep what they take while their task may still be retried.
         let store = Arc::new(
@@ -62,7 +88,7 @@ impl Executor {
         );
         let faults = self.config.faults.map(|f| f.for_plan(&plan));
         let graph = plan_stages(plan, &store, &sizing)?;
-        let (batches, metrics) = run_graph(
+        run_graph(
             graph,
             &store,
             &task_ctx,
@@ -71,8 +97,7 @@ impl Executor {
             sizing.partition_target,
             (self.config.task_retries, faults),
         )
-        .await?;
-        Ok(QueryOutput { batches, metrics })
+        .await
     }
 
     /// The stage graph `plan` would run as under `task_ctx`'s memory pool, as text, for

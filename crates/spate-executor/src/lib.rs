@@ -22,6 +22,8 @@
 //! - [`adaptive`] re-plans from real sizes: a partitioned join whose build side turns out
 //!   small becomes a broadcast join, and a stage's shuffle reads are coalesced, sliced
 //!   where a join partition is skewed, and skipped where a join makes nothing of them.
+//! - [`rebalance`] cuts scans into work units: a worker with nothing queued takes half
+//!   the unread units of the running scan task with the most.
 //! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
 //!   reads are done. A failed task runs again as a fresh attempt when a retry can help
 //!   ([`retry`]); a lost or corrupt map output makes its map task run again ([`lineage`]);
@@ -39,6 +41,7 @@ pub mod grace;
 mod lineage;
 mod metrics;
 pub mod planner;
+mod rebalance;
 mod retry;
 mod scheduler;
 pub mod shuffle;

@@ -38,6 +38,9 @@ pub struct StageMetrics {
     /// coalesced, skewed join partitions sliced, empty partitions skipped); `None` when
     /// it read its input partitions as planned.
     pub reads: Option<ReadDecision>,
+    /// Running tasks whose unread scan units were split, the second half going to an
+    /// idle worker as a new task ([`crate::rebalance`]).
+    pub scan_splits: u64,
     /// Wall time from its first task's start to its last task's end.
     pub elapsed: Duration,
     /// The sum of its tasks' run times (busy worker time; with `elapsed`, how parallel
@@ -77,6 +80,42 @@ pub struct TaskMetrics {
 }
 
 impl StageMetrics {
+    /// One line of what the stage did: time, rows, and every adaptive and recovery
+    /// decision it took.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "ran {} tasks in {:.3}s (task time {:.3}s, CPU {:.3}s), {} rows out, peak task memory {} B",
+            self.tasks,
+            self.elapsed.as_secs_f64(),
+            self.task_time.as_secs_f64(),
+            self.cpu_time.as_secs_f64(),
+            self.output_rows,
+            self.peak_memory_bytes
+        );
+        if let Some(r) = &self.reads {
+            line.push_str(&format!(
+                "; adaptive reads: {} partitions -> {} tasks, {} skewed partitions in {} slices, {} empty partitions skipped",
+                r.partitions_before, r.tasks_after, r.skewed_partitions, r.skew_slices, r.empty_skipped
+            ));
+        }
+        let decisions = [
+            (self.scan_splits, "tasks split off running scans"),
+            (self.broadcast_joins, "joins switched to broadcast"),
+            (self.join_splits, "join partitions split to fit memory"),
+            (self.failed_attempts, "failed attempts retried"),
+            (self.recomputed_tasks, "map tasks recomputed"),
+            (self.skipped_tasks as u64, "tasks skipped by a limit"),
+            (self.spilled_bytes, "shuffle bytes spilled"),
+            (self.operator_spilled_bytes, "operator bytes spilled"),
+        ];
+        for (count, what) in decisions {
+            if count > 0 {
+                line.push_str(&format!("; {count} {what}"));
+            }
+        }
+        line
+    }
+
     pub(crate) fn new(stage: StageId, tasks: usize) -> Self {
         StageMetrics {
             stage: stage.0,
@@ -162,9 +201,10 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
+            "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
             "stage",
             "tasks",
+            "scan split",
             "read parts",
             "skew",
             "retried",
@@ -184,9 +224,10 @@ impl fmt::Display for QueryMetrics {
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
+                "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
                 s.stage,
                 s.tasks,
+                s.scan_splits,
                 s.reads.as_ref().map_or("-".to_string(), |r| format!(
                     "{}->{}",
                     r.partitions_before, r.tasks_after

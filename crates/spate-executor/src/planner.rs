@@ -38,6 +38,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
@@ -50,6 +51,7 @@ use datafusion::physical_plan::{
 
 use crate::adaptive::{BroadcastCandidate, broadcast_candidates};
 use crate::grace::GraceHashJoinExec;
+use crate::metrics::QueryMetrics;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::sizing::Sizing;
 use crate::stage::{Stage, StageId, StageOutputKind};
@@ -68,6 +70,17 @@ impl StageGraph {
     /// The stage graph as text: one block per stage with its output, tasks, inputs and
     /// operators.
     pub fn display(&self) -> String {
+        self.render(None)
+    }
+
+    /// The stage graph after it ran, for `EXPLAIN ANALYZE`: each stage with what it did
+    /// (`metrics`: time, rows, the adaptive decisions taken) and its operators with their
+    /// metrics. A stage absorbed into a broadcast join says so.
+    pub fn display_analyzed(&self, metrics: &QueryMetrics) -> String {
+        self.render(Some(metrics))
+    }
+
+    fn render(&self, metrics: Option<&QueryMetrics>) -> String {
         let mut out = String::new();
         for stage in &self.stages {
             let output = match &stage.output {
@@ -86,11 +99,21 @@ impl StageGraph {
                 stage.tasks(),
                 inputs.join(", ")
             ));
-            for line in displayable(stage.plan.as_ref())
-                .indent(true)
-                .to_string()
-                .lines()
-            {
+            let ran = metrics.map(|m| m.stages.iter().find(|s| s.stage == stage.id.0));
+            let plan = match ran {
+                None => displayable(stage.plan.as_ref()).indent(true).to_string(),
+                Some(None) => {
+                    out.push_str("  (absorbed: a broadcast join reads its input directly)\n");
+                    continue;
+                }
+                Some(Some(figures)) => {
+                    out.push_str(&format!("  {}\n", figures.summary()));
+                    DisplayableExecutionPlan::with_metrics(stage.plan.as_ref())
+                        .indent(true)
+                        .to_string()
+                }
+            };
+            for line in plan.lines() {
                 out.push_str("  ");
                 out.push_str(line);
                 out.push('\n');
@@ -138,6 +161,7 @@ pub fn plan_stages(
             plan: input,
             output,
             row_limit: None,
+            split_tasks: Vec::new(),
         };
         let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store), equivalence);
         stages.push(stage);
@@ -213,6 +237,7 @@ pub fn plan_stages(
         plan: root,
         output: StageOutputKind::Result,
         row_limit: None,
+        split_tasks: Vec::new(),
     });
     set_row_limits(&mut stages)?;
     let broadcasts = if sizing.broadcast_threshold.is_some() {

@@ -438,6 +438,7 @@ mod tests {
             output: crate::stage::StageOutputKind::Result,
             inputs: Vec::new(),
             row_limit: None,
+            split_tasks: Vec::new(),
         };
         let graph = StageGraph {
             stages: vec![stage],

@@ -39,6 +39,7 @@ use crate::error::ExecutorError;
 use crate::faults::{FaultInjection, damage, inject_task_failure};
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
+use crate::rebalance::{Rebalancer, TaskUnits};
 use crate::retry::{INPUT_CHECK, Recovery, has_coupled_partitions, has_side_effects};
 use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore, Split, write_map_output};
 use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
@@ -75,7 +76,9 @@ struct StageRun {
     metrics: StageMetrics,
 }
 
-/// Runs every stage of `graph`; returns the result stage's batches in partition order.
+/// Runs every stage of `graph`; returns the result stage's batches in partition order,
+/// the figures of each stage, and the graph as it ran (after its adaptive rewrites, its
+/// operators holding their metrics).
 /// Joins with a build side of at most `broadcast_threshold` bytes become broadcast joins;
 /// with a `partition_target`, stages reading hash shuffles have their reads re-planned.
 /// Failed tasks are retried at most `retries` times; `faults` are injected.
@@ -87,7 +90,7 @@ pub(crate) async fn run_graph(
     broadcast_threshold: Option<usize>,
     partition_target: Option<usize>,
     (retries, faults): (usize, Option<FaultInjection>),
-) -> Result<(Vec<RecordBatch>, QueryMetrics)> {
+) -> Result<(Vec<RecordBatch>, QueryMetrics, StageGraph)> {
     let adapt = partition_target.map(|target| (target, threads));
     let mut recovery = Recovery::new(retries);
     let mut runs: Vec<StageRun> = graph
@@ -104,6 +107,9 @@ pub(crate) async fn run_graph(
     let mut result: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
     let mut finished_order: Vec<usize> = Vec::new();
     let mut running = FuturesUnordered::new();
+    // The tasks running now, for splitting their scans when a worker is idle.
+    let mut in_flight: Vec<(StageId, usize)> = Vec::new();
+    let mut rebalancer = Rebalancer::default();
     // Where each absorbed stage's plan went.
     let mut absorbed_into: Vec<Option<StageId>> = vec![None; graph.stages.len()];
     release_ready(
@@ -112,12 +118,21 @@ pub(crate) async fn run_graph(
         &mut queue,
         store,
         &mut finished_order,
-        adapt,
+        (adapt, &mut rebalancer),
     )?;
     loop {
-        while running.len() < threads.max(1)
-            && let Some(Reverse((stage_id, task))) = queue.pop()
-        {
+        while running.len() < threads.max(1) {
+            let Some(Reverse((stage_id, task))) = queue.pop() else {
+                // A free worker and nothing queued: take half a running scan.
+                match split_running_scan(&mut graph, &mut runs, &in_flight, &mut rebalancer, store)
+                {
+                    Some(split) => {
+                        queue.push(Reverse(split));
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             let stage = &graph.stages[stage_id.0];
             let run = &mut runs[stage_id.0];
             run.started.get_or_insert_with(Instant::now);
@@ -127,9 +142,11 @@ pub(crate) async fn run_graph(
             }
             run.metrics.attempts += 1;
             let attempt = recovery.start((stage_id, task));
+            let units = rebalancer.units(stage_id, task);
+            in_flight.push((stage_id, task));
             running.push(spawn_task(
                 stage.clone(),
-                (task, attempt),
+                (task, attempt, units),
                 faults,
                 store,
                 ctx,
@@ -138,6 +155,7 @@ pub(crate) async fn run_graph(
         let Some(finished) = running.next().await else {
             break;
         };
+        in_flight.retain(|t| *t != (finished.stage, finished.task));
         let run = &mut runs[finished.stage.0];
         run.metrics.task_time += finished.busy;
         run.metrics.cpu_time += finished.cpu;
@@ -231,7 +249,7 @@ pub(crate) async fn run_graph(
                 &mut queue,
                 store,
                 &mut finished_order,
-                adapt,
+                (adapt, &mut rebalancer),
             )?;
         }
     }
@@ -246,20 +264,21 @@ pub(crate) async fn run_graph(
         .into_iter()
         .map(|i| std::mem::take(&mut runs[i].metrics))
         .collect();
-    Ok((batches, QueryMetrics { stages }))
+    Ok((batches, QueryMetrics { stages }, graph))
 }
 
 /// Moves every waiting stage whose inputs are done to `Runnable` and queues its tasks;
 /// a stage with no tasks is done at once. `order` receives stages as they start. With
 /// `adapt` (partition target, threads), what a stage's tasks read is first re-planned
-/// from its inputs' real sizes ([`crate::adaptive`]).
+/// from its inputs' real sizes ([`crate::adaptive`]), and its scan is prepared for
+/// splitting ([`crate::rebalance`]).
 fn release_ready(
     graph: &mut StageGraph,
     runs: &mut [StageRun],
     queue: &mut BinaryHeap<Reverse<(StageId, usize)>>,
     store: &Arc<ShuffleStore>,
     order: &mut Vec<usize>,
-    adapt: Option<(usize, usize)>,
+    (adapt, rebalancer): (Option<(usize, usize)>, &mut Rebalancer),
 ) -> Result<()> {
     loop {
         let ready: Vec<StageId> = graph
@@ -285,6 +304,9 @@ fn release_ready(
             {
                 runs[id.0].metrics.reads = Some(decision);
             }
+            if let Some((_, threads)) = adapt {
+                rebalancer.prepare(&mut graph.stages[id.0], threads)?;
+            }
             let stage = &graph.stages[id.0];
             let run = &mut runs[id.0];
             run.state = transition(run.state, StageEvent::InputsDone, id)?;
@@ -305,6 +327,32 @@ fn release_ready(
             queue.extend((0..stage.tasks()).map(|task| Reverse((id, task))));
         }
     }
+}
+
+/// Splits the running task of a running stage with the most unread scan units: the
+/// second half becomes a new task, queued. Returns whether it did.
+fn split_running_scan(
+    graph: &mut StageGraph,
+    runs: &mut [StageRun],
+    in_flight: &[(StageId, usize)],
+    rebalancer: &mut Rebalancer,
+    store: &ShuffleStore,
+) -> Option<(StageId, usize)> {
+    let candidates: Vec<(StageId, usize)> = in_flight
+        .iter()
+        .copied()
+        .filter(|(stage, _)| runs[stage.0].state == StageState::Running)
+        .collect();
+    let (stage_id, task, partition) = rebalancer.split(candidates)?;
+    let stage = &mut graph.stages[stage_id.0];
+    stage.split_tasks.push(partition);
+    debug_assert_eq!(stage.tasks(), task + 1);
+    store.add_task(stage_id);
+    let run = &mut runs[stage_id.0];
+    run.remaining += 1;
+    run.metrics.tasks += 1;
+    run.metrics.scan_splits += 1;
+    Some((stage_id, task))
 }
 
 /// Takes `stage`'s tasks that have not started off the queue, each with an empty output
@@ -404,12 +452,12 @@ fn transition(state: StageState, event: StageEvent, stage: StageId) -> Result<St
     })
 }
 
-/// Spawns attempt `attempt` of task `task` of `stage`; the future resolves when it is
-/// done. A task that writes, or whose partitions depend on each other, is never made to
-/// fail on purpose.
+/// Spawns attempt `attempt` of task `task` of `stage`, reading `units` when its scan is
+/// rebalanced; the future resolves when it is done. A task that writes, or whose
+/// partitions depend on each other, is never made to fail on purpose.
 fn spawn_task(
     stage: Stage,
-    (task, attempt): (usize, u32),
+    (task, attempt, units): (usize, u32, Option<Arc<TaskUnits>>),
     faults: Option<FaultInjection>,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
@@ -422,8 +470,14 @@ fn spawn_task(
     let started = Instant::now();
     let pool = Arc::new(TaskMemoryPool::new(Arc::clone(ctx.memory_pool())));
     let task_pool = Arc::clone(&pool);
+    let mut config = ctx.session_config().clone();
+    if let Some(units) = units {
+        // The attempt reads its task's units from the first.
+        units.restart();
+        config = config.with_extension(units);
+    }
     let spawned = SpawnedTask::spawn(CpuTimed::new(async move {
-        let ctx = task_context(&ctx, task_pool)?;
+        let ctx = task_context(&ctx, config, task_pool)?;
         run_task(&stage, (task, attempt), faults.as_ref(), &store, &ctx).await
     }));
     async move {
@@ -483,7 +537,8 @@ async fn run_task(
     } else {
         Arc::clone(&stage.plan)
     };
-    let stream = plan.execute(task, Arc::clone(ctx))?;
+    let partition = stage.partition_of(task);
+    let stream = plan.execute(partition, Arc::clone(ctx))?;
     let split = match &stage.output {
         StageOutputKind::Result => {
             let batches: Vec<RecordBatch> = stream.try_collect().await?;
@@ -495,8 +550,8 @@ async fn run_task(
     };
     let mut output = write_map_output(
         stage.id,
-        task,
-        stage.tasks(),
+        (task, partition),
+        stage.plan_partitions(),
         split,
         stream,
         ctx,

@@ -100,19 +100,43 @@ pub struct Stage {
     /// `LIMIT` without order): once its finished tasks have produced that many, the tasks
     /// not yet started are skipped.
     pub row_limit: Option<usize>,
+    /// Tasks added while it ran, each taking half the unread scan of a running task
+    /// ([`crate::rebalance`]): the plan partition each executes. They are numbered after the
+    /// plan's partitions, in the order they were added.
+    pub split_tasks: Vec<usize>,
 }
 
 impl Stage {
-    /// Its number of tasks: one per output partition of its plan.
+    /// Its number of tasks: one per output partition of its plan, and those split off
+    /// running tasks.
     pub fn tasks(&self) -> usize {
+        self.plan_partitions() + self.split_tasks.len()
+    }
+
+    /// The output partitions of its plan.
+    pub fn plan_partitions(&self) -> usize {
         self.plan.output_partitioning().partition_count()
     }
 
-    /// Reduce partitions of its output.
+    /// The plan partition task `task` executes.
+    pub fn partition_of(&self, task: usize) -> usize {
+        let planned = self.plan_partitions();
+        if task < planned {
+            task
+        } else {
+            self.split_tasks
+                .get(task - planned)
+                .copied()
+                .unwrap_or(task)
+        }
+    }
+
+    /// Reduce partitions of its output: a pass-through stage's task writes the reduce
+    /// partition of the plan partition it executes.
     pub fn output_partitions(&self) -> usize {
         match &self.output {
             StageOutputKind::Shuffle(p) => p.partition_count(),
-            StageOutputKind::PassThrough | StageOutputKind::Result => self.tasks(),
+            StageOutputKind::PassThrough | StageOutputKind::Result => self.plan_partitions(),
         }
     }
 }

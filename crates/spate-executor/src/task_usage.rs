@@ -24,6 +24,7 @@ use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionConfig;
 
 /// A future that adds up the thread CPU time of its polls.
 pub(crate) struct CpuTimed<F> {
@@ -134,6 +135,7 @@ impl MemoryPool for TaskMemoryPool {
 /// object stores, functions, settings) is shared.
 pub(crate) fn task_context(
     ctx: &TaskContext,
+    config: SessionConfig,
     pool: Arc<TaskMemoryPool>,
 ) -> Result<Arc<TaskContext>> {
     let runtime = RuntimeEnvBuilder::from_runtime_env(&ctx.runtime_env())
@@ -142,7 +144,7 @@ pub(crate) fn task_context(
     Ok(Arc::new(TaskContext::new(
         ctx.task_id(),
         ctx.session_id(),
-        ctx.session_config().clone(),
+        config,
         ctx.scalar_functions().clone(),
         ctx.higher_order_functions().clone(),
         ctx.aggregate_functions().clone(),

@@ -88,7 +88,7 @@ pub(crate) fn adapt_reads(
     let Some(inputs) = hash_inputs(stage, stages)? else {
         return Ok(None);
     };
-    let partitions = stage.tasks();
+    let partitions = stage.plan_partitions();
     let mut sizes = Vec::with_capacity(inputs.len());
     for input in &inputs {
         let Some(per_map) = store.map_partition_bytes(*input) else {
@@ -168,7 +168,7 @@ fn hash_inputs(stage: &Stage, stages: &[Stage]) -> Result<Option<Vec<StageId>>> 
             );
             if hashed {
                 plannable &= !reader.is_adapted()
-                    && node.output_partitioning().partition_count() == stage.tasks()
+                    && node.output_partitioning().partition_count() == stage.plan_partitions()
                     && !inputs.contains(&reader.stage());
                 inputs.push(reader.stage());
             }

@@ -87,7 +87,7 @@ impl ShuffleReaderExec {
                 Partitioning::UnknownPartitioning(other.partition_count())
             }
             StageOutputKind::PassThrough | StageOutputKind::Result => {
-                Partitioning::UnknownPartitioning(stage.tasks())
+                Partitioning::UnknownPartitioning(stage.output_partitions())
             }
         };
         let properties = PlanProperties::new(

@@ -363,6 +363,13 @@ impl ShuffleStore {
         self.outputs.lock().insert(stage, vec![None; tasks]);
     }
 
+    /// Makes room for one more map output of `stage` (a task split off a running one).
+    pub fn add_task(&self, stage: StageId) {
+        if let Some(slots) = self.outputs.lock().get_mut(&stage) {
+            slots.push(None);
+        }
+    }
+
     /// Keeps map task `task`'s output.
     pub fn put(&self, stage: StageId, task: usize, output: MapOutput) {
         if let Some(slot) = self

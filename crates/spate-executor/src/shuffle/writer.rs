@@ -32,15 +32,16 @@ use crate::stage::StageId;
 pub(crate) enum Split {
     /// By this partitioning, into its partitions.
     Partitioned(Partitioning),
-    /// All into partition `task` of `tasks`.
+    /// All into the partition the task executes, of as many as the stage's plan has.
     PassThrough,
 }
 
-/// Runs `stream` (map task `task` of `tasks` in `stage`) into a [`MapOutput`].
+/// Runs `stream` (map task `task` of `stage`, executing partition `partition` of the
+/// stage's `partitions`) into a [`MapOutput`].
 pub(crate) async fn write_map_output(
     stage: StageId,
-    task: usize,
-    tasks: usize,
+    (task, partition): (usize, usize),
+    partitions_planned: usize,
     split: Split,
     mut stream: SendableRecordBatchStream,
     ctx: &Arc<TaskContext>,
@@ -53,11 +54,11 @@ pub(crate) async fn write_map_output(
             Some(BatchPartitioner::try_new(
                 partitioning,
                 Time::new(),
-                task,
-                tasks,
+                partition,
+                partitions_planned,
             )?),
         ),
-        Split::PassThrough => (tasks, None),
+        Split::PassThrough => (partitions_planned, None),
     };
     // Not a spillable consumer to the pool: a fair pool divides spillable memory among
     // every registered spillable consumer, and a finished map output stays registered
@@ -82,7 +83,7 @@ pub(crate) async fn write_map_output(
                 pieces.push((i, piece));
                 Ok(())
             })?,
-            None => pieces.push((task, batch)),
+            None => pieces.push((partition, batch)),
         }
         for (partition, piece) in pieces {
             if piece.num_rows() == 0 {

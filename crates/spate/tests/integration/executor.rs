@@ -553,3 +553,140 @@ async fn skewed_join_partitions_are_sliced_and_small_ones_coalesced() {
         "no partition a join makes nothing of was skipped"
     );
 }
+
+/// Writes `rows` rows (`k` = row % 1000, `v` = first + row) as a Parquet file in row
+/// groups of 5,000 rows, and the same rows as CSV beside it.
+fn write_facts(dir: &std::path::Path, name: &str, first: i64, rows: i64) {
+    use spate::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    let v: Vec<i64> = (first..first + rows).collect();
+    let k: Vec<i64> = v.iter().map(|v| v % 1000).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("k", Arc::new(Int64Array::from(k.clone())) as ArrayRef),
+        ("v", Arc::new(Int64Array::from(v.clone())) as ArrayRef),
+    ])
+    .unwrap();
+    std::fs::create_dir_all(dir.join("parquet")).unwrap();
+    let file = std::fs::File::create(dir.join("parquet").join(format!("{name}.parquet"))).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(5_000))
+        .build();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let csv: String = std::iter::once("k,v\n".to_string())
+        .chain(k.iter().zip(&v).map(|(k, v)| format!("{k},{v}\n")))
+        .collect();
+    super::common::write_text(&dir.join("csv").join(format!("{name}.csv")), &csv);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_twenty_times_bigger_is_split_among_idle_workers() {
+    let data = tempfile::tempdir().unwrap();
+    // One file of 200,000 rows and twenty of 10,000: with the files dealt to two
+    // partitions by count, one task holds the big file and ten small ones.
+    write_facts(data.path(), "f00", 0, 200_000);
+    for i in 1..=20 {
+        write_facts(
+            data.path(),
+            &format!("f{i:02}"),
+            200_000 + i * 10_000,
+            10_000,
+        );
+    }
+    let ddl = format!(
+        "CREATE EXTERNAL TABLE facts STORED AS PARQUET LOCATION '{}/parquet/';
+         CREATE EXTERNAL TABLE facts_csv STORED AS CSV LOCATION '{}/csv/' OPTIONS ('format.has_header' 'true');
+         CREATE VIEW dim AS SELECT value AS k, 'name' || value AS name FROM range(1000);",
+        data.path().display(),
+        data.path().display()
+    );
+    let queries = [
+        "select k, count(*), sum(v) from facts group by k order by k",
+        "select d.name, count(*), max(f.v) from facts f join dim d on f.k = d.k \
+         where f.v % 3 = 0 group by d.name order by d.name",
+        "select count(*), sum(v), min(v), max(v) from facts_csv",
+        "select k, sum(v) from facts_csv where k < 50 group by k order by k",
+        "select v from facts where k = 7 order by v desc limit 3",
+    ];
+    let reference = Session::builder()
+        .threads(2)
+        .executor(ExecutorKind::DataFusion)
+        .build()
+        .unwrap();
+    reference.run_script(&ddl).await.unwrap();
+    let mut expected = Vec::new();
+    for sql in &queries {
+        expected.push(rows(
+            &reference.sql(sql).await.unwrap().collect().await.unwrap(),
+        ));
+    }
+    // More workers than the plan's partitions: the idle ones split the running scans
+    // from the start. Injected failures make split tasks and their sources retry.
+    let mut splits = vec![0u64; queries.len()];
+    for (partitions, failures) in [("2", "0"), ("3", "0"), ("2", "0.3")] {
+        let spate = Session::builder()
+            .threads(4)
+            .config("datafusion.execution.target_partitions", partitions)
+            .config("datafusion.optimizer.repartition_file_scans", "false")
+            .config("spate.inject_task_failures", failures)
+            .config("spate.inject_seed", "11")
+            .build()
+            .unwrap();
+        spate.run_script(&ddl).await.unwrap();
+        for (i, sql) in queries.iter().enumerate() {
+            let (batches, metrics) = spate
+                .sql(sql)
+                .await
+                .unwrap()
+                .collect_with_metrics()
+                .await
+                .unwrap();
+            assert_eq!(
+                rows(&batches),
+                expected[i],
+                "{sql}: {partitions} partitions, failures {failures}"
+            );
+            splits[i] += metrics.stages.iter().map(|s| s.scan_splits).sum::<u64>();
+        }
+    }
+    // The aggregations and the join read their scan in units that idle workers took
+    // over; the ordered top-3 keeps its scan whole (its stage keeps an order).
+    for (i, sql) in queries.iter().enumerate().take(4) {
+        assert!(splits[i] >= 1, "{sql}: no scan was split");
+    }
+    assert_eq!(splits[4], 0, "{}: an ordered stage was split", queries[4]);
+    // EXPLAIN ANALYZE shows every stage as it ran, with the splits and the operators'
+    // metrics.
+    let spate = Session::builder()
+        .threads(4)
+        .config("datafusion.execution.target_partitions", "2")
+        .config("datafusion.optimizer.repartition_file_scans", "false")
+        .build()
+        .unwrap();
+    spate.run_script(&ddl).await.unwrap();
+    let explained = rows(
+        &spate
+            .sql(&format!("EXPLAIN ANALYZE {}", queries[0]))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    )
+    .join("\n");
+    for expected in [
+        "Stage 0 [",
+        "tasks split off running scans",
+        "UnitScanExec",
+        "DataSourceExec",
+        "ShuffleReaderExec",
+        "metrics=[output_rows=",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "no {expected:?} in:\n{explained}"
+        );
+    }
+}
