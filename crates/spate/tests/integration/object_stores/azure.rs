@@ -8,7 +8,7 @@ use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
 use super::super::common::*;
 use super::super::emulators::{Azurite, free_port};
-use super::{assert_tables, session_with, write_tables_sql};
+use super::{assert_tables, write_tables_sql};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_partitioned_parquet_and_csv_round_trip() {

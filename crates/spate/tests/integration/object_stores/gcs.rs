@@ -9,7 +9,7 @@ use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
 use super::super::common::*;
 use super::super::emulators::{FakeGcs, free_port};
-use super::{assert_tables, session_with, write_tables_sql};
+use super::{assert_tables, write_tables_sql};
 
 /// Writes the test tables on local disk with spate, then uploads them to `gcs`.
 async fn seed(gcs: &FakeGcs) {

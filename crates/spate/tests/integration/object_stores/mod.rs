@@ -8,18 +8,8 @@ mod retries;
 mod s3;
 
 use spate::Session;
-use spate_connectors::object_stores::StoreConfig;
 
 use super::common::query;
-
-/// A session whose object stores take `config`.
-fn session_with(config: StoreConfig) -> Session {
-    Session::builder()
-        .threads(2)
-        .storage(config)
-        .build()
-        .unwrap()
-}
 
 /// Writes the shared test tables under `root`: `nums/` (Parquet, 300 rows, Hive-partitioned
 /// by `part`) and `csv/` (CSV, 10 rows, partitioned by `half`).

@@ -7,7 +7,6 @@ use spate_connectors::object_stores::StoreConfig;
 
 use super::super::common::*;
 use super::super::emulators::{Moto, free_port};
-use super::session_with;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_partitioned_parquet_and_csv_round_trip() {
