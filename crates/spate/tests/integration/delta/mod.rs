@@ -20,6 +20,18 @@ fn versions(table: &Path) -> usize {
         .count()
 }
 
+/// The rows of the Delta table at `location` as of `option` (`versionAsOf`,
+/// `timestampAsOf`) = `value`, or the error of reading it there.
+async fn count_as_of(
+    session: &Session,
+    location: impl AsRef<Path>,
+    option: &str,
+    value: &str,
+) -> spate::Result<usize> {
+    let df = session.read().option(option, value).delta(location).await?;
+    df.count().await
+}
+
 fn days_sql(days: &[&str], per_day: u64) -> String {
     let days: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
     format!(
@@ -78,21 +90,19 @@ async fn sql_creates_appends_overwrites_and_reads_old_versions() {
         query(&session, "select count(*) from sales_v2").await,
         ["150"]
     );
-    let v1 = session
-        .read()
-        .option("versionAsOf", "1")
-        .delta(&table)
-        .await
-        .unwrap();
-    assert_eq!(v1.count().await.unwrap(), 100);
+    assert_eq!(
+        count_as_of(&session, &table, "versionAsOf", "1")
+            .await
+            .unwrap(),
+        100
+    );
     // By time: now is after every commit.
-    let now = session
-        .read()
-        .option("timestampAsOf", "2999-01-01")
-        .delta(&table)
-        .await
-        .unwrap();
-    assert_eq!(now.count().await.unwrap(), 10);
+    assert_eq!(
+        count_as_of(&session, &table, "timestampAsOf", "2999-01-01")
+            .await
+            .unwrap(),
+        10
+    );
     let err = session
         .read()
         .option("timestampAsOf", "yesterday")

@@ -6,27 +6,17 @@
 use spate::Session;
 
 use super::super::common::*;
-use super::super::emulators::{Azurite, Moto};
-use super::{concurrent_appends_both_land, days_sql};
+use super::super::emulators::{Azurite, FakeGcs, Moto};
+use super::{concurrent_appends_both_land, count_as_of, days_sql};
 
 /// Concurrent appends to `root/appends` commit exactly versions 0, 1 and 2: the second
 /// append was retried at version 2, not written over version 1.
 async fn appends_commit_with_put_if_absent(session: &Session, root: &str) {
     let location = format!("{root}/appends");
     concurrent_appends_both_land(session, &location).await;
-    let v2 = session
-        .read()
-        .option("versionAsOf", "2")
-        .delta(&location)
-        .await
-        .unwrap();
-    assert_eq!(v2.count().await.unwrap(), 110);
-    let v3 = session
-        .read()
-        .option("versionAsOf", "3")
-        .delta(&location)
-        .await;
-    assert!(v3.is_err(), "{location} has a version 3");
+    let at = |version| count_as_of(session, &location, "versionAsOf", version);
+    assert_eq!(at("2").await.unwrap(), 110, "{location}");
+    assert!(at("3").await.is_err(), "{location} has a version 3");
 }
 
 /// A table partitioned by day at `root/sales/`, in SQL: created (v0), appended with
@@ -86,19 +76,9 @@ async fn partitioned_table_round_trip(session: &Session, root: &str) {
         ["2026-11-22|40", "2026-11-23|40", "2026-11-24|10"],
         "{location}"
     );
-    let v1 = session
-        .read()
-        .option("versionAsOf", "1")
-        .delta(&location)
-        .await
-        .unwrap();
-    assert_eq!(v1.count().await.unwrap(), 80, "{location}");
-    let v5 = session
-        .read()
-        .option("versionAsOf", "5")
-        .delta(&location)
-        .await;
-    assert!(v5.is_err(), "{location} has a version 5");
+    let at = |version| count_as_of(session, &location, "versionAsOf", version);
+    assert_eq!(at("1").await.unwrap(), 80, "{location}");
+    assert!(at("5").await.is_err(), "{location} has a version 5");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,4 +111,11 @@ async fn azure_delta_commits_list_the_log_from_the_version_read() {
             .unwrap(),
         50
     );
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcs_delta_tables_commit_with_conditional_put() {
+    let gcs = FakeGcs::start(&["lake"]);
+    let session = session_with(gcs.config());
+    appends_commit_with_put_if_absent(&session, "gs://lake").await;
+    partitioned_table_round_trip(&session, "gs://lake").await;
 }
