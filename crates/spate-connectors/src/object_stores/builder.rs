@@ -16,6 +16,7 @@ use object_store::memory::InMemory;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
 use url::Url;
 
+use super::azurite_store::AzuriteStore;
 use super::settings::StoreSettings;
 use crate::error::{ConnectorError, Result};
 
@@ -108,13 +109,18 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
                 }
                 builder = builder.with_config(parsed, value);
             }
-            if let Some(endpoint) = &settings.endpoint {
-                builder = builder.with_endpoint(endpoint.clone());
-                if emulator {
-                    builder = azurite_at(builder, endpoint);
-                }
+            match &settings.endpoint {
+                Some(endpoint) if emulator => Arc::new(AzuriteStore::new(Arc::new(
+                    azurite_at(builder, endpoint).build().map_err(store_error)?,
+                ))),
+                Some(endpoint) => Arc::new(
+                    builder
+                        .with_endpoint(endpoint.clone())
+                        .build()
+                        .map_err(store_error)?,
+                ),
+                None => Arc::new(builder.build().map_err(store_error)?),
             }
-            Arc::new(builder.build().map_err(store_error)?)
         }
         ObjectStoreScheme::Http => Arc::new(
             HttpBuilder::new()
@@ -144,8 +150,9 @@ const AZURITE_KEY: &str =
 ///
 /// object_store's emulator mode reads the address from `AZURITE_BLOB_STORAGE_URL` only;
 /// with an endpoint in the settings the store instead talks to `endpoint/<account>` as an
-/// ordinary account over HTTP, which is what the emulator mode does underneath. The
-/// account and key default to Azurite's development account.
+/// ordinary account over HTTP, which is what the emulator mode does underneath, and the
+/// caller wraps it in an [`AzuriteStore`] for the one thing the emulator mode does besides
+/// (listing from an offset). The account and key default to Azurite's development account.
 fn azurite_at(mut builder: MicrosoftAzureBuilder, endpoint: &str) -> MicrosoftAzureBuilder {
     let account = builder
         .get_config_value(&AzureConfigKey::AccountName)

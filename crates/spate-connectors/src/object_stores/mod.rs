@@ -6,6 +6,7 @@
 //! later ones winning) and keeps it. Nobody registers a store by hand. Remote stores count
 //! their requests and bytes ([`StoreIo`]).
 
+mod azurite_store;
 mod builder;
 mod counting_store;
 mod messages;

@@ -6,12 +6,22 @@ use std::sync::Arc;
 use spate::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use spate::arrow::datatypes::{DataType, Field, Schema};
 use spate::{ByteSize, Session};
+use spate_connectors::object_stores::StoreConfig;
 
 /// A session with 2 threads and a modest memory limit.
 pub fn session() -> Session {
     Session::builder()
         .threads(2)
         .memory_limit(ByteSize::mib(256))
+        .build()
+        .unwrap()
+}
+
+/// A session whose object stores take `config`.
+pub fn session_with(config: StoreConfig) -> Session {
+    Session::builder()
+        .threads(2)
+        .storage(config)
         .build()
         .unwrap()
 }

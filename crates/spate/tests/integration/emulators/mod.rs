@@ -1,10 +1,12 @@
 //! Real object-store servers on 127.0.0.1 for the tests, started and stopped by the tests:
-//! moto (S3), Azurite (Azure Blob) and fake-gcs-server (GCS), plus [`FaultProxy`], a small
-//! TCP proxy that fails requests on purpose. `./scripts/test.sh` installs the servers; a
+//! moto (S3), Azurite (Azure Blob) and fake-gcs-server (GCS, behind a proxy that makes it
+//! take object_store's uploads), plus [`FaultProxy`], a small TCP proxy that fails requests
+//! on purpose. `./scripts/test.sh` installs the servers; a
 //! missing one fails the test with how to install it (never a silent pass).
 
 mod azurite;
 mod fake_gcs;
+mod fake_gcs_proxy;
 mod fault_proxy;
 mod moto;
 

@@ -8,7 +8,6 @@ use spate_connectors::object_stores::StoreConfig;
 
 use super::super::common::*;
 use super::super::emulators::{Fault, FaultProxy, Moto, free_port};
-use super::session_with;
 
 /// `s3://` at `port` with these retries and a short request timeout.
 fn config(port: u16, retries: usize) -> StoreConfig {

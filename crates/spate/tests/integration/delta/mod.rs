@@ -1,13 +1,13 @@
-//! Delta Lake tables: SQL, the DataFrame writer and merge, time travel, bad input, and
-//! S3 commits against moto, on real files.
+//! Delta Lake tables: SQL, the DataFrame writer and merge, time travel, bad input, on
+//! real files; [`object_stores`] commits them on S3, Azure Blob and GCS emulators.
+
+mod object_stores;
 
 use std::path::Path;
 
 use spate::{SaveMode, Session};
-use spate_connectors::object_stores::StoreConfig;
 
 use super::common::*;
-use super::emulators::Moto;
 
 /// The versions committed so far (`_delta_log/NNN.json`).
 fn versions(table: &Path) -> usize {
@@ -18,6 +18,18 @@ fn versions(table: &Path) -> usize {
             name.to_string_lossy().ends_with(".json")
         })
         .count()
+}
+
+/// The rows of the Delta table at `location` as of `option` (`versionAsOf`,
+/// `timestampAsOf`) = `value`, or the error of reading it there.
+async fn count_as_of(
+    session: &Session,
+    location: impl AsRef<Path>,
+    option: &str,
+    value: &str,
+) -> spate::Result<usize> {
+    let df = session.read().option(option, value).delta(location).await?;
+    df.count().await
 }
 
 fn days_sql(days: &[&str], per_day: u64) -> String {
@@ -78,21 +90,19 @@ async fn sql_creates_appends_overwrites_and_reads_old_versions() {
         query(&session, "select count(*) from sales_v2").await,
         ["150"]
     );
-    let v1 = session
-        .read()
-        .option("versionAsOf", "1")
-        .delta(&table)
-        .await
-        .unwrap();
-    assert_eq!(v1.count().await.unwrap(), 100);
+    assert_eq!(
+        count_as_of(&session, &table, "versionAsOf", "1")
+            .await
+            .unwrap(),
+        100
+    );
     // By time: now is after every commit.
-    let now = session
-        .read()
-        .option("timestampAsOf", "2999-01-01")
-        .delta(&table)
-        .await
-        .unwrap();
-    assert_eq!(now.count().await.unwrap(), 10);
+    assert_eq!(
+        count_as_of(&session, &table, "timestampAsOf", "2999-01-01")
+            .await
+            .unwrap(),
+        10
+    );
     let err = session
         .read()
         .option("timestampAsOf", "yesterday")
@@ -474,58 +484,6 @@ async fn concurrent_appends_on_local_disk_both_land() {
     let table = dir.path().join("t");
     concurrent_appends_both_land(&session(), table.to_str().unwrap()).await;
     assert_eq!(versions(&table), 3);
-}
-
-fn session_with(config: StoreConfig) -> Session {
-    Session::builder()
-        .threads(2)
-        .storage(config)
-        .build()
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_delta_tables_commit_with_conditional_put() {
-    let moto = Moto::start(&["lake"]);
-    let session = session_with(moto.config());
-    concurrent_appends_both_land(&session, "s3://lake/appends").await;
-    // Exactly versions 0, 1 and 2: the second append was retried, not overwritten.
-    let v2 = session
-        .read()
-        .option("versionAsOf", "2")
-        .delta("s3://lake/appends")
-        .await
-        .unwrap();
-    assert_eq!(v2.count().await.unwrap(), 110);
-    let v3 = session
-        .read()
-        .option("versionAsOf", "3")
-        .delta("s3://lake/appends")
-        .await;
-    assert!(v3.is_err());
-
-    // SQL on S3: create, insert, overwrite by partition, merge, time travel.
-    let results = session
-        .run_script(&format!(
-            "CREATE EXTERNAL TABLE sales (id BIGINT, day DATE, store VARCHAR, amount DOUBLE)
-               STORED AS DELTA PARTITIONED BY (day) LOCATION 's3://lake/sales/'
-               OPTIONS ('partitionOverwriteMode' 'dynamic');
-             INSERT INTO sales {};
-             INSERT OVERWRITE sales {};
-             SELECT day, count(*) FROM sales GROUP BY day ORDER BY day;",
-            days_sql(&["2026-11-22", "2026-11-23"], 40),
-            days_sql(&["2026-11-23"], 7),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(rows(&results[3].batches), ["2026-11-22|40", "2026-11-23|7"]);
-    let v1 = session
-        .read()
-        .option("versionAsOf", "1")
-        .delta("s3://lake/sales")
-        .await
-        .unwrap();
-    assert_eq!(v1.count().await.unwrap(), 80);
 }
 
 /// The rows of a table as one checksum, in SQL that spate and delta-rs's Python reader
