@@ -35,9 +35,14 @@ pub struct RunOptions {
     /// Adaptive re-planning under spate's executor: on (default) or off.
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     pub adaptive: Option<bool>,
-    /// Executors to run, comma-separated.
+    /// Executors to run, comma-separated: `spate`, `datafusion`, and `spate-faults`
+    /// (spate with `--inject-task-failures` of its task attempts failing), so that
+    /// `spate-faults,spate` measures the cost of retries in one run and checks the rows.
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
+    /// The fraction of task attempts that fail under `spate-faults`.
+    #[arg(long, default_value = "0.1")]
+    pub inject_task_failures: String,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -121,8 +126,16 @@ fn contenders(options: &RunOptions, threads: usize) -> Result<Vec<Contender>, St
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(|name| {
-            let kind: ExecutorKind = name.parse().map_err(|e| format!("{e}"))?;
+            let (kind, faults) = match name {
+                "spate-faults" => (ExecutorKind::Spate, true),
+                other => (other.parse().map_err(|e| format!("{e}"))?, false),
+            };
             let mut builder = Session::builder().threads(threads).executor(kind);
+            if faults {
+                builder = builder
+                    .config("spate.inject_task_failures", &options.inject_task_failures)
+                    .config("spate.inject_seed", "1");
+            }
             if let Some(n) = options.shuffle_partitions {
                 builder = builder.shuffle_partitions(n);
             }

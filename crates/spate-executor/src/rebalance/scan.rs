@@ -191,10 +191,14 @@ pub(super) fn splittable_scan(stage: &Stage, threads: usize) -> Result<Option<Sp
 fn partitions_line_up(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
     let mut fits = true;
     plan.apply(|node| {
+        // Only the operators on the way down to the scan matter; a subtree without it
+        // hangs off one that reads it whole (checked below).
+        if !has_scan(node)? {
+            return Ok(TreeNodeRecursion::Jump);
+        }
         let requirements = node.input_distribution_requirements();
         for (required, child) in requirements.per_child_distributions().zip(node.children()) {
-            let has_scan = child.exists(|n| Ok(n.downcast_ref::<DataSourceExec>().is_some()))?;
-            fits &= if has_scan {
+            fits &= if has_scan(child)? {
                 matches!(required, Distribution::UnspecifiedDistribution)
                     && child.output_partitioning().partition_count()
                         == node.output_partitioning().partition_count()
@@ -209,6 +213,10 @@ fn partitions_line_up(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
         })
     })?;
     Ok(fits)
+}
+
+fn has_scan(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
+    plan.exists(|n| Ok(n.downcast_ref::<DataSourceExec>().is_some()))
 }
 
 /// `group`'s files cut into units of about `unit` bytes: byte ranges where the format
