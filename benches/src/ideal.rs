@@ -16,8 +16,6 @@ use crate::delta_write::median;
 pub(crate) struct IdealRun<'a> {
     /// The heading of the report.
     pub title: String,
-    /// The query.
-    pub query: &'a str,
     /// The data directory (every entry a table).
     pub data: &'a Path,
     /// Runs of each contender.
@@ -41,8 +39,31 @@ struct Contender {
     decisions: u64,
 }
 
-/// Runs `run`'s contenders in turn and prints a markdown table of medians.
-pub(crate) async fn compare(run: &IdealRun<'_>) -> Result<(), String> {
+/// Runs `run.query` under each contender in turn and prints a markdown table of medians.
+pub(crate) async fn compare_query(run: &IdealRun<'_>, query: &str) -> Result<(), String> {
+    compare(run, async |session: &Session, _: usize| {
+        let (batches, metrics) = session
+            .sql(query)
+            .await
+            .map_err(|e| e.to_string())?
+            .collect_with_metrics()
+            .await
+            .map_err(|e| e.to_string())?;
+        let metrics = QueryMetrics {
+            stages: metrics.stages,
+        };
+        Ok((canonical_rows(&batches)?, metrics))
+    })
+    .await
+}
+
+/// Runs `workload` (given a session and the run's number, it returns the rows to compare
+/// and the stages' figures) under each contender in turn and prints a markdown table of
+/// medians.
+pub(crate) async fn compare(
+    run: &IdealRun<'_>,
+    workload: impl AsyncFn(&Session, usize) -> Result<(Vec<String>, QueryMetrics), String>,
+) -> Result<(), String> {
     let mut contenders = [
         ("spate, adaptive on", ExecutorKind::Spate, true),
         ("spate, adaptive off", ExecutorKind::Spate, false),
@@ -57,6 +78,7 @@ pub(crate) async fn compare(run: &IdealRun<'_>) -> Result<(), String> {
         decisions: 0,
     });
     let mut reference: Option<Vec<String>> = None;
+    let mut runs = 0;
     for _ in 0..run.iterations.max(1) {
         for contender in contenders.iter_mut() {
             let mut builder = Session::builder()
@@ -72,19 +94,11 @@ pub(crate) async fn compare(run: &IdealRun<'_>) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let cpu = cpu_time::ProcessTime::now();
             let started = Instant::now();
-            let (batches, metrics) = session
-                .sql(run.query)
-                .await
-                .map_err(|e| e.to_string())?
-                .collect_with_metrics()
-                .await
-                .map_err(|e| e.to_string())?;
+            let (rows, metrics) = workload(&session, runs).await?;
+            runs += 1;
             contender.wall.push(started.elapsed().as_secs_f64());
             contender.cpu.push(cpu.elapsed().as_secs_f64());
-            contender.decisions = (run.decision.1)(&QueryMetrics {
-                stages: metrics.stages.clone(),
-            });
-            let rows = canonical_rows(&batches)?;
+            contender.decisions = (run.decision.1)(&metrics);
             match &reference {
                 None => reference = Some(rows),
                 Some(expected) => {

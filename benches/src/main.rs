@@ -9,10 +9,12 @@
 //! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
 //! tpch skew --out /data/skew --rows 40000000 --iterations 3
 //! tpch skewed-scan --out /data/skewed-scan --rows 1000000 --iterations 3
+//! tpch cymbal --data /data/cymbal50m --out /tmp/cymbal-runs --transactions 50000000
 //! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
 //! ```
 
 mod compare;
+mod cymbal;
 mod data;
 mod delta_write;
 mod ideal;
@@ -63,6 +65,9 @@ enum Command {
     /// A scan where one file holds 20x the rows of each other: spate with adaptivity on
     /// and off and DataFusion's executor against the ideal (CPU time / threads).
     SkewedScan(skewed_scan::SkewedScanOptions),
+    /// The Cymbal daily pipeline on generated, Zipf-skewed transactions: spate with
+    /// adaptivity on and off and DataFusion's executor against the ideal.
+    Cymbal(cymbal::CymbalOptions),
     /// Bytes fetched by a selective query and full-scan throughput on an S3-compatible
     /// store (moto, MinIO), against the store's own bulk download.
     RemoteIo(remote_io::RemoteIoOptions),
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::DeltaWrite(options) => delta_write::run(&options),
         Command::Skew(options) => skew::run(&options),
         Command::SkewedScan(options) => skewed_scan::run(&options),
+        Command::Cymbal(options) => cymbal::run(&options),
         Command::RemoteIo(options) => remote_io::run(&options),
     };
     match result {

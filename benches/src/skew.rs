@@ -44,25 +44,27 @@ pub fn run(options: &SkewOptions) -> Result<(), String> {
 
 async fn run_async(options: &SkewOptions, threads: usize) -> Result<(), String> {
     generate(options, threads).await?;
-    crate::ideal::compare(&IdealRun {
-        title: format!(
-            "Skewed join: {} fact rows, {} keys",
-            options.rows, options.keys
-        ),
-        query: QUERY,
-        data: &options.out,
-        iterations: options.iterations,
-        threads,
-        settings: &[],
-        decision: ("skewed partitions sliced", |metrics| {
-            metrics
-                .stages
-                .iter()
-                .filter_map(|s| s.reads.as_ref())
-                .map(|r| r.skewed_partitions as u64)
-                .sum()
-        }),
-    })
+    crate::ideal::compare_query(
+        &IdealRun {
+            title: format!(
+                "Skewed join: {} fact rows, {} keys",
+                options.rows, options.keys
+            ),
+            data: &options.out,
+            iterations: options.iterations,
+            threads,
+            settings: &[],
+            decision: ("skewed partitions sliced", |metrics| {
+                metrics
+                    .stages
+                    .iter()
+                    .filter_map(|s| s.reads.as_ref())
+                    .map(|r| r.skewed_partitions as u64)
+                    .sum()
+            }),
+        },
+        QUERY,
+    )
     .await
 }
 

@@ -58,20 +58,20 @@ async fn run_async(options: &SkewedScanOptions, threads: usize) -> Result<(), St
             &[("datafusion.optimizer.repartition_file_scans", "false")][..],
         ),
     ] {
-        crate::ideal::compare(&IdealRun {
+        crate::ideal::compare_query(
+        &IdealRun {
             title: format!(
                 "Skewed scan, {layout}: {total} rows, one file of {} rows and {SMALL_FILES} of {}",
                 options.rows * 20,
                 options.rows
             ),
-            query: QUERY,
-            data: &options.out,
+                data: &options.out,
             iterations: options.iterations,
             threads,
             settings,
             decision: ("scan tasks split", scan_splits),
-        })
-        .await?;
+        }, QUERY)
+    .await?;
         println!();
     }
     Ok(())

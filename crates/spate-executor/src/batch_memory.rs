@@ -5,8 +5,9 @@
 //! underlying buffers, so summing it over the slices of one batch counts that batch once
 //! per partition; and a slice kept alone keeps the whole batch alive. The grace join
 //! counts batches by [`sliced_size`] (the shuffle writer, which knows its pieces share one
-//! batch, counts each by its share of that batch's rows, cheaper per piece), and both copy
-//! what they keep or write with [`owned`] or [`compact`].
+//! batch, counts each by its share of that batch's `sliced_size`, cheaper per piece), and
+//! both copy what they keep or write with [`owned`] or [`compact`]. String and binary
+//! views count only the bytes they use, not the buffers they point into.
 
 use std::sync::Arc;
 
@@ -22,12 +23,35 @@ pub(crate) fn sliced_size(batch: &RecordBatch) -> usize {
         .columns()
         .iter()
         .map(|column| {
-            column
-                .to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| column.get_array_memory_size())
+            view_bytes(column.as_ref()).unwrap_or_else(|| {
+                column
+                    .to_data()
+                    .get_slice_memory_size()
+                    .unwrap_or_else(|_| column.get_array_memory_size())
+            })
         })
         .sum()
+}
+
+/// The bytes a string or binary *view* column really uses: 16 per view, the values too
+/// long to sit inline, and its nulls. Its data buffers may be shared with many other
+/// arrays (a join's output points into its build side's buffers), so counting them
+/// whole, as `get_array_memory_size` does, counts the same bytes once per batch, and a
+/// shuffle or a join would spill gigabytes it never held. `None` for other types.
+fn view_bytes(column: &dyn Array) -> Option<usize> {
+    let views: &[u128] = match column.data_type() {
+        DataType::Utf8View => column.as_string_view().views(),
+        DataType::BinaryView => column.as_binary_view().views(),
+        _ => return None,
+    };
+    // The low 32 bits of a view are its value's length; up to 12 bytes sit inline.
+    let out_of_line: usize = views
+        .iter()
+        .map(|view| *view as u32 as usize)
+        .filter(|len| *len > 12)
+        .sum();
+    let nulls = column.nulls().map_or(0, |n| n.buffer().len());
+    Some(views.len() * 16 + out_of_line + nulls)
 }
 
 /// `batches` as one batch that owns exactly its rows' memory: concatenated when there are
@@ -137,5 +161,27 @@ mod tests {
             "{}",
             copy.get_array_memory_size()
         );
+    }
+
+    #[test]
+    fn views_into_shared_buffers_count_only_the_strings_they_use() {
+        let strings = (0..10_000).map(|i| format!("a value longer than twelve bytes {i}"));
+        let big = StringViewArray::from_iter_values(strings);
+        // A few rows gathered from it share all of its data buffers.
+        let taken = datafusion::arrow::compute::take(&big, &UInt32Array::from(vec![1, 5, 9]), None)
+            .unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "s",
+            DataType::Utf8View,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(schema, vec![taken]).unwrap();
+        let used = sliced_size(&batch);
+        let expected = 3 * 16
+            + (0..3)
+                .map(|i| format!("a value longer than twelve bytes {}", [1, 5, 9][i]).len())
+                .sum::<usize>();
+        assert_eq!(used, expected);
+        assert!(batch.get_array_memory_size() > 100 * used);
     }
 }

@@ -24,7 +24,7 @@ use futures::StreamExt;
 use parking_lot::Mutex;
 
 use super::store::{HeldMemory, MapOutput, ShuffleReservation, Slot};
-use crate::batch_memory::compact;
+use crate::batch_memory::{compact, sliced_size};
 use crate::spill_file::SpillFile;
 use crate::stage::StageId;
 
@@ -76,6 +76,7 @@ pub(crate) async fn write_map_output(
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let batch_rows = batch.num_rows().max(1);
+        let batch_bytes = sliced_size(&batch);
         rows += batch.num_rows() as u64;
         let mut pieces: Vec<(usize, RecordBatch)> = Vec::new();
         match partitioner.as_mut() {
@@ -91,7 +92,7 @@ pub(crate) async fn write_map_output(
             }
             // The pieces are slices of one reordered batch, each reporting that batch's
             // whole buffers: its share of them is proportional to its rows.
-            let size = piece.get_array_memory_size() * piece.num_rows() / batch_rows;
+            let size = batch_bytes * piece.num_rows() / batch_rows;
             partition_bytes[partition] += size as u64;
             if !reservation.try_grow(size) {
                 spilled_bytes += spill_held(
