@@ -72,12 +72,20 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// A session with defaults sized from the machine: all cores, and a memory limit that
-    /// is a fraction of the memory available (cgroup limits included).
+    /// A session with defaults sized from the machine: all cores, a memory limit that is
+    /// a fraction of the memory available (cgroup limits included), and batches of 8192
+    /// rows, fewer when each thread has less than 256 MiB of the limit (down to 1024).
+    /// Shuffle partitions and their target size follow from each query's data.
     ///
     /// ```
     /// let session = spate::Session::new().unwrap();
     /// assert!(session.options().threads >= 1);
+    /// let small = spate::Session::builder()
+    ///     .threads(2)
+    ///     .memory_limit(spate::ByteSize::mib(64))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(small.context().state().config().batch_size(), 1024);
     /// ```
     pub fn new() -> Result<Self> {
         Self::builder().build()
@@ -507,6 +515,11 @@ impl SessionBuilder {
         // every sort fail under small limits, so it is sized from the limit (users may
         // still set it).
         let sort_reserve = options.memory_limit.bytes() / (4 * options.threads as u64).max(1);
+        // Batches sized from the memory each thread has (users may still set it).
+        config = config.with_batch_size(crate::system::default_batch_size(
+            options.memory_limit,
+            options.threads,
+        ));
         let execution = &mut config.options_mut().execution;
         execution.sort_spill_reservation_bytes = execution
             .sort_spill_reservation_bytes

@@ -34,6 +34,21 @@ pub fn default_memory_limit() -> ByteSize {
     ByteSize(bytes.max(64 << 20))
 }
 
+/// Rows per batch by default: DataFusion's 8192 when each thread has at least 256 MiB of
+/// the memory limit, halved for every halving below that, down to 1024. Operators keep a
+/// few batches per partition in flight (a sort's runs, a join's probe batch and its
+/// output, a shuffle's pieces), so under a tight limit smaller batches leave the memory
+/// to the data that must be held, at a small cost in per-batch overhead.
+pub fn default_batch_size(limit: ByteSize, threads: usize) -> usize {
+    let per_thread = limit.bytes() / threads.max(1) as u64;
+    let (mut rows, mut needs) = (8192, 256u64 << 20);
+    while rows > 1024 && per_thread < needs {
+        rows /= 2;
+        needs /= 2;
+    }
+    rows
+}
+
 fn meminfo_available(text: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix("MemAvailable:"))
@@ -66,6 +81,16 @@ fn cgroup_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_shrink_with_the_memory_each_thread_has() {
+        assert_eq!(default_batch_size(ByteSize(16 << 30), 2), 8192);
+        assert_eq!(default_batch_size(ByteSize(512 << 20), 2), 8192);
+        assert_eq!(default_batch_size(ByteSize(256 << 20), 2), 4096);
+        assert_eq!(default_batch_size(ByteSize(200 << 20), 2), 2048);
+        assert_eq!(default_batch_size(ByteSize(100 << 20), 2), 1024);
+        assert_eq!(default_batch_size(ByteSize(2 << 20), 2), 1024);
+    }
 
     #[test]
     fn reads_meminfo() {
