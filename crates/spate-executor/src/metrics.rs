@@ -50,7 +50,8 @@ pub struct StageMetrics {
     pub cpu_time: Duration,
     /// The most memory one of its tasks held at once.
     pub peak_memory_bytes: u64,
-    /// Tasks skipped because a `LIMIT` above had its rows already.
+    /// Tasks skipped, or stopped while running, because a `LIMIT` above had its rows
+    /// already.
     pub skipped_tasks: usize,
     /// Task attempts started: its tasks, their retries and its recomputed map tasks.
     pub attempts: u64,

@@ -7,6 +7,9 @@
 //! once, each spawned onto the runtime; whenever one finishes, the next queued task
 //! starts, whatever stage it belongs to, so independent stages (the two inputs of a join)
 //! run side by side and no worker idles at the tail of a stage while other work is ready.
+//! A stage under a `LIMIT` without order stops early: once its finished tasks have the
+//! rows the limit needs, its queued tasks are skipped and its running ones stopped
+//! (their spawned tasks aborted), each leaving an empty output.
 //! When a stage's last task finishes it is `Done`, the shuffle outputs it read are
 //! released, the broadcast candidates whose build side it is are decided from its real
 //! output size ([`crate::adaptive`]; a switched join's probe stage is absorbed), and the
@@ -20,7 +23,7 @@
 //! the shuffle store, with its spill files, is dropped with the query.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +34,7 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
+use futures::future::{AbortHandle, Abortable, Aborted};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
@@ -56,6 +60,8 @@ enum TaskOutput {
     },
     /// A result task's batches.
     Result(Vec<RecordBatch>),
+    /// Stopped while it ran: a `LIMIT` above had its rows already.
+    Stopped,
 }
 
 /// A finished task: which, what it produced, how long it ran, what it used.
@@ -66,6 +72,20 @@ struct Finished {
     busy: Duration,
     cpu: Duration,
     peak_memory: usize,
+}
+
+impl Finished {
+    /// A task stopped while it ran.
+    fn stopped(stage: StageId, task: usize) -> Self {
+        Finished {
+            stage,
+            task,
+            output: Ok(TaskOutput::Stopped),
+            busy: Duration::ZERO,
+            cpu: Duration::ZERO,
+            peak_memory: 0,
+        }
+    }
 }
 
 /// The bookkeeping of one stage while the query runs.
@@ -109,6 +129,8 @@ pub(crate) async fn run_graph(
     let mut running = FuturesUnordered::new();
     // The tasks running now, for splitting their scans when a worker is idle.
     let mut in_flight: Vec<(StageId, usize)> = Vec::new();
+    // How to stop each of them (a `LIMIT` satisfied stops its stage's running tasks).
+    let mut stops: HashMap<(StageId, usize), AbortHandle> = HashMap::new();
     let mut rebalancer = Rebalancer::default();
     // Where each absorbed stage's plan went.
     let mut absorbed_into: Vec<Option<StageId>> = vec![None; graph.stages.len()];
@@ -144,18 +166,24 @@ pub(crate) async fn run_graph(
             let attempt = recovery.start((stage_id, task));
             let units = rebalancer.units(stage_id, task);
             in_flight.push((stage_id, task));
-            running.push(spawn_task(
-                stage.clone(),
-                (task, attempt, units),
-                faults,
-                store,
-                ctx,
-            ));
+            let (stop, stoppable) = AbortHandle::new_pair();
+            stops.insert((stage_id, task), stop);
+            let attempt = Abortable::new(
+                spawn_task(stage.clone(), (task, attempt, units), faults, store, ctx),
+                stoppable,
+            );
+            running.push(async move {
+                // Dropping a stopped attempt aborts its spawned task.
+                attempt
+                    .await
+                    .unwrap_or_else(|Aborted| Finished::stopped(stage_id, task))
+            });
         }
         let Some(finished) = running.next().await else {
             break;
         };
         in_flight.retain(|t| *t != (finished.stage, finished.task));
+        stops.remove(&(finished.stage, finished.task));
         let run = &mut runs[finished.stage.0];
         run.metrics.task_time += finished.busy;
         run.metrics.cpu_time += finished.cpu;
@@ -206,6 +234,12 @@ pub(crate) async fn run_graph(
                 result.push((finished.task, batches));
                 rows
             }
+            TaskOutput::Stopped => {
+                let stage = &graph.stages[finished.stage.0];
+                put_empty_output(stage, finished.task, store, ctx);
+                run.metrics.skipped_tasks += 1;
+                0
+            }
         };
         run.metrics.output_rows += rows;
         run.metrics.task_metrics.push(TaskMetrics {
@@ -222,6 +256,12 @@ pub(crate) async fn run_graph(
                 skip_queued_tasks(&graph.stages[finished.stage.0], &mut queue, store, ctx);
             run.remaining -= skipped;
             run.metrics.skipped_tasks += skipped;
+            // Its tasks still running stop too; each comes back `Stopped`.
+            for running_task in in_flight.iter().filter(|(s, _)| *s == finished.stage) {
+                if let Some(stop) = stops.get(running_task) {
+                    stop.abort();
+                }
+            }
         }
         run.remaining -= 1;
         if run.remaining == 0 {
@@ -372,21 +412,29 @@ fn skip_queued_tasks(
         keep
     });
     for &task in &skipped {
-        let consumer = MemoryConsumer::new(format!(
-            "ShuffleWriter[stage {}, task {task}, skipped]",
-            stage.id
-        ))
-        .register(ctx.memory_pool());
-        let reservation = ShuffleReservation::new(consumer, Arc::clone(store.memory()));
-        let output = MapOutput::empty(
-            task,
-            stage.plan.schema(),
-            stage.output_partitions(),
-            reservation,
-        );
-        store.put(stage.id, task, output);
+        put_empty_output(stage, task, store, ctx);
     }
     skipped.len()
+}
+
+/// Records an empty output for `task` of `stage`, whose reader needs no more rows.
+fn put_empty_output(stage: &Stage, task: usize, store: &ShuffleStore, ctx: &TaskContext) {
+    if matches!(stage.output, StageOutputKind::Result) {
+        return;
+    }
+    let consumer = MemoryConsumer::new(format!(
+        "ShuffleWriter[stage {}, task {task}, skipped]",
+        stage.id
+    ))
+    .register(ctx.memory_pool());
+    let reservation = ShuffleReservation::new(consumer, Arc::clone(store.memory()));
+    let output = MapOutput::empty(
+        task,
+        stage.plan.schema(),
+        stage.output_partitions(),
+        reservation,
+    );
+    store.put(stage.id, task, output);
 }
 
 /// Decides the broadcast candidates whose build side `built` is: a join whose build

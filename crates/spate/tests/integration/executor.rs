@@ -400,6 +400,66 @@ async fn a_satisfied_limit_skips_the_tasks_not_yet_started() {
     assert!(skipped > 0, "no task was skipped: {:?}", metrics.stages);
 }
 
+/// A LIMIT without ORDER BY over two scan tasks: one finds the rows at once, the other
+/// would spend half a minute on rows its filter drops (a UDF sleeps 50 ms per one-row
+/// batch). Once the limit has its rows the running task is stopped, not waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_satisfied_limit_stops_the_tasks_still_running() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use spate::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use spate::arrow::datatypes::DataType;
+    use spate::datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+
+    let data = tempfile::tempdir().unwrap();
+    for (name, values) in [("a_fast", 0..5), ("b_slow", 1000..1600)] {
+        let column = Int64Array::from_iter_values(values);
+        let batch = RecordBatch::try_from_iter([("v", Arc::new(column) as ArrayRef)]).unwrap();
+        super::common::write_parquet(&data.path().join(format!("{name}.parquet")), &batch);
+    }
+    let spate = Session::builder()
+        .threads(2)
+        .config("datafusion.execution.batch_size", "1")
+        .config("datafusion.optimizer.repartition_file_scans", "false")
+        .build()
+        .unwrap();
+    let slow = create_udf(
+        "slow",
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Volatile,
+        Arc::new(|args: &[ColumnarValue]| {
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(args[0].clone())
+        }),
+    );
+    spate.context().register_udf(slow);
+    spate
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/'",
+            data.path().display()
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (batches, metrics) = spate
+        .sql("select v from t where slow(v) < 100 limit 5")
+        .await
+        .unwrap()
+        .collect_with_metrics()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    let mut values = rows(&batches);
+    values.sort();
+    assert_eq!(values, ["0", "1", "2", "3", "4"]);
+    let stopped: usize = metrics.stages.iter().map(|s| s.skipped_tasks).sum();
+    assert!(stopped >= 1, "no task was stopped: {:?}", metrics.stages);
+    // The slow task alone takes 600 × 50 ms = 30 s.
+    assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
+}
+
 /// A spill that runs out of disk fails the query with one clear error naming the spill
 /// file and the cause, and leaves nothing behind. The full disk is a 1 MiB tmpfs, which
 /// needs root to mount; without it the test says so and checks nothing else.
