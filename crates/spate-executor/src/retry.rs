@@ -30,11 +30,13 @@
 //! instance that all its tasks share, and queues every task as a new attempt. Each
 //! rerun counts against the *stage's* budget of `task_retries`: a stage runs at most
 //! `task_retries + 1` times, then fails the query with
-//! [`ExecutorError::StageRerunsExhausted`]. A lost map output it read also reruns the
-//! stage: each task of a coupled stage checks its shuffle input before it starts (it did
-//! nothing yet, so it may wait for the map task to run again, [`INPUT_CHECK`], and then
-//! join its siblings' instance), so the rerun's tasks find the lost output first.
-//! Since every task of the stage must succeed in the same run, a fraction `f` of failing
+//! [`ExecutorError::StageRerunsExhausted`]. Each task of a coupled stage checks its
+//! shuffle input before it starts: a lost map output found then only makes it wait for
+//! the map task to run again ([`INPUT_CHECK`]; it did nothing yet, so it then joins its
+//! siblings' instance). One found after it started (real corruption only) reruns the
+//! stage, whose tasks then find it by that check. A lost map output whose recomputation
+//! would run a coupled stage task by task still fails the query ([`crate::lineage`]);
+//! fault injection never corrupts a coupled stage's output. Since every task of the stage must succeed in the same run, a fraction `f` of failing
 //! attempts lets a run of `n` tasks succeed with probability `(1 - f)^n` only: large
 //! coupled stages under heavy failure rates may exhaust their reruns.
 
