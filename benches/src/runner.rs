@@ -65,7 +65,7 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
     let contenders = contenders(options, threads)?;
     let mut report = Report::new(options, threads);
     // Under fault injection (SPATE_INJECT_* variables), what it took to survive it.
-    let (mut retried, mut recomputed) = (0u64, 0u64);
+    let (mut retried, mut recomputed, mut reruns) = (0u64, 0u64, 0u64);
     for &query in &selection {
         let sql = queries::load(query)?;
         let mut runs: Vec<ExecutorRun> = contenders
@@ -86,6 +86,7 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
                         };
                         retried += stages.failed_attempts();
                         recomputed += stages.recomputed_tasks();
+                        reruns += stages.stage_reruns();
                         results[i].get_or_insert(rows);
                     }
                     Err(err) => runs[i].error = Some(err),
@@ -105,6 +106,9 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
         eprintln!(
             "faults: {retried} failed task attempts retried, {recomputed} map tasks recomputed"
         );
+    }
+    if reruns > 0 {
+        eprintln!("stages with coupled partitions run again whole: {reruns}");
     }
     println!("{}", report.markdown());
     if let Some(path) = &options.json {

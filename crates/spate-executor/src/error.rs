@@ -55,6 +55,18 @@ pub enum ExecutorError {
         retries: usize,
         last: Box<datafusion::error::DataFusionError>,
     },
+    /// A stage whose partitions are coupled (see `retry::has_coupled_partitions`) ran
+    /// whole `runs` times, and each time one of its tasks failed; `last` is the last
+    /// error. (Not its `source()`, like [`ExecutorError::RetriesExhausted`].)
+    #[error(
+        "stage {stage} ran {runs} times and a task failed each time (retries: {retries}): {last}"
+    )]
+    StageRerunsExhausted {
+        stage: StageId,
+        runs: usize,
+        retries: usize,
+        last: Box<datafusion::error::DataFusionError>,
+    },
     /// A failure injected on purpose ([`crate::faults`]).
     #[error("injected failure of task {task} of stage {stage}, attempt {attempt}")]
     InjectedFailure {

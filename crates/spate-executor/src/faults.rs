@@ -21,7 +21,10 @@
 //! - **Task failures** fire when an attempt has produced all its output and before it
 //!   is committed (the map output stored, the result batches kept): the most work a
 //!   failure can waste, and the attempt has read (taken) its shuffle input, which is
-//!   what a retry must cope with.
+//!   what a retry must cope with. A task of a stage with coupled partitions (which runs
+//!   again as a whole stage, see [`crate::retry`]) draws with its stage's run number in
+//!   place of its attempt number, since how many of its attempts a rerun made void
+//!   depends on timing; tasks that write are never made to fail.
 //! - **Shuffle corruption** applies to each block of a finished map output, a block
 //!   being one reduce partition's rows in memory or one spilled segment: a spilled
 //!   segment gets bytes flipped on disk after its checksum was recorded, so the reader's
@@ -29,6 +32,8 @@
 //!   flip (checksumming them on every read would cost CPU for nothing in-process), so an
 //!   in-memory block is *lost* instead, as it would be with its executor. Either way the
 //!   reader reports the map output lost and [`crate::lineage`] runs the map task again.
+//!   The output of a stage with coupled partitions is never damaged: one of its map
+//!   tasks cannot run again alone.
 
 use std::fmt;
 use std::sync::Arc;

@@ -26,8 +26,10 @@
 //!   the unread units of the running scan task with the most.
 //! - [`scheduler`] runs each stage's tasks on a bounded pool of workers once the stages it
 //!   reads are done. A failed task runs again as a fresh attempt when a retry can help
-//!   ([`retry`]); a lost or corrupt map output makes its map task run again ([`lineage`]);
-//!   any other error cancels everything. [`faults`] injects failures to test this.
+//!   ([`retry`]), or its whole stage does when the stage's partitions share state (a
+//!   collect-left join returning build-side rows); a lost or corrupt map output makes its
+//!   map task run again ([`lineage`]); any other error cancels everything. [`faults`]
+//!   injects failures to test this.
 //!
 //! A task is one output partition of a stage, executed with DataFusion's own operators.
 

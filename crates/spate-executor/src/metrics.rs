@@ -53,13 +53,18 @@ pub struct StageMetrics {
     /// Tasks skipped, or stopped while running, because a `LIMIT` above had its rows
     /// already.
     pub skipped_tasks: usize,
-    /// Task attempts started: its tasks, their retries and its recomputed map tasks.
+    /// Task attempts started: its tasks, their retries, its recomputed map tasks, and the
+    /// attempts of its whole-stage reruns (and those they made void).
     pub attempts: u64,
     /// Attempts that failed and were not the end of the query: retried, or waiting for a
     /// lost map output they read to be recomputed.
     pub failed_attempts: u64,
     /// Map tasks run again, after the stage was done, because their output was lost.
     pub recomputed_tasks: u64,
+    /// Times the whole stage ran again because one of its tasks failed and its
+    /// partitions are coupled (see [`crate::retry`]); the figures of the runs that failed
+    /// (rows, outputs, per-task figures) are dropped, their time is kept.
+    pub stage_reruns: u64,
     /// Per task, in the order they finished.
     pub task_metrics: Vec<TaskMetrics>,
 }
@@ -105,6 +110,7 @@ impl StageMetrics {
             (self.join_splits, "join partitions split to fit memory"),
             (self.failed_attempts, "failed attempts retried"),
             (self.recomputed_tasks, "map tasks recomputed"),
+            (self.stage_reruns, "whole-stage reruns"),
             (self.skipped_tasks as u64, "tasks skipped by a limit"),
             (self.spilled_bytes, "shuffle bytes spilled"),
             (self.operator_spilled_bytes, "operator bytes spilled"),
@@ -189,6 +195,11 @@ impl QueryMetrics {
         self.stages.iter().map(|s| s.recomputed_tasks).sum()
     }
 
+    /// Whole-stage reruns of stages with coupled partitions.
+    pub fn stage_reruns(&self) -> u64 {
+        self.stages.iter().map(|s| s.stage_reruns).sum()
+    }
+
     /// Spill files written by all shuffles and operators.
     pub fn spill_files(&self) -> u64 {
         self.stages
@@ -202,7 +213,7 @@ impl fmt::Display for QueryMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
+            "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
             "stage",
             "tasks",
             "scan split",
@@ -210,6 +221,7 @@ impl fmt::Display for QueryMetrics {
             "skew",
             "retried",
             "recomp",
+            "rerun",
             "rows out",
             "shuffle mem",
             "shuffle spill",
@@ -225,7 +237,7 @@ impl fmt::Display for QueryMetrics {
         for s in &self.stages {
             writeln!(
                 f,
-                "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
+                "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
                 s.stage,
                 s.tasks,
                 s.scan_splits,
@@ -236,6 +248,7 @@ impl fmt::Display for QueryMetrics {
                 s.reads.as_ref().map_or(0, |r| r.skewed_partitions),
                 s.failed_attempts,
                 s.recomputed_tasks,
+                s.stage_reruns,
                 s.output_rows,
                 s.shuffle_memory_bytes,
                 s.spilled_bytes,

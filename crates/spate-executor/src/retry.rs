@@ -9,7 +9,9 @@
 //! |---|---|
 //! | a map output it read is lost or corrupt ([`ExecutorError::MapOutputLost`]) | the map task runs again ([`crate::lineage`]), then this task; not counted as its failure |
 //! | I/O errors (but see below), panics, injected failures, checksum mismatches of its own spill files, a failed join of a spawned task, `ResourcesExhausted`, unknown external errors | retried as a fresh attempt while the task has failed at most `task_retries` times |
+//! | either of the two above, in a task of a stage with coupled partitions ([`has_coupled_partitions`]) after it started | its **whole stage** runs again, on a fresh plan instance, while the stage has run again at most `task_retries` times (see below) |
 //! | planning, SQL, schema and type errors, DataFusion's execution errors (raised by functions and operators on the data they were given: `range(1, 1, 0)`, an array too large), not-implemented, internal errors, arithmetic (overflow, division by zero), casts and parsing, Parquet/CSV/JSON decoding, a path that is not found or not allowed (`NotFound`, `PermissionDenied`), cancellation | the query fails at once |
+//! | anything, in a task that writes files ([`has_side_effects`]) after it started | the query fails at once |
 //!
 //! `ResourcesExhausted` is retried: a task that ran out of memory while other tasks held
 //! most of the pool may well fit once they finished, and a query that cannot fit fails
@@ -17,6 +19,26 @@
 //! A task that exhausts its retries fails the query with its last error, wrapped in
 //! [`ExecutorError::RetriesExhausted`] saying how many attempts it made (except running
 //! out of memory, which stays itself so that its message can name the limit).
+//!
+//! # Coupled stages
+//! The partitions of a stage with coupled partitions share state in their plan instance
+//! (the visited bitmap of a `CollectLeft` join that emits build-side rows), so one task
+//! cannot run again alone. When one fails after it started, the scheduler runs the
+//! stage again whole ([`Next::RerunStage`]): it stops the stage's other attempts (they are
+//! void), discards every output the stage wrote (map outputs, or result batches, which
+//! are only handed to the caller when the query is done), gives the stage a fresh plan
+//! instance that all its tasks share, and queues every task as a new attempt. Each
+//! rerun counts against the *stage's* budget of `task_retries`: a stage runs at most
+//! `task_retries + 1` times, then fails the query with
+//! [`ExecutorError::StageRerunsExhausted`]. Each task of a coupled stage checks its
+//! shuffle input before it starts: a lost map output found then only makes it wait for
+//! the map task to run again ([`INPUT_CHECK`]; it did nothing yet, so it then joins its
+//! siblings' instance). One found after it started (real corruption only) reruns the
+//! stage, whose tasks then find it by that check. A lost map output whose recomputation
+//! would run a coupled stage task by task still fails the query ([`crate::lineage`]);
+//! fault injection never corrupts a coupled stage's output. Since every task of the stage must succeed in the same run, a fraction `f` of failing
+//! attempts lets a run of `n` tasks succeed with probability `(1 - f)^n` only: large
+//! coupled stages under heavy failure rates may exhaust their reruns.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -94,6 +116,7 @@ fn classify_source(err: &(dyn Error + 'static)) -> Failure {
             | ExecutorError::InjectedFailure { .. } => Failure::Retryable,
             ExecutorError::TaskCancelled { .. }
             | ExecutorError::RetriesExhausted { .. }
+            | ExecutorError::StageRerunsExhausted { .. }
             | ExecutorError::MissingStageOutput { .. }
             | ExecutorError::PartitionTaken { .. } => Failure::Fatal,
         };
@@ -138,12 +161,25 @@ fn classify_io(err: &io::Error) -> Failure {
     }
 }
 
-/// The attempts and failures of every task of a query, and its lost map outputs.
+/// What to do after a failed attempt that does not fail the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Queue these tasks: the failed task itself, or the first tasks of a recomputation
+    /// (possibly none, when the failed task waits for one already running).
+    Queue(Vec<TaskId>),
+    /// Run the failed task's whole stage again (its partitions are coupled); see the
+    /// module doc.
+    RerunStage,
+}
+
+/// The attempts and failures of every task of a query, the reruns of its coupled
+/// stages, and its lost map outputs.
 #[derive(Debug)]
 pub(crate) struct Recovery {
     retries: usize,
     attempts: HashMap<TaskId, u32>,
     failures: HashMap<TaskId, usize>,
+    reruns: HashMap<StageId, usize>,
     lineage: Lineage,
 }
 
@@ -155,6 +191,7 @@ impl Recovery {
             retries,
             attempts: HashMap::new(),
             failures: HashMap::new(),
+            reruns: HashMap::new(),
             lineage: Lineage::new(retries + 1),
         }
     }
@@ -167,8 +204,8 @@ impl Recovery {
     }
 
     /// An attempt of `task` failed with `err`; `recompute` says whether it was
-    /// recomputing a lost map output. Returns the tasks to queue (the task itself, or the
-    /// first tasks of a recomputation), or the error that fails the query.
+    /// recomputing a lost map output. Returns what to do next, or the error that fails
+    /// the query.
     pub fn failed(
         &mut self,
         task: TaskId,
@@ -176,17 +213,22 @@ impl Recovery {
         recompute: bool,
         graph: &StageGraph,
         store: &ShuffleStore,
-    ) -> Result<Vec<TaskId>> {
+    ) -> Result<Next> {
         let plan = &graph.stages[task.0.0].plan;
         // A task that cannot run again once it started may still wait for a lost input
         // found before it started (see `INPUT_CHECK`).
         let checked = matches!(&err, DataFusionError::Context(c, _) if c == INPUT_CHECK);
-        if (has_coupled_partitions(plan) || has_side_effects(plan)) && !checked {
+        if has_side_effects(plan) && !checked {
             return Err(err);
         }
+        let coupled = has_coupled_partitions(plan) && !checked;
         match classify(&err) {
             Failure::Fatal => Err(err),
             Failure::Lost { stage, .. } if recompute_is_coupled(graph, store, stage) => Err(err),
+            // Its rerun's tasks find the lost output before they start.
+            Failure::Lost { .. } | Failure::Retryable if coupled => {
+                self.rerun(task.0, err).map(|()| Next::RerunStage)
+            }
             Failure::Lost {
                 stage,
                 task: map,
@@ -194,6 +236,7 @@ impl Recovery {
             } => self
                 .lineage
                 .lost(task, ((stage, map), attempt), recompute, graph, store)
+                .map(Next::Queue)
                 .map_err(|e| DataFusionError::Context(e.to_string(), Box::new(err))),
             Failure::Retryable => {
                 let failures = self.failures.entry(task).or_insert(0);
@@ -215,10 +258,31 @@ impl Recovery {
                         },
                     )))
                 } else {
-                    Ok(vec![task])
+                    Ok(Next::Queue(vec![task]))
                 }
             }
         }
+    }
+
+    /// Counts a rerun of coupled `stage`, whose run failed with `err`; the error that
+    /// fails the query once the stage has run `retries + 1` times.
+    fn rerun(&mut self, stage: StageId, err: DataFusionError) -> Result<()> {
+        let reruns = self.reruns.entry(stage).or_insert(0);
+        *reruns += 1;
+        if *reruns <= self.retries {
+            return Ok(());
+        }
+        if keeps_its_message(&err) {
+            return Err(err);
+        }
+        Err(DataFusionError::External(Box::new(
+            ExecutorError::StageRerunsExhausted {
+                stage,
+                runs: *reruns,
+                retries: self.retries,
+                last: Box::new(err),
+            },
+        )))
     }
 
     /// A task recomputing a lost map output finished; returns the tasks to queue now.
@@ -228,8 +292,8 @@ impl Recovery {
 }
 
 /// The context of a lost map output found by the check a task that cannot run again
-/// makes of its input before it starts (writes, coupled partitions): it did nothing yet,
-/// so it may wait for the map task to run again and then start.
+/// alone makes of its input before it starts (writes, coupled partitions): it did
+/// nothing yet, so it may wait for the map task to run again and then start.
 pub(crate) const INPUT_CHECK: &str = "input checked before the task started";
 
 /// Whether the partitions of `plan` depend on each other's completion, so that one of
@@ -238,10 +302,10 @@ pub(crate) const INPUT_CHECK: &str = "input checked before the task started";
 /// left semi/anti/mark, full), lets the *last* probe partition to finish emit them. A
 /// failed partition never finishes in its plan instance, and a retry on a fresh copy
 /// would wait for siblings that never run there, so the rows would be lost silently.
-/// Such a task is neither retried (a failure fails the query, as without retries) nor
-/// made to fail on purpose; like a task that writes, it checks its shuffle input before
-/// it starts, so a lost map output is recomputed first. (Running its whole stage again
-/// on one fresh copy would recover from any failure; not done yet.)
+/// A failure of such a task after it started runs its whole stage again on one fresh
+/// copy (see the module doc); like a task that writes, it checks its shuffle input
+/// before it starts, so a lost map output is recomputed first and the task then joins
+/// its siblings' instance.
 pub(crate) fn has_coupled_partitions(plan: &Arc<dyn ExecutionPlan>) -> bool {
     let emits_build_rows = |t: &JoinType| {
         matches!(
@@ -428,22 +492,35 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_task_is_retried_its_retries_then_fails_and_a_fatal_error_is_never_retried() {
+    /// A graph of these stages, each a result stage reading the stages before it.
+    fn graph(plans: Vec<Arc<dyn ExecutionPlan>>) -> StageGraph {
+        let stages = plans
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| crate::stage::Stage {
+                id: StageId(i),
+                plan,
+                output: crate::stage::StageOutputKind::Result,
+                inputs: (0..i).map(StageId).collect(),
+                row_limit: None,
+                split_tasks: Vec::new(),
+            })
+            .collect();
+        StageGraph {
+            stages,
+            broadcasts: Vec::new(),
+        }
+    }
+
+    fn empty() -> Arc<dyn ExecutionPlan> {
         use datafusion::arrow::datatypes::Schema;
         use datafusion::physical_plan::empty::EmptyExec;
-        let stage = crate::stage::Stage {
-            id: StageId(0),
-            plan: Arc::new(EmptyExec::new(Arc::new(Schema::empty()))),
-            output: crate::stage::StageOutputKind::Result,
-            inputs: Vec::new(),
-            row_limit: None,
-            split_tasks: Vec::new(),
-        };
-        let graph = StageGraph {
-            stages: vec![stage],
-            broadcasts: Vec::new(),
-        };
+        Arc::new(EmptyExec::new(Arc::new(Schema::empty())))
+    }
+
+    #[test]
+    fn a_task_is_retried_its_retries_then_fails_and_a_fatal_error_is_never_retried() {
+        let graph = graph(vec![empty()]);
         let store = ShuffleStore::default();
         let mut recovery = Recovery::new(2);
         let task = (StageId(0), 1);
@@ -451,7 +528,7 @@ mod tests {
         for _ in 0..2 {
             recovery.start(task);
             let queued = recovery.failed(task, flaky(), false, &graph, &store);
-            assert_eq!(queued.ok(), Some(vec![task]));
+            assert_eq!(queued.ok(), Some(Next::Queue(vec![task])));
         }
         assert_eq!(recovery.start(task), 3);
         let err = recovery.failed(task, flaky(), false, &graph, &store);
@@ -462,6 +539,43 @@ mod tests {
         assert_eq!(recovery.start(other), 1);
         let divide = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
         let err = recovery.failed(other, divide, false, &graph, &store);
+        assert!(matches!(err, Err(DataFusionError::ArrowError(..))));
+    }
+
+    #[test]
+    fn a_failed_task_of_a_coupled_stage_reruns_the_stage_within_a_stage_budget() {
+        let join = NestedLoopJoinExec::try_new(empty(), empty(), None, &JoinType::Left, None);
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(join.expect("a valid join"));
+        assert!(has_coupled_partitions(&plan));
+        let graph = graph(vec![empty(), plan]);
+        let store = ShuffleStore::default();
+        let mut recovery = Recovery::new(2);
+        let flaky = || DataFusionError::IoError(io::Error::other("reset"));
+        // Different tasks fail; each failure reruns the stage and counts against it.
+        for task in [(StageId(1), 0), (StageId(1), 1)] {
+            recovery.start(task);
+            let next = recovery.failed(task, flaky(), false, &graph, &store);
+            assert_eq!(next.ok(), Some(Next::RerunStage));
+        }
+        // A lost input found before a task started only waits for its recomputation.
+        let lost = external(ExecutorError::MapOutputLost {
+            stage: StageId(0),
+            task: 0,
+            attempt: 0,
+            partition: 0,
+            reason: "it is missing".into(),
+        });
+        let checked = DataFusionError::Context(INPUT_CHECK.into(), Box::new(lost));
+        let next = recovery.failed((StageId(1), 3), checked, false, &graph, &store);
+        assert_eq!(next.ok(), Some(Next::Queue(vec![(StageId(0), 0)])));
+        // The third failure is one rerun too many: the stage ran 3 times.
+        let err = recovery.failed((StageId(1), 2), flaky(), false, &graph, &store);
+        let message = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("stage 1 ran 3 times"), "{message}");
+        // A fatal error fails at once.
+        let mut recovery = Recovery::new(2);
+        let divide = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
+        let err = recovery.failed((StageId(1), 0), divide, false, &graph, &store);
         assert!(matches!(err, Err(DataFusionError::ArrowError(..))));
     }
 }

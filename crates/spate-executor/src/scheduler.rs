@@ -19,11 +19,26 @@
 //! fresh attempt (with a fresh copy of its stage's plan, since operators keep state
 //! between the partitions of one plan), or a lost map output it read is recomputed
 //! first ([`crate::lineage`]; those tasks run in stages already `Done`, which stay so),
-//! or the query fails: the running tasks are aborted (`SpawnedTask` aborts on drop) and
-//! the shuffle store, with its spill files, is dropped with the query.
+//! or its whole stage runs again (below), or the query fails: the running tasks are
+//! aborted (`SpawnedTask` aborts on drop) and the shuffle store, with its spill files,
+//! is dropped with the query.
+//!
+//! A stage whose partitions are coupled (they share state in one plan instance, see
+//! [`crate::retry::has_coupled_partitions`]) cannot run one task again: when one of its
+//! tasks fails after it started, the whole stage runs again. Each stage counts its
+//! *runs*; an attempt belongs to the run it started in. A rerun starts a new run at
+//! once, which makes every attempt of the old one void: those queued are taken off the
+//! queue, those running are aborted and, whatever they return, ignored. Once the last
+//! of them is back (none can write into the store after that), the stage's map outputs
+//! are discarded (or, for the result stage, the batches it returned so far, which the
+//! caller only gets when the query is done), its plan is replaced by a fresh instance
+//! (`reset_plan_states`), which all its tasks of the new run share, and every task is
+//! queued as a new attempt. Within a run, a task of such a stage is queued at most once
+//! at a time (a recomputation it waited for may hand it back after a rerun queued it
+//! already), so no partition runs twice on one instance.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,17 +49,18 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
-use futures::future::{AbortHandle, Abortable, Aborted};
+use futures::future::{AbortHandle, Abortable};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::adaptive::{adapt_reads, switch_to_broadcast};
 use crate::error::ExecutorError;
-use crate::faults::{FaultInjection, damage, inject_task_failure};
+use crate::faults::{FaultInjection, Fraction, damage, inject_task_failure};
+use crate::lineage::TaskId;
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
 use crate::rebalance::{Rebalancer, TaskUnits};
-use crate::retry::{INPUT_CHECK, Recovery, has_coupled_partitions, has_side_effects};
+use crate::retry::{INPUT_CHECK, Next, Recovery, has_coupled_partitions, has_side_effects};
 use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore, Split, write_map_output};
 use crate::stage::{Stage, StageEvent, StageId, StageOutputKind, StageState};
 use crate::task_usage::{CpuTimed, TaskMemoryPool, task_context};
@@ -64,28 +80,32 @@ enum TaskOutput {
     Stopped,
 }
 
+/// One attempt to spawn: its task, attempt number, the run of its stage it belongs to,
+/// and the scan units it reads when its scan is rebalanced.
+struct AttemptOf {
+    task: usize,
+    attempt: u32,
+    run: u32,
+    units: Option<Arc<TaskUnits>>,
+}
+
+/// An attempt running now, and how to stop it.
+struct InFlight {
+    task: TaskId,
+    attempt: u32,
+    abort: AbortHandle,
+}
+
 /// A finished task: which, what it produced, how long it ran, what it used.
 struct Finished {
     stage: StageId,
     task: usize,
+    attempt: u32,
+    run: u32,
     output: Result<TaskOutput>,
     busy: Duration,
     cpu: Duration,
     peak_memory: usize,
-}
-
-impl Finished {
-    /// A task stopped while it ran.
-    fn stopped(stage: StageId, task: usize) -> Self {
-        Finished {
-            stage,
-            task,
-            output: Ok(TaskOutput::Stopped),
-            busy: Duration::ZERO,
-            cpu: Duration::ZERO,
-            peak_memory: 0,
-        }
-    }
 }
 
 /// The bookkeeping of one stage while the query runs.
@@ -94,6 +114,14 @@ struct StageRun {
     remaining: usize,
     started: Option<Instant>,
     metrics: StageMetrics,
+    /// Its partitions are coupled: a failed task runs the whole stage again.
+    coupled: bool,
+    /// Its run, from 0; attempts of earlier runs are void (see the module doc).
+    run: u32,
+    /// A rerun waits for the void attempts still running.
+    rerun_pending: bool,
+    /// Of a coupled stage, the tasks of this run queued, running or done.
+    live: HashSet<usize>,
 }
 
 /// Runs every stage of `graph`; returns the result stage's batches in partition order,
@@ -121,16 +149,21 @@ pub(crate) async fn run_graph(
             remaining: stage.tasks(),
             started: None,
             metrics: StageMetrics::new(stage.id, stage.tasks()),
+            coupled: false,
+            run: 0,
+            rerun_pending: false,
+            live: HashSet::new(),
         })
         .collect();
     let mut queue: BinaryHeap<Reverse<(StageId, usize)>> = BinaryHeap::new();
     let mut result: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
     let mut finished_order: Vec<usize> = Vec::new();
     let mut running = FuturesUnordered::new();
-    // The tasks running now, for splitting their scans when a worker is idle.
-    let mut in_flight: Vec<(StageId, usize)> = Vec::new();
-    // How to stop each of them (a `LIMIT` satisfied stops its stage's running tasks).
-    let mut stops: HashMap<(StageId, usize), AbortHandle> = HashMap::new();
+    // The attempts running now, for splitting their scans when a worker is idle and
+    // stopping them when their stage runs again.
+    let mut in_flight: Vec<InFlight> = Vec::new();
+    // Tasks stopped because a `LIMIT` above had its rows: they come back cancelled.
+    let mut stopped: HashSet<TaskId> = HashSet::new();
     let mut rebalancer = Rebalancer::default();
     // Where each absorbed stage's plan went.
     let mut absorbed_into: Vec<Option<StageId>> = vec![None; graph.stages.len()];
@@ -146,8 +179,8 @@ pub(crate) async fn run_graph(
         while running.len() < threads.max(1) {
             let Some(Reverse((stage_id, task))) = queue.pop() else {
                 // A free worker and nothing queued: take half a running scan.
-                match split_running_scan(&mut graph, &mut runs, &in_flight, &mut rebalancer, store)
-                {
+                let tasks: Vec<TaskId> = in_flight.iter().map(|f| f.task).collect();
+                match split_running_scan(&mut graph, &mut runs, &tasks, &mut rebalancer, store) {
                     Some(split) => {
                         queue.push(Reverse(split));
                         continue;
@@ -163,27 +196,25 @@ pub(crate) async fn run_graph(
                 run.state = transition(run.state, StageEvent::TaskStarted, stage_id)?;
             }
             run.metrics.attempts += 1;
-            let attempt = recovery.start((stage_id, task));
-            let units = rebalancer.units(stage_id, task);
-            in_flight.push((stage_id, task));
-            let (stop, stoppable) = AbortHandle::new_pair();
-            stops.insert((stage_id, task), stop);
-            let attempt = Abortable::new(
-                spawn_task(stage.clone(), (task, attempt, units), faults, store, ctx),
-                stoppable,
-            );
-            running.push(async move {
-                // Dropping a stopped attempt aborts its spawned task.
-                attempt
-                    .await
-                    .unwrap_or_else(|Aborted| Finished::stopped(stage_id, task))
+            let attempt = AttemptOf {
+                task,
+                attempt: recovery.start((stage_id, task)),
+                run: run.run,
+                units: rebalancer.units(stage_id, task),
+            };
+            let (abort, spawned) = spawn_task(stage.clone(), &attempt, faults, store, ctx);
+            in_flight.push(InFlight {
+                task: (stage_id, task),
+                attempt: attempt.attempt,
+                abort,
             });
+            running.push(spawned);
         }
         let Some(finished) = running.next().await else {
             break;
         };
-        in_flight.retain(|t| *t != (finished.stage, finished.task));
-        stops.remove(&(finished.stage, finished.task));
+        in_flight
+            .retain(|f| f.task != (finished.stage, finished.task) || f.attempt != finished.attempt);
         let run = &mut runs[finished.stage.0];
         run.metrics.task_time += finished.busy;
         run.metrics.cpu_time += finished.cpu;
@@ -191,15 +222,48 @@ pub(crate) async fn run_graph(
             .metrics
             .peak_memory_bytes
             .max(finished.peak_memory as u64);
+        if finished.run != run.run {
+            // An attempt of a run given up: void, whatever it returned.
+            if run.rerun_pending && !in_flight.iter().any(|f| f.task.0 == finished.stage) {
+                restart_stage(
+                    &mut graph,
+                    &mut runs,
+                    finished.stage,
+                    store,
+                    &mut queue,
+                    &mut result,
+                )?;
+            }
+            continue;
+        }
         let recomputing = run.state == StageState::Done;
         let output = match finished.output {
+            Err(_) if stopped.remove(&(finished.stage, finished.task)) => Ok(TaskOutput::Stopped),
+            other => other,
+        };
+        let output = match output {
             Ok(output) => output,
             Err(err) => {
                 let task = (finished.stage, finished.task);
                 match recovery.failed(task, err, recomputing, &graph, store) {
-                    Ok(requeue) => {
+                    Ok(Next::Queue(requeue)) => {
                         run.metrics.failed_attempts += 1;
-                        queue.extend(requeue.into_iter().map(Reverse));
+                        run.live.remove(&finished.task);
+                        enqueue(&mut queue, &mut runs, requeue);
+                        continue;
+                    }
+                    Ok(Next::RerunStage) => {
+                        run.metrics.failed_attempts += 1;
+                        if !give_up_run(run, finished.stage, &in_flight, &mut queue) {
+                            restart_stage(
+                                &mut graph,
+                                &mut runs,
+                                finished.stage,
+                                store,
+                                &mut queue,
+                                &mut result,
+                            )?;
+                        }
                         continue;
                     }
                     Err(err) => {
@@ -214,7 +278,8 @@ pub(crate) async fn run_graph(
         };
         if recomputing {
             run.metrics.recomputed_tasks += 1;
-            queue.extend(recovery.recomputed(&graph, store).into_iter().map(Reverse));
+            let next = recovery.recomputed(&graph, store);
+            enqueue(&mut queue, &mut runs, next);
             continue;
         }
         let rows = match output {
@@ -256,11 +321,10 @@ pub(crate) async fn run_graph(
                 skip_queued_tasks(&graph.stages[finished.stage.0], &mut queue, store, ctx);
             run.remaining -= skipped;
             run.metrics.skipped_tasks += skipped;
-            // Its tasks still running stop too; each comes back `Stopped`.
-            for running_task in in_flight.iter().filter(|(s, _)| *s == finished.stage) {
-                if let Some(stop) = stops.get(running_task) {
-                    stop.abort();
-                }
+            // Its tasks still running stop too; each comes back cancelled, as `Stopped`.
+            for attempt in in_flight.iter().filter(|f| f.task.0 == finished.stage) {
+                attempt.abort.abort();
+                stopped.insert(attempt.task);
             }
         }
         run.remaining -= 1;
@@ -350,6 +414,7 @@ fn release_ready(
             let stage = &graph.stages[id.0];
             let run = &mut runs[id.0];
             run.state = transition(run.state, StageEvent::InputsDone, id)?;
+            run.coupled = has_coupled_partitions(&stage.plan);
             // An adaptive switch may have changed its task count since planning.
             run.remaining = stage.tasks();
             run.metrics.tasks = stage.tasks();
@@ -364,9 +429,89 @@ fn release_ready(
                 }
                 continue;
             }
-            queue.extend((0..stage.tasks()).map(|task| Reverse((id, task))));
+            let tasks = (0..stage.tasks()).map(|task| (id, task));
+            enqueue(queue, runs, tasks);
         }
     }
+}
+
+/// Queues `tasks`; a task of a running coupled stage only when its run does not have it
+/// queued, running or done already, and not while the stage waits to run again (the
+/// rerun queues all its tasks).
+fn enqueue(
+    queue: &mut BinaryHeap<Reverse<TaskId>>,
+    runs: &mut [StageRun],
+    tasks: impl IntoIterator<Item = TaskId>,
+) {
+    for (stage, task) in tasks {
+        let run = &mut runs[stage.0];
+        if run.coupled
+            && run.state != StageState::Done
+            && (run.rerun_pending || !run.live.insert(task))
+        {
+            continue;
+        }
+        queue.push(Reverse((stage, task)));
+    }
+}
+
+/// Gives up the current run of coupled `stage` (`run`), one of whose tasks failed: its
+/// queued tasks leave the queue and its running attempts are stopped. Returns whether
+/// some are still running: the new run starts when the last is back
+/// ([`restart_stage`]).
+fn give_up_run(
+    run: &mut StageRun,
+    stage: StageId,
+    in_flight: &[InFlight],
+    queue: &mut BinaryHeap<Reverse<TaskId>>,
+) -> bool {
+    run.metrics.stage_reruns += 1;
+    run.run += 1;
+    run.rerun_pending = true;
+    queue.retain(|Reverse((s, _))| *s != stage);
+    let mut running = false;
+    for attempt in in_flight.iter().filter(|f| f.task.0 == stage) {
+        attempt.abort.abort();
+        running = true;
+    }
+    running
+}
+
+/// Starts the new run of coupled `stage` once the attempts of its old run are all back:
+/// discards what the stage produced (its map outputs, or the result batches), gives it
+/// a fresh plan instance and queues every task. The figures of its output start again;
+/// its time so far is kept.
+fn restart_stage(
+    graph: &mut StageGraph,
+    runs: &mut [StageRun],
+    stage: StageId,
+    store: &ShuffleStore,
+    queue: &mut BinaryHeap<Reverse<TaskId>>,
+    result: &mut Vec<(usize, Vec<RecordBatch>)>,
+) -> Result<()> {
+    let st = &mut graph.stages[stage.0];
+    st.plan = reset_plan_states(Arc::clone(&st.plan))?;
+    match st.output {
+        // Only the result stage returns batches.
+        StageOutputKind::Result => result.clear(),
+        StageOutputKind::Shuffle(_) | StageOutputKind::PassThrough => {
+            store.open(stage, st.tasks());
+        }
+    }
+    let tasks = st.tasks();
+    let run = &mut runs[stage.0];
+    run.rerun_pending = false;
+    run.live.clear();
+    run.remaining = tasks;
+    let metrics = &mut run.metrics;
+    metrics.output_rows = 0;
+    metrics.shuffle_memory_bytes = 0;
+    metrics.spilled_bytes = 0;
+    metrics.spill_files = 0;
+    metrics.skipped_tasks = 0;
+    metrics.task_metrics.clear();
+    enqueue(queue, runs, (0..tasks).map(|task| (stage, task)));
+    Ok(())
 }
 
 /// Splits the running task of a running stage with the most unread scan units: the
@@ -374,7 +519,7 @@ fn release_ready(
 fn split_running_scan(
     graph: &mut StageGraph,
     runs: &mut [StageRun],
-    in_flight: &[(StageId, usize)],
+    in_flight: &[TaskId],
     rebalancer: &mut Rebalancer,
     store: &ShuffleStore,
 ) -> Option<(StageId, usize)> {
@@ -500,18 +645,37 @@ fn transition(state: StageState, event: StageEvent, stage: StageId) -> Result<St
     })
 }
 
-/// Spawns attempt `attempt` of task `task` of `stage`, reading `units` when its scan is
-/// rebalanced; the future resolves when it is done. A task that writes, or whose
-/// partitions depend on each other, is never made to fail on purpose.
+/// Spawns `attempt` of a task of `stage`; the future resolves when it is done, and the
+/// handle stops it. A task that writes is never made to fail on purpose, and the output
+/// of a stage whose partitions depend on each other is never corrupted on purpose (one
+/// of its map tasks cannot be recomputed alone, see [`crate::lineage`]).
 fn spawn_task(
     stage: Stage,
-    (task, attempt, units): (usize, u32, Option<Arc<TaskUnits>>),
+    attempt: &AttemptOf,
     faults: Option<FaultInjection>,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
-) -> impl Future<Output = Finished> + use<> {
-    let faults =
-        faults.filter(|_| !has_side_effects(&stage.plan) && !has_coupled_partitions(&stage.plan));
+) -> (AbortHandle, impl Future<Output = Finished> + use<>) {
+    let coupled = has_coupled_partitions(&stage.plan);
+    let faults = faults
+        .filter(|_| !has_side_effects(&stage.plan))
+        .map(|f| match coupled {
+            true => FaultInjection {
+                shuffle_corruption: Fraction::default(),
+                ..f
+            },
+            false => f,
+        });
+    let AttemptOf {
+        task,
+        attempt,
+        run,
+        ref units,
+    } = *attempt;
+    // A coupled task draws its injected failure per run of its stage, in which it
+    // executes once, not per attempt: how many attempts a rerun made void (started or
+    // not yet) depends on timing, and the faults must not.
+    let draw = if coupled { run + 1 } else { attempt };
     let store = Arc::clone(store);
     let ctx = Arc::clone(ctx);
     let id = stage.id;
@@ -522,13 +686,22 @@ fn spawn_task(
     if let Some(units) = units {
         // The attempt reads its task's units from the first.
         units.restart();
-        config = config.with_extension(units);
+        config = config.with_extension(Arc::clone(units));
     }
+    let (abort, registration) = AbortHandle::new_pair();
     let spawned = SpawnedTask::spawn(CpuTimed::new(async move {
-        let ctx = task_context(&ctx, config, task_pool)?;
-        run_task(&stage, (task, attempt), faults.as_ref(), &store, &ctx).await
+        let work = async {
+            let ctx = task_context(&ctx, config, task_pool)?;
+            run_task(&stage, (task, attempt, draw), faults.as_ref(), &store, &ctx).await
+        };
+        match Abortable::new(work, registration).await {
+            Ok(output) => output,
+            Err(_aborted) => Err(DataFusionError::External(Box::new(
+                ExecutorError::TaskCancelled { stage: id, task },
+            ))),
+        }
     }));
-    async move {
+    let finished = async move {
         let (output, cpu) = match spawned.join().await {
             Ok(timed) => timed,
             Err(join) if join.is_cancelled() => (
@@ -551,24 +724,29 @@ fn spawn_task(
         Finished {
             stage: id,
             task,
+            attempt,
+            run,
             output,
             busy: started.elapsed(),
             cpu,
             peak_memory: pool.peak(),
         }
-    }
+    };
+    (abort, finished)
 }
 
+/// Runs attempt `attempt` of task `task` of `stage`; `draw` is the attempt number its
+/// injected failure is drawn for.
 async fn run_task(
     stage: &Stage,
-    (task, attempt): (usize, u32),
+    (task, attempt, draw): (usize, u32, u32),
     faults: Option<&FaultInjection>,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
 ) -> Result<TaskOutput> {
     // A task that writes, or whose partitions depend on each other, cannot run again
-    // once it started: it checks its input first, so a lost map output is recomputed
-    // before it starts.
+    // alone once it started: it checks its input first, so a lost map output is
+    // recomputed before it starts.
     if has_side_effects(&stage.plan) || has_coupled_partitions(&stage.plan) {
         for input in &stage.inputs {
             store
@@ -577,9 +755,10 @@ async fn run_task(
         }
     }
     // Operators keep state shared by the partitions of one plan (a join's build side,
-    // a repartition's channels): a later attempt runs on a fresh copy.
-    // (A task with coupled partitions runs again only when it did not start, and must
-    // then join its siblings' instance.)
+    // a repartition's channels): a later attempt runs on a fresh copy. A task with
+    // coupled partitions always runs on its stage's plan, shared with its siblings: it
+    // runs again alone only when it did not start, and a rerun of its stage gives the
+    // stage a fresh copy.
     let plan = if attempt > 1 && !has_coupled_partitions(&stage.plan) {
         reset_plan_states(Arc::clone(&stage.plan))?
     } else {
@@ -590,7 +769,7 @@ async fn run_task(
     let split = match &stage.output {
         StageOutputKind::Result => {
             let batches: Vec<RecordBatch> = stream.try_collect().await?;
-            inject_task_failure(faults, stage.id, task, attempt)?;
+            inject_task_failure(faults, stage.id, task, draw)?;
             return Ok(TaskOutput::Result(batches));
         }
         StageOutputKind::Shuffle(partitioning) => Split::Partitioned(partitioning.clone()),
@@ -607,7 +786,7 @@ async fn run_task(
     )
     .await?;
     output.attempt = attempt;
-    inject_task_failure(faults, stage.id, task, attempt)?;
+    inject_task_failure(faults, stage.id, task, draw)?;
     if let Some(faults) = faults {
         damage(faults, &output, stage.id)?;
     }

@@ -7,6 +7,9 @@
 //!      └──(absorbed)──► Done             Failed ◄──(a task fails)───────────┤
 //!                                        Done   ◄──(every task succeeded)───┘
 //! ```
+//! A stage whose partitions are coupled stays `Running` while it runs again whole after
+//! a failed task (see [`crate::scheduler`]).
+//!
 //! A stage is *absorbed* when the stage reading it takes over its plan (a join switched to
 //! a broadcast join reads its probe side's input directly, see [`crate::adaptive`]).
 

@@ -335,9 +335,10 @@ fn print_metrics(result: &StatementResult) {
         stages: m.stages.clone(),
     };
     let (retried, recomputed) = (stages.failed_attempts(), stages.recomputed_tasks());
+    let reruns = stages.stage_reruns();
     if retried + recomputed > 0 {
         eprintln!(
-            "{retried} task attempts failed and were retried, {recomputed} map tasks recomputed"
+            "{retried} task attempts failed and were retried, {recomputed} map tasks recomputed, {reruns} whole-stage reruns"
         );
     }
     if !m.stages.is_empty() {
