@@ -93,6 +93,7 @@ pub struct FaultInjection {
 
 const TASK: u64 = 1;
 const BLOCK: u64 = 2;
+const STAGE_RUN: u64 = 3;
 
 impl FaultInjection {
     /// The faults for running `plan`: the seed mixed with the plan's shape (see the
@@ -126,6 +127,20 @@ impl FaultInjection {
         draw < self.task_failures.get()
     }
 
+    /// The task that fails in run `run` of a stage whose `tasks` tasks must all succeed
+    /// in one run (coupled partitions, see `retry`), if any: the run fails with the
+    /// probability an attempt does, and then in one task. Drawing per task instead would
+    /// fail a run of n tasks with probability 1 - (1 - p)^n, and a wide stage would use
+    /// up its reruns on injected failures alone.
+    pub(crate) fn fails_stage_run(&self, stage: StageId, run: u32, tasks: usize) -> Option<usize> {
+        let key = [self.seed, STAGE_RUN, stage.0 as u64, u64::from(run)];
+        if unit(&key) >= self.task_failures.get() {
+            return None;
+        }
+        let pick = unit(&[self.seed, STAGE_RUN, stage.0 as u64, u64::from(run), 1]);
+        Some(((pick * tasks as f64) as usize).min(tasks.saturating_sub(1)))
+    }
+
     /// Whether block `block` of `partition`, written by attempt `attempt` of map task
     /// `task` of `stage`, is corrupted.
     pub(crate) fn corrupts_block(
@@ -147,15 +162,32 @@ impl FaultInjection {
     }
 }
 
-/// Fails attempt `attempt` of task `task` of `stage` if `faults` say so.
+/// What an injected task failure is drawn for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Draw {
+    /// This attempt of the task.
+    Attempt(u32),
+    /// This run (counted from 0) of a stage of `tasks` coupled tasks.
+    StageRun { run: u32, tasks: usize },
+}
+
+/// Fails task `task` of `stage` if `faults` say so for `draw`.
 pub(crate) fn inject_task_failure(
     faults: Option<&FaultInjection>,
     stage: StageId,
     task: usize,
-    attempt: u32,
+    draw: Draw,
 ) -> Result<()> {
+    let fails = |f: &FaultInjection| match draw {
+        Draw::Attempt(attempt) => f.fails_task(stage, task, attempt),
+        Draw::StageRun { run, tasks } => f.fails_stage_run(stage, run, tasks) == Some(task),
+    };
+    let attempt = match draw {
+        Draw::Attempt(attempt) => attempt,
+        Draw::StageRun { run, .. } => run + 1,
+    };
     match faults {
-        Some(f) if f.fails_task(stage, task, attempt) => Err(DataFusionError::External(Box::new(
+        Some(f) if fails(f) => Err(DataFusionError::External(Box::new(
             ExecutorError::InjectedFailure {
                 stage,
                 task,
@@ -251,5 +283,25 @@ mod tests {
             .map(|a| faults.fails_task(StageId(0), 0, a))
             .collect();
         assert!(attempts.contains(&true) && attempts.contains(&false));
+    }
+
+    #[test]
+    fn a_coupled_stage_run_fails_as_often_as_an_attempt_in_one_task() {
+        let faults = FaultInjection {
+            task_failures: Fraction(0.2),
+            shuffle_corruption: Fraction(0.0),
+            seed: 3,
+        };
+        let victims: Vec<Option<usize>> = (0..5_000)
+            .map(|run| faults.fails_stage_run(StageId(run as usize % 5), run, 7))
+            .collect();
+        let failed = victims.iter().filter(|v| v.is_some()).count();
+        assert!(
+            (900..1100).contains(&failed),
+            "{failed} of 5000 runs failed"
+        );
+        assert!(victims.iter().flatten().all(|task| *task < 7));
+        let tasks: std::collections::BTreeSet<usize> = victims.iter().flatten().copied().collect();
+        assert_eq!(tasks.len(), 7, "every task is sometimes the one that fails");
     }
 }

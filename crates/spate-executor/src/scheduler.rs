@@ -55,7 +55,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::adaptive::{adapt_reads, switch_to_broadcast};
 use crate::error::ExecutorError;
-use crate::faults::{FaultInjection, Fraction, damage, inject_task_failure};
+use crate::faults::{Draw, FaultInjection, Fraction, damage, inject_task_failure};
 use crate::lineage::TaskId;
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
@@ -674,8 +674,16 @@ fn spawn_task(
     } = *attempt;
     // A coupled task draws its injected failure per run of its stage, in which it
     // executes once, not per attempt: how many attempts a rerun made void (started or
-    // not yet) depends on timing, and the faults must not.
-    let draw = if coupled { run + 1 } else { attempt };
+    // not yet) depends on timing, and the faults must not. A run fails in at most one
+    // of its tasks.
+    let draw = if coupled {
+        Draw::StageRun {
+            run,
+            tasks: stage.tasks(),
+        }
+    } else {
+        Draw::Attempt(attempt)
+    };
     let store = Arc::clone(store);
     let ctx = Arc::clone(ctx);
     let id = stage.id;
@@ -735,11 +743,11 @@ fn spawn_task(
     (abort, finished)
 }
 
-/// Runs attempt `attempt` of task `task` of `stage`; `draw` is the attempt number its
-/// injected failure is drawn for.
+/// Runs attempt `attempt` of task `task` of `stage`; `draw` is what its injected failure
+/// is drawn for.
 async fn run_task(
     stage: &Stage,
-    (task, attempt, draw): (usize, u32, u32),
+    (task, attempt, draw): (usize, u32, Draw),
     faults: Option<&FaultInjection>,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
