@@ -3,7 +3,7 @@
 //!
 //! With a finite memory limit `L` and `T` threads:
 //! - **Shuffle partitions**: enough that each holds about `L / (8·T)` bytes of scanned
-//!   input (the projected columns' share of the files; at least 16 MiB), rounded up to a multiple of `T`, at most 512; never fewer
+//!   input (at least 16 MiB), rounded up to a multiple of `T`, at most 512; never fewer
 //!   than the plan's own. Without a limit, the plan's own count (one per thread) is kept:
 //!   more partitions only cost time when memory is not short.
 //! - **Shuffle memory**: map outputs hold at most `2L/5` in memory together; the rest of
@@ -87,7 +87,7 @@ impl Sizing {
     }
 }
 
-/// About the bytes `plan` scans: each file's size times the share of its columns read.
+/// The total size of the files `plan` scans.
 fn scanned_bytes(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let mut bytes = 0usize;
     let _ = plan.apply(|node| {
@@ -95,14 +95,9 @@ fn scanned_bytes(plan: &Arc<dyn ExecutionPlan>) -> usize {
             .downcast_ref::<DataSourceExec>()
             .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
         {
-            // Columnar files are read column by column: count the projected columns'
-            // share of each file (all of it when every column is read).
-            let columns = config.file_schema().fields().len().max(1);
-            let read = node.schema().fields().len().clamp(1, columns);
             for group in &config.file_groups {
                 for file in group.iter() {
-                    let share = file.object_meta.size as usize / columns * read;
-                    bytes = bytes.saturating_add(share);
+                    bytes = bytes.saturating_add(file.object_meta.size as usize);
                 }
             }
         }
