@@ -237,8 +237,10 @@ pub(crate) async fn run_graph(
             continue;
         }
         let recomputing = run.state == StageState::Done;
+        // A stopped task that finished before the stop reached it keeps its output.
+        let was_stopped = stopped.remove(&(finished.stage, finished.task));
         let output = match finished.output {
-            Err(_) if stopped.remove(&(finished.stage, finished.task)) => Ok(TaskOutput::Stopped),
+            Err(_) if was_stopped => Ok(TaskOutput::Stopped),
             other => other,
         };
         let output = match output {

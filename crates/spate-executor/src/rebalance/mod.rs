@@ -11,8 +11,8 @@
 //! Parquet row group belongs to the range holding its first page; a CSV line to the
 //! range it starts in), and whole files where a format cannot be read by range
 //! (compressed files, CSV with newlines in values). The stage's scan is wrapped in a
-//! [`UnitScanExec`], which reads its task's units one after the other, claiming each
-//! only when it starts it.
+//! [`UnitScanExec`](scan::UnitScanExec), which reads its task's units one after the
+//! other, claiming each only when it starts it.
 //!
 //! The scheduler asks [`Rebalancer::split`] whenever a worker is free and no task is
 //! queued. The running task with the most unclaimed units (at least two) keeps the
@@ -114,8 +114,9 @@ pub(crate) struct Rebalancer {
 }
 
 impl Rebalancer {
-    /// If `stage`'s scan can be rebalanced, wraps it in a [`UnitScanExec`] and cuts each
-    /// task's files into units for `threads` workers.
+    /// If `stage`'s scan can be rebalanced, wraps it in a
+    /// [`UnitScanExec`](scan::UnitScanExec) and cuts each task's files into units for
+    /// `threads` workers.
     pub(crate) fn prepare(&mut self, stage: &mut Stage, threads: usize) -> Result<()> {
         let Some((plan, units)) = scan::splittable_scan(stage, threads)? else {
             return Ok(());
