@@ -157,8 +157,9 @@ pub struct QueryOptions {
     /// Which executor runs queries: spate (default) or datafusion.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
-    /// Object-store settings (endpoints, regions, credentials per URL prefix); default:
-    /// spate.toml in the working directory, when there is one.
+    /// Object-store settings per URL prefix (endpoints, regions, credentials, retries,
+    /// timeouts, max concurrent requests); default: spate.toml in the working directory,
+    /// when there is one.
     #[arg(long, value_name = "PATH", env = "SPATE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print only results: no statement reports, no progress.

@@ -21,6 +21,15 @@ pub enum ConnectorError {
     #[error("unknown option '{key}' for {url}")]
     UnknownOption { key: String, url: String },
 
+    /// A setting of spate's with a value it cannot take (setting values are no secrets).
+    #[error("invalid option {key} '{value}' for {url}: expected {expected}")]
+    InvalidOption {
+        key: String,
+        value: String,
+        url: String,
+        expected: String,
+    },
+
     /// The store could not be built from its settings.
     #[error("cannot connect to {url}: {reason}")]
     Store { url: String, reason: String },

@@ -28,7 +28,7 @@ use deltalake::kernel::{Action, StructType};
 use deltalake::logstore::LogStoreRef;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::SaveMode;
-use spate_connectors::object_stores::StoreRegistry;
+use spate_connectors::object_stores::{StoreRegistry, is_store_option};
 
 use crate::config::DeltaWriteOptions;
 use crate::error::{DeltaError, Result};
@@ -36,9 +36,6 @@ use crate::location::DeltaLocation;
 use crate::provider::DeltaTableProvider;
 use crate::table::{TableVersion, open_table};
 use crate::write::new_table_schema;
-
-/// Option keys that configure the object store rather than the table.
-const STORAGE_PREFIXES: [&str; 6] = ["aws.", "aws_", "gcp.", "google_", "azure.", "azure_"];
 
 /// The factory behind `STORED AS DELTA`; see the module doc.
 #[derive(Debug)]
@@ -74,7 +71,7 @@ impl DeltaTableFactory {
             match key {
                 "version" => version = Some(value.as_str()),
                 "timestamp" => timestamp = Some(value.as_str()),
-                _ if STORAGE_PREFIXES.iter().any(|p| key.starts_with(p)) => {
+                _ if is_store_option(key) => {
                     storage.insert(key.to_string(), value.clone());
                 }
                 _ => writes.set(key, value)?,

@@ -321,14 +321,17 @@ fn print_metrics(result: &StatementResult) {
     );
     for io in &m.store_io {
         eprintln!(
-            "  {}: {} GETs, {} read, {} HEADs, {} lists, {} PUTs, {} written",
+            "  {}: {} GETs, {} read, {} HEADs, {} lists, {} PUTs ({} multipart parts), {} \
+             written, at most {} in flight so far",
             io.store,
             io.gets,
             ByteSize(io.bytes_read),
             io.heads,
             io.lists,
             io.puts,
-            ByteSize(io.bytes_written)
+            io.parts,
+            ByteSize(io.bytes_written),
+            io.max_in_flight
         );
     }
     let stages = spate::QueryMetrics {

@@ -3,7 +3,8 @@
 //! The registry wraps every remote store in one, so a session can say per bucket how many
 //! GETs a query made and how many bytes they fetched ([`StoreIo`]). Ranged reads are left
 //! to object_store's default `get_ranges`, which coalesces nearby ranges and then calls
-//! [`ObjectStore::get_opts`] here, so one counted GET is one HTTP request.
+//! [`ObjectStore::get_opts`] here, so one counted GET is one HTTP request, and each goes
+//! through the concurrency cap below on its own (see the registry).
 
 use std::fmt;
 use std::ops::Range;
@@ -34,8 +35,17 @@ pub struct StoreIo {
     pub lists: u64,
     /// PUT requests: single puts and multipart parts.
     pub puts: u64,
+    /// Of `puts`, the parts of multipart uploads (object_store's writers switch to a
+    /// multipart upload above 10 MiB).
+    pub parts: u64,
+    /// Multipart uploads completed (each made one object of its parts).
+    pub multipart_uploads: u64,
     /// Bytes uploaded.
     pub bytes_written: u64,
+    /// The most requests the store had in flight at once since it was built, never more
+    /// than its `max_concurrent_requests`: a high-water mark, which [`StoreIo::since`]
+    /// keeps as it is (a peak cannot be split in time).
+    pub max_in_flight: u64,
 }
 
 impl StoreIo {
@@ -48,7 +58,12 @@ impl StoreIo {
             heads: self.heads.saturating_sub(before.heads),
             lists: self.lists.saturating_sub(before.lists),
             puts: self.puts.saturating_sub(before.puts),
+            parts: self.parts.saturating_sub(before.parts),
+            multipart_uploads: self
+                .multipart_uploads
+                .saturating_sub(before.multipart_uploads),
             bytes_written: self.bytes_written.saturating_sub(before.bytes_written),
+            max_in_flight: self.max_in_flight,
         }
     }
 
@@ -62,19 +77,24 @@ impl fmt::Display for StoreIo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} GETs, {} bytes read, {} HEADs, {} lists, {} PUTs, {} bytes written",
+            "{}: {} GETs, {} bytes read, {} HEADs, {} lists, {} PUTs ({} parts of {} multipart \
+             uploads), {} bytes written, at most {} in flight",
             self.store,
             self.gets,
             self.bytes_read,
             self.heads,
             self.lists,
             self.puts,
-            self.bytes_written
+            self.parts,
+            self.multipart_uploads,
+            self.bytes_written,
+            self.max_in_flight
         )
     }
 }
 
-/// The counters of one store, shared by the store and its uploads.
+/// The counters of one store, shared by the store, its uploads and the
+/// [`InFlightStore`](super::in_flight_store::InFlightStore) under its concurrency cap.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     gets: AtomicU64,
@@ -82,12 +102,25 @@ pub(crate) struct Counters {
     heads: AtomicU64,
     lists: AtomicU64,
     puts: AtomicU64,
+    parts: AtomicU64,
+    multipart_uploads: AtomicU64,
     bytes_written: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
 }
 
 impl Counters {
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Marks a request in flight until the returned guard is dropped.
+    pub(crate) fn start_request(self: &Arc<Self>) -> InFlight {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight {
+            counters: Arc::clone(self),
+        }
     }
 
     pub(crate) fn snapshot(&self, store: &str) -> StoreIo {
@@ -98,8 +131,23 @@ impl Counters {
             heads: self.heads.load(Ordering::Relaxed),
             lists: self.lists.load(Ordering::Relaxed),
             puts: self.puts.load(Ordering::Relaxed),
+            parts: self.parts.load(Ordering::Relaxed),
+            multipart_uploads: self.multipart_uploads.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
+            max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
         }
+    }
+}
+
+/// One request in flight, from [`Counters::start_request`] until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    counters: Arc<Counters>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -234,7 +282,8 @@ impl ObjectStore for CountingStore {
     }
 }
 
-/// A multipart upload whose parts are counted as PUTs.
+/// A multipart upload whose parts are counted as PUTs (and as parts), and whose
+/// completion is counted.
 #[derive(Debug)]
 struct CountingUpload {
     inner: Box<dyn MultipartUpload>,
@@ -245,12 +294,17 @@ struct CountingUpload {
 impl MultipartUpload for CountingUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         Counters::add(&self.counters.puts, 1);
+        Counters::add(&self.counters.parts, 1);
         Counters::add(&self.counters.bytes_written, data.content_length() as u64);
         self.inner.put_part(data)
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
-        self.inner.complete().await
+        let result = self.inner.complete().await;
+        if result.is_ok() {
+            Counters::add(&self.counters.multipart_uploads, 1);
+        }
+        result
     }
 
     async fn abort(&mut self) -> Result<()> {
@@ -283,5 +337,18 @@ mod tests {
         assert_eq!(io.bytes_read, 30 + 100);
         store.head(&path).await.unwrap();
         assert_eq!(store.io().heads, 1);
+    }
+
+    #[tokio::test]
+    async fn counts_parts_and_completed_uploads() {
+        let store = CountingStore::new("memory://", Arc::new(InMemory::new()));
+        let mut upload = store.put_multipart(&Path::from("big.bin")).await.unwrap();
+        upload.put_part(vec![1u8; 100].into()).await.unwrap();
+        upload.put_part(vec![2u8; 50].into()).await.unwrap();
+        assert_eq!(store.io().multipart_uploads, 0, "not complete yet");
+        upload.complete().await.unwrap();
+        let io = store.io();
+        assert_eq!((io.puts, io.parts, io.multipart_uploads), (2, 2, 1));
+        assert_eq!(io.bytes_written, 150);
     }
 }

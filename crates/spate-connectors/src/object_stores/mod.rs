@@ -4,11 +4,13 @@
 //! write first meets `s3://bucket/...`, it builds the store for `s3://bucket` from
 //! [`StoreSettings`] (environment, then `spate.toml` prefixes, then per-table options,
 //! later ones winning) and keeps it. Nobody registers a store by hand. Remote stores count
-//! their requests and bytes ([`StoreIo`]).
+//! their requests and bytes ([`StoreIo`]) and have at most `max_concurrent_requests`
+//! requests in flight at once.
 
 mod azurite_store;
 mod builder;
 mod counting_store;
+mod in_flight_store;
 mod messages;
 mod registry;
 mod settings;
@@ -16,5 +18,5 @@ mod settings;
 pub use builder::display_url;
 pub use counting_store::{CountingStore, StoreIo};
 pub use messages::{describe_store_error, store_error_message};
-pub use registry::StoreRegistry;
-pub use settings::{StoreConfig, StoreSettings};
+pub use registry::{StoreRegistry, is_store_option};
+pub use settings::{DEFAULT_MAX_CONCURRENT_REQUESTS, StoreConfig, StoreSettings};

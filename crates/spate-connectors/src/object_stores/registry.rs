@@ -1,7 +1,19 @@
 //! [`StoreRegistry`]: DataFusion's object-store registry, building stores on first use.
 //!
-//! Remote stores (everything but local files and memory) are wrapped in a
-//! [`CountingStore`], so [`StoreRegistry::io`] reports requests and bytes per bucket.
+//! Remote stores (everything but local files and memory) are stacked as
+//!
+//! ```text
+//! CountingStore          counts requests and bytes; splits a ranged read into one
+//!   LimitStore           request per coalesced range, each taking a permit here
+//!     InFlightStore      tracks the requests in flight (at most the cap)
+//!       the cloud's store
+//! ```
+//!
+//! so [`StoreRegistry::io`] reports requests and bytes per bucket, and no store ever has
+//! more than its `max_concurrent_requests` requests in flight. A GET holds its permit until
+//! its body is read or dropped: a plan that must read more of one streamed body (CSV,
+//! JSON) before it reads on in another of the same store needs a cap above the number of
+//! such bodies, which is why the cap is a default of 16 and not 1 or 2.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,13 +21,30 @@ use std::sync::Arc;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
+use object_store::limit::LimitStore;
 use parking_lot::RwLock;
 use url::Url;
 
-use super::builder::build_store;
+use super::builder::{build_store, display_url};
 use super::counting_store::{Counters, CountingStore, StoreIo};
+use super::in_flight_store::InFlightStore;
 use super::settings::{StoreConfig, StoreSettings};
-use crate::error::Result;
+use crate::error::{ConnectorError, Result};
+
+/// Prefixes of the option keys that go to object_store (`aws.access_key_id`,
+/// `azure_storage_account_key`, ...).
+const OBJECT_STORE_PREFIXES: [&str; 6] = ["aws.", "aws_", "gcp.", "google_", "azure.", "azure_"];
+
+/// The prefix of spate's own store settings in a table's options: `store.` and the key's
+/// name in `spate.toml` (DataFusion takes a key without a dot for a format option).
+const SETTING_PREFIX: &str = "store.";
+
+/// Whether a table option (`CREATE EXTERNAL TABLE ... OPTIONS`) configures the object
+/// store rather than the format: object_store's keys (`aws.*`, `google_*`, `azure_*`, ...)
+/// and spate's store settings (`store.max_concurrent_requests`).
+pub fn is_store_option(key: &str) -> bool {
+    key.starts_with(SETTING_PREFIX) || OBJECT_STORE_PREFIXES.iter().any(|p| key.starts_with(p))
+}
 
 /// Object stores by `scheme://authority`, built from the URL the first time it is seen.
 #[derive(Debug, Default)]
@@ -38,16 +67,14 @@ impl StoreRegistry {
 
     /// Builds the store for `url` with `options` on top of the configured settings, and
     /// uses it from now on for that bucket or account (`CREATE EXTERNAL TABLE ... OPTIONS`).
+    /// `options` are object_store's keys and spate's settings (see [`is_store_option`]).
     pub fn configure(&self, url: &Url, options: &BTreeMap<String, String>) -> Result<()> {
-        let overrides = StoreSettings {
-            options: options.clone(),
-            ..StoreSettings::default()
-        };
+        let overrides = table_settings(url, options)?;
         let settings = self
             .config
             .settings_for(url.as_str())
             .merged_with(&overrides);
-        let store = self.counted(url, build_store(url, &settings)?);
+        let store = self.remote(url, &settings, build_store(url, &settings)?);
         self.stores.write().insert(key(url), store);
         Ok(())
     }
@@ -61,8 +88,14 @@ impl StoreRegistry {
             .collect()
     }
 
-    /// `store` wrapped to count its requests, when it is remote.
-    fn counted(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+    /// `store` capped at the settings' concurrent requests and counted, when it is
+    /// remote (see the module's doc for the layers).
+    fn remote(
+        &self,
+        url: &Url,
+        settings: &StoreSettings,
+        store: Arc<dyn ObjectStore>,
+    ) -> Arc<dyn ObjectStore> {
         if matches!(url.scheme(), "file" | "memory") {
             return store;
         }
@@ -70,8 +103,48 @@ impl StoreRegistry {
         let _ = shown.set_password(None);
         let name = key(&shown);
         let counters = Arc::clone(self.counters.write().entry(name.clone()).or_default());
-        Arc::new(CountingStore::with_counters(name, store, counters))
+        let probed = InFlightStore::new(store, Arc::clone(&counters));
+        let limited = LimitStore::new(probed, settings.max_concurrent_requests());
+        Arc::new(CountingStore::with_counters(
+            name,
+            Arc::new(limited),
+            counters,
+        ))
     }
+}
+
+/// The settings a table's `options` give its store: spate's settings (`store.*`), and
+/// object_store's options (the rest).
+fn table_settings(url: &Url, options: &BTreeMap<String, String>) -> Result<StoreSettings> {
+    let mut settings = StoreSettings::default();
+    for (key, value) in options {
+        match key.strip_prefix(SETTING_PREFIX) {
+            Some("max_concurrent_requests") => {
+                let cap = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|cap| *cap >= 1)
+                    .ok_or_else(|| ConnectorError::InvalidOption {
+                        key: key.clone(),
+                        value: value.clone(),
+                        url: display_url(url),
+                        expected: "a whole number of at least 1".into(),
+                    })?;
+                settings.max_concurrent_requests = Some(cap);
+            }
+            Some(_) => {
+                return Err(ConnectorError::UnknownOption {
+                    key: key.clone(),
+                    url: display_url(url),
+                });
+            }
+            None => {
+                settings.options.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Ok(settings)
 }
 
 fn key(url: &Url) -> String {
@@ -102,7 +175,7 @@ impl ObjectStoreRegistry for StoreRegistry {
         let settings = self.config.settings_for(url.as_str());
         let store =
             build_store(url, &settings).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let store = self.counted(url, store);
+        let store = self.remote(url, &settings, store);
         Ok(Arc::clone(self.stores.write().entry(key).or_insert(store)))
     }
 }
@@ -127,6 +200,45 @@ mod tests {
         assert!(
             err.to_string().contains("unsupported URL scheme 'ftp'"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn tables_set_the_cap_by_name() {
+        assert!(is_store_option("store.max_concurrent_requests"));
+        assert!(is_store_option("aws.secret_access_key"));
+        assert!(!is_store_option("format.delimiter"));
+        let registry = StoreRegistry::default();
+        let url = Url::parse("s3://lake/x/").unwrap();
+        let options = |cap: &str| {
+            BTreeMap::from([
+                ("store.max_concurrent_requests".to_string(), cap.to_string()),
+                ("aws_region".to_string(), "us-east-1".to_string()),
+            ])
+        };
+        registry.configure(&url, &options("4")).unwrap();
+        let settings = table_settings(&url, &options("4")).unwrap();
+        assert_eq!(settings.max_concurrent_requests, Some(4));
+        assert_eq!(
+            settings.options.len(),
+            1,
+            "the cap is no object_store option"
+        );
+        for bad in ["0", "-1", "many"] {
+            let err = registry.configure(&url, &options(bad)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid option store.max_concurrent_requests '{bad}' for s3://lake/x/: \
+                     expected a whole number of at least 1"
+                )
+            );
+        }
+        let typo = BTreeMap::from([("store.max_requests".to_string(), "4".to_string())]);
+        let err = registry.configure(&url, &typo).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown option 'store.max_requests' for s3://lake/x/"
         );
     }
 }

@@ -10,6 +10,7 @@
 //! retries = 3
 //! timeout_secs = 30
 //! connect_timeout_secs = 5
+//! max_concurrent_requests = 16
 //! options = { aws_access_key_id = "...", aws_secret_access_key = "..." }
 //! ```
 
@@ -39,6 +40,9 @@ pub struct StoreSettings {
     pub timeout_secs: Option<u64>,
     /// Timeout of connecting, in seconds (default 5).
     pub connect_timeout_secs: Option<u64>,
+    /// The most requests one store (bucket, container) has in flight at once; more wait
+    /// for one to finish (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]). At least 1.
+    pub max_concurrent_requests: Option<usize>,
     /// Any option of the store, by object_store's key (`aws_access_key_id`,
     /// `google_service_account`, `azure_storage_account_key`, ...).
     #[serde(default)]
@@ -58,6 +62,9 @@ impl StoreSettings {
             retries: other.retries.or(self.retries),
             timeout_secs: other.timeout_secs.or(self.timeout_secs),
             connect_timeout_secs: other.connect_timeout_secs.or(self.connect_timeout_secs),
+            max_concurrent_requests: other
+                .max_concurrent_requests
+                .or(self.max_concurrent_requests),
             options,
         }
     }
@@ -76,7 +83,24 @@ impl StoreSettings {
     pub fn retries(&self) -> usize {
         self.retries.unwrap_or(3)
     }
+
+    /// The most requests in flight at once, never below 1 (a cap of 0 would wait forever).
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.max_concurrent_requests
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS)
+            .max(1)
+    }
 }
+
+/// The default cap on requests in flight per store.
+///
+/// One GET streams some 50-100 MB/s from S3, so 16 at once can fill a 10 Gbit/s link,
+/// and a query over many files rarely gains from more. Without a cap a wide scan opens a
+/// request per column chunk range it reads (object_store fetches up to 10 ranges of a file
+/// at once, per partition), hundreds of connections on a many-core machine, which is
+/// what makes S3 answer `503 SlowDown` and exhausts file descriptors. A multipart upload
+/// sends up to 8 parts at once, so 16 lets two big files upload at full speed.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 16;
 
 /// All store settings: the contents of `spate.toml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -102,7 +126,19 @@ impl StoreConfig {
 
     /// Parses the text of a `spate.toml` file.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+        let config: StoreConfig =
+            toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        if let Some(bad) = config
+            .stores
+            .iter()
+            .find(|s| s.max_concurrent_requests == Some(0))
+        {
+            return Err(format!(
+                "max_concurrent_requests of prefix {} must be at least 1",
+                bad.prefix
+            ));
+        }
+        Ok(config)
     }
 
     /// The settings for `url`: every prefix that matches, the longest applied last.
@@ -168,5 +204,28 @@ mod tests {
         let err =
             StoreConfig::parse("[[stores]]\nprefix = \"s3://\"\nendpiont = \"x\"").unwrap_err();
         assert!(err.contains("endpiont"), "{err}");
+    }
+
+    #[test]
+    fn max_concurrent_requests_defaults_and_merges() {
+        let config = StoreConfig::parse(
+            "[[stores]]\nprefix = \"s3://\"\nmax_concurrent_requests = 4\n\
+             [[stores]]\nprefix = \"s3://lake/\"\nregion = \"eu-west-1\"",
+        )
+        .unwrap();
+        assert_eq!(
+            config.settings_for("s3://lake/x").max_concurrent_requests(),
+            4
+        );
+        assert_eq!(
+            config.settings_for("gs://b/").max_concurrent_requests(),
+            DEFAULT_MAX_CONCURRENT_REQUESTS
+        );
+        let err = StoreConfig::parse("[[stores]]\nprefix = \"s3://\"\nmax_concurrent_requests = 0")
+            .unwrap_err();
+        assert!(
+            err.contains("max_concurrent_requests of prefix s3:// must be at least 1"),
+            "{err}"
+        );
     }
 }

@@ -14,15 +14,12 @@ use datafusion::datasource::listing_table_factory::ListingTableFactory;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::CreateExternalTable;
-use spate_connectors::object_stores::StoreRegistry;
+use spate_connectors::object_stores::{StoreRegistry, is_store_option};
 use url::Url;
 
 use super::format::FileFormatKind;
 use super::resolve::{TableSource, resolve_table};
 use crate::error::SpateError;
-
-/// Option keys that configure the object store rather than the file format.
-const STORAGE_PREFIXES: [&str; 6] = ["aws.", "aws_", "gcp.", "google_", "azure.", "azure_"];
 
 /// The table factory spate registers for every file format.
 #[derive(Debug)]
@@ -39,14 +36,15 @@ impl SpateTableFactory {
         }
     }
 
-    /// Takes the storage options (`'aws.access_key_id' '...'`) out of the statement and
-    /// configures the location's store with them; the rest are format options.
+    /// Takes the storage options (`'aws.access_key_id' '...'`,
+    /// `'store.max_concurrent_requests' '4'`) out of the statement and configures the location's
+    /// store with them; the rest are format options.
     fn configure_store(&self, cmd: &CreateExternalTable) -> DFResult<CreateExternalTable> {
         let (storage, format): (BTreeMap<_, _>, HashMap<_, _>) = {
             let mut storage = BTreeMap::new();
             let mut format = HashMap::new();
             for (key, value) in &cmd.options {
-                if STORAGE_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                if is_store_option(key) {
                     storage.insert(key.clone(), value.clone());
                 } else {
                     format.insert(key.clone(), value.clone());
