@@ -14,11 +14,13 @@
 //! copies (`x-goog-copy-source`) are not translated: fake-gcs-server refuses them, so a
 //! test that needs them fails. One request per connection: every answer closes it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+
+use super::http1::{Request, read_request, send};
 
 /// A proxy that makes fake-gcs-server take object_store's uploads.
 pub struct FakeGcsProxy {
@@ -55,76 +57,23 @@ impl Drop for FakeGcsProxy {
     }
 }
 
-/// One HTTP/1.1 request.
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// The `start-after` of an XML-API listing, decoded.
+fn list_offset(request: &Request) -> Option<String> {
+    let (_, query) = request.target.split_once('?')?;
+    if request.method != "GET" || !query.split('&').any(|p| p == "list-type=2") {
+        return None;
+    }
+    query
+        .split('&')
+        .find_map(|p| p.strip_prefix("start-after="))
+        .map(percent_decode)
 }
 
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `start-after` of an XML-API listing, decoded.
-    fn list_offset(&self) -> Option<String> {
-        let (_, query) = self.target.split_once('?')?;
-        if self.method != "GET" || !query.split('&').any(|p| p == "list-type=2") {
-            return None;
-        }
-        query
-            .split('&')
-            .find_map(|p| p.strip_prefix("start-after="))
-            .map(percent_decode)
-    }
-
-    /// A single-request upload of the XML API (not a part, a copy or a signed URL).
-    fn is_xml_upload(&self) -> bool {
-        self.method == "PUT"
-            && !self.target.contains('?')
-            && self.header("x-goog-copy-source").is_none()
-    }
-}
-
-/// Reads a request with a `Content-Length` body (object_store always sends one).
-fn read_request(reader: &mut impl BufRead) -> Option<Request> {
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut words = line.split_whitespace();
-    let (method, target) = (words.next()?.to_string(), words.next()?.to_string());
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let mut request = Request {
-        method,
-        target,
-        headers,
-        body: Vec::new(),
-    };
-    assert!(
-        request.header("transfer-encoding").is_none(),
-        "FakeGcsProxy takes Content-Length bodies only"
-    );
-    let length = request
-        .header("content-length")
-        .map_or(Ok(0), str::parse)
-        .ok()?;
-    request.body = vec![0; length];
-    reader.read_exact(&mut request.body).ok()?;
-    Some(request)
+/// A single-request upload of the XML API (not a part, a copy or a signed URL).
+fn is_xml_upload(request: &Request) -> bool {
+    request.method == "PUT"
+        && !request.target.contains('?')
+        && request.header("x-goog-copy-source").is_none()
 }
 
 fn serve(client: TcpStream, target: u16) {
@@ -134,9 +83,9 @@ fn serve(client: TcpStream, target: u16) {
     let Some(request) = read_request(&mut BufReader::new(reading)) else {
         return;
     };
-    let response = if request.is_xml_upload() {
+    let response = if is_xml_upload(&request) {
         upload(&request, target)
-    } else if let Some(offset) = request.list_offset() {
+    } else if let Some(offset) = list_offset(&request) {
         list_after(&request, target, &offset)
     } else {
         send(
@@ -151,32 +100,6 @@ fn serve(client: TcpStream, target: u16) {
     let mut client = client;
     let _ = client.write_all(&response);
     let _ = client.shutdown(Shutdown::Both);
-}
-
-/// Sends one request to fake-gcs-server and returns the whole raw response. The request
-/// names the server as its host (fake-gcs-server routes by it) and asks it to close;
-/// `HTTP/1.0` keeps the answer unchunked, for the proxy to read.
-fn send(
-    target: u16,
-    version: &str,
-    method: &str,
-    path: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Vec<u8> {
-    let mut server = TcpStream::connect(("127.0.0.1", target)).unwrap();
-    let mut head = format!("{method} {path} {version}\r\nHost: 127.0.0.1:{target}\r\n");
-    for (name, value) in headers {
-        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("connection") {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    server.write_all(head.as_bytes()).unwrap();
-    server.write_all(body).unwrap();
-    let mut response = Vec::new();
-    let _ = server.read_to_end(&mut response);
-    response
 }
 
 /// `PUT /<bucket>/<object>` as a JSON multipart upload, answered as the XML API answers.

@@ -4,13 +4,16 @@
 //! Each connection is one fault or one pass-through: the first `n` connections get the
 //! fault, later ones are piped to the target both ways. Clients retry a failed request on
 //! a new connection (the fault answers `Connection: close`), so "the first `n` connections"
-//! is "the first `n` requests".
+//! is "the first `n` requests". [`Fault::PartUnavailable`] looks at each request instead:
+//! it serves one request per connection, failing only uploads of multipart parts.
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
+
+use super::http1::{read_request, send};
 
 /// How the proxy misbehaves.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +22,9 @@ pub enum Fault {
     ServiceUnavailable,
     /// Accept the connection and never answer (a hung server).
     Silent,
+    /// Answer `503 Service Unavailable` to uploads of multipart parts (`PUT` with
+    /// `partNumber=`) and pass every other request on, one request per connection.
+    PartUnavailable,
 }
 
 /// A proxy that fails the first requests.
@@ -44,6 +50,11 @@ impl FaultProxy {
                     break;
                 }
                 let Ok(client) = client else { continue };
+                if let Fault::PartUnavailable = fault {
+                    let seen = Arc::clone(&seen);
+                    thread::spawn(move || fail_parts(client, target, &seen, failures));
+                    continue;
+                }
                 let n = seen.fetch_add(1, Ordering::SeqCst);
                 if n >= failures {
                     seen.fetch_sub(1, Ordering::SeqCst);
@@ -55,6 +66,7 @@ impl FaultProxy {
                         thread::spawn(move || unavailable(client));
                     }
                     Fault::Silent => held.push(client),
+                    Fault::PartUnavailable => unreachable!("served above"),
                 }
             }
         });
@@ -77,6 +89,40 @@ fn unavailable(mut client: TcpStream) {
             _ => break,
         }
     }
+    answer_503(client);
+}
+
+/// One request: a part upload (among the first `failures`) gets a 503, anything else goes
+/// on to the target, and the connection closes after the answer.
+fn fail_parts(client: TcpStream, target: u16, seen: &AtomicUsize, failures: usize) {
+    let Ok(reading) = client.try_clone() else {
+        return;
+    };
+    let Some(request) = read_request(&mut BufReader::new(reading)) else {
+        return;
+    };
+    let is_part = request.method == "PUT" && request.target.contains("partNumber=");
+    if is_part && seen.fetch_add(1, Ordering::SeqCst) < failures {
+        return answer_503(client);
+    }
+    if is_part {
+        seen.fetch_sub(1, Ordering::SeqCst);
+    }
+    let response = send(
+        target,
+        "HTTP/1.1",
+        &request.method,
+        &request.target,
+        &request.headers,
+        &request.body,
+    );
+    let mut client = client;
+    let _ = client.write_all(&response);
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Answers 503 (S3's `SlowDown`) and closes.
+fn answer_503(mut client: TcpStream) {
     let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>injected by the test</Message></Error>";
     let _ = write!(
         client,

@@ -9,6 +9,7 @@ mod azurite;
 mod fake_gcs;
 mod fake_gcs_proxy;
 mod fault_proxy;
+mod http1;
 mod moto;
 mod server;
 
