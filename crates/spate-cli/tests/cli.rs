@@ -5,8 +5,10 @@ mod cli {
     pub mod common;
     mod delta;
     mod demo;
+    mod emulators;
     mod errors;
     mod faults;
+    mod object_stores;
     mod pipeline;
     mod query;
 }

@@ -26,7 +26,8 @@ pub fn spate(dir: &Path) -> Command {
         .env_remove("SPATE_TASK_RETRIES")
         .env_remove("SPATE_INJECT_TASK_FAILURES")
         .env_remove("SPATE_INJECT_SHUFFLE_CORRUPTION")
-        .env_remove("SPATE_INJECT_SEED");
+        .env_remove("SPATE_INJECT_SEED")
+        .env_remove("SPATE_CONFIG");
     cmd
 }
 

@@ -125,9 +125,20 @@ impl StoreConfig {
     }
 
     /// Parses the text of a `spate.toml` file.
+    ///
+    /// Errors say where (`line 3, column 1`) and what, never quoting the file's text: its
+    /// lines hold credentials.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let config: StoreConfig =
-            toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        let config: StoreConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace('\n', " ");
+            match e.span() {
+                Some(span) => {
+                    let (line, column) = position(text, span.start);
+                    format!("line {line}, column {column}: {message}")
+                }
+                None => message,
+            }
+        })?;
         if let Some(bad) = config
             .stores
             .iter()
@@ -155,6 +166,14 @@ impl StoreConfig {
             .into_iter()
             .fold(StoreSettings::default(), |acc, s| acc.merged_with(s))
     }
+}
+
+/// The 1-based line and column of byte `offset` in `text`.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
 }
 
 fn canonical(url: &str) -> std::borrow::Cow<'_, str> {
@@ -204,6 +223,19 @@ mod tests {
         let err =
             StoreConfig::parse("[[stores]]\nprefix = \"s3://\"\nendpiont = \"x\"").unwrap_err();
         assert!(err.contains("endpiont"), "{err}");
+        assert!(err.starts_with("line 3, column 1: "), "{err}");
+    }
+
+    #[test]
+    fn errors_never_quote_the_file() {
+        // A bad value on the line that holds a secret: the message says where, not what.
+        let err = StoreConfig::parse(
+            "[[stores]]\nprefix = \"s3://\"\n\
+             options = { aws_secret_access_key = \"hunter2-SECRET\", aws_region = 3 }",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("line 3, "), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
