@@ -2,8 +2,8 @@
 //! data, so that no flag is needed.
 //!
 //! With a finite memory limit `L` and `T` threads:
-//! - **Shuffle partitions**: enough that each holds about `L / (8·T)` bytes of scanned
-//!   input (at least 16 MiB), rounded up to a multiple of `T`, at most 512; never fewer
+//! - **Shuffle partitions**: enough that each holds about `L / (8·T)` bytes of the
+//!   scans' decoded output (16 to 256 MiB), rounded up to a multiple of `T`, at most 512; never fewer
 //!   than the plan's own. Without a limit, the plan's own count (one per thread) is kept:
 //!   more partitions only cost time when memory is not short.
 //! - **Shuffle memory**: map outputs hold at most `2L/5` in memory together; the rest of
@@ -28,13 +28,18 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::memory_pool::MemoryLimit;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
 use crate::config::ExecutorConfig;
 
 const MIB: usize = 1 << 20;
 /// The most reduce partitions the executor picks by itself.
 const MAX_PARTITIONS: usize = 512;
+/// The most decoded scan bytes sized into one shuffle partition. With memory to spare,
+/// partitions of at most this much keep hash tables small enough to stay fast and give
+/// the workers tasks to balance (TPC-H Q18 at SF10 took 1.2× as long on 4 partitions as on
+/// 12).
+const MAX_SHUFFLE_TARGET: usize = 256 * MIB;
 /// The largest build side a join is switched to a broadcast join for.
 const MAX_BROADCAST: usize = 64 * MIB;
 
@@ -67,7 +72,7 @@ impl Sizing {
             MemoryLimit::Infinite | MemoryLimit::Unknown => None,
         };
         let shuffle_partitions = config.shuffle_partitions.or_else(|| {
-            let target = (limit? / (8 * threads)).max(16 * MIB);
+            let target = (limit? / (8 * threads)).clamp(16 * MIB, MAX_SHUFFLE_TARGET);
             let wanted = scanned_bytes(plan).div_ceil(target);
             (wanted > threads).then(|| wanted.next_multiple_of(threads).min(MAX_PARTITIONS))
         });
@@ -87,23 +92,68 @@ impl Sizing {
     }
 }
 
-/// The total size of the files `plan` scans.
+/// About the bytes of Arrow data the scans of `plan` produce, before filters: what its
+/// shuffles and join build sides can hold in memory.
+///
+/// Per scan, DataFusion's own estimate of its output size from the files' metadata (rows
+/// times the projected columns' widths); where it has none (variable-width columns,
+/// formats without row counts), the rows times the projected columns' widths counting
+/// [`VARIABLE_WIDTH`] for a variable-width one, else the files' size. Counting the whole
+/// files instead over-counts a scan of a few of many columns (TPC-H Q21 reads 4 of
+/// lineitem's 16, and under 1 GiB got 250 partitions of a few dozen rows per input
+/// batch), while counting the projected share of compressed files under-counts what the
+/// rows take decoded (Q17's three lineitem columns take 5 times their compressed share).
 fn scanned_bytes(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let mut bytes = 0usize;
     let _ = plan.apply(|node| {
-        if let Some(config) = node
-            .downcast_ref::<DataSourceExec>()
-            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-        {
-            for group in &config.file_groups {
-                for file in group.iter() {
-                    bytes = bytes.saturating_add(file.object_meta.size as usize);
-                }
-            }
+        if let Some(exec) = node.downcast_ref::<DataSourceExec>() {
+            bytes = bytes.saturating_add(scan_bytes(exec));
         }
         Ok(TreeNodeRecursion::Continue)
     });
     bytes
+}
+
+/// Bytes counted for a variable-width value (a string view's 16 bytes and some data).
+const VARIABLE_WIDTH: usize = 32;
+
+/// One scan's output size estimate; see [`scanned_bytes`].
+fn scan_bytes(exec: &DataSourceExec) -> usize {
+    let file_bytes = || {
+        exec.data_source()
+            .downcast_ref::<FileScanConfig>()
+            .map_or(0, |config| {
+                config
+                    .file_groups
+                    .iter()
+                    .flat_map(|group| group.iter())
+                    .map(|file| file.object_meta.size as usize)
+                    .fold(0usize, usize::saturating_add)
+            })
+    };
+    let Ok(stats) = StatisticsContext::new().compute(exec, &StatisticsArgs::new()) else {
+        return file_bytes();
+    };
+    if let Some(&bytes) = stats.total_byte_size.get_value() {
+        return bytes;
+    }
+    match stats.num_rows.get_value() {
+        Some(&rows) => {
+            let schema = exec.schema();
+            let row_width: usize = schema
+                .fields()
+                .iter()
+                .map(|field| {
+                    field
+                        .data_type()
+                        .primitive_width()
+                        .unwrap_or(VARIABLE_WIDTH)
+                })
+                .sum();
+            rows.saturating_mul(row_width.max(1))
+        }
+        None => file_bytes(),
+    }
 }
 
 #[cfg(test)]

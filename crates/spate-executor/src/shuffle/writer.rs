@@ -4,9 +4,10 @@
 //! For each batch the task's plan produces: split it by the stage's partitioning with
 //! DataFusion's `BatchPartitioner` (pass-through stages keep it whole, in partition
 //! `task`), ask for the pieces' size (from the memory pool and within the query's shuffle
-//! cap, see [`super::store`]), and keep them per partition. When the answer is no, spill
-//! everything held so far to the task's spill file (one LZ4-compressed segment per
-//! partition), release the memory and go on. At the end, small pieces are compacted into
+//! cap, see [`super::store`]), and keep them per partition. When the answer is no, keep
+//! them anyway up to a small staging allowance, then spill everything held so far to the
+//! task's spill file (one LZ4-compressed segment per partition), release the memory and
+//! go on. At the end, small pieces are compacted into
 //! batches of about the session's batch size, so reducers see full batches. The
 //! in-memory size of every partition's rows is recorded, so that a reducer knows how big
 //! its input is before it reads it.
@@ -27,6 +28,14 @@ use super::store::{HeldMemory, MapOutput, ShuffleReservation, Slot};
 use crate::batch_memory::{compact, sliced_size};
 use crate::spill_file::SpillFile;
 use crate::stage::StageId;
+
+/// Bytes a map task may hold beyond what the pool grants it, when the pool or the
+/// query's shuffle cap is exhausted, before it spills: so that spilled rows go out in
+/// segments of many rows per partition, not one piece per input batch and partition
+/// (a few dozen rows each with hundreds of partitions, each its own compressed IPC
+/// stream). At most this much per running map task is outside the pool, and never in a
+/// finished output.
+const SPILL_STAGING: usize = 16 << 20;
 
 /// Where a map task's rows go.
 pub(crate) enum Split {
@@ -73,6 +82,13 @@ pub(crate) async fn write_map_output(
     let mut spill: Option<SpillFile> = None;
     let mut rows = 0u64;
     let mut spilled_bytes = 0u64;
+    let spill_all = |held: &mut Vec<Vec<RecordBatch>>,
+                     spill: &mut Option<SpillFile>,
+                     reservation: &mut ShuffleReservation| {
+        spill_held(held, spill, reservation, &schema, (stage, partitions), ctx)
+    };
+    // Bytes held without a reservation (see [`SPILL_STAGING`]).
+    let mut staged = 0usize;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let batch_rows = batch.num_rows().max(1);
@@ -95,23 +111,23 @@ pub(crate) async fn write_map_output(
             let size = batch_bytes * piece.num_rows() / batch_rows;
             partition_bytes[partition] += size as u64;
             if !reservation.try_grow(size) {
-                spilled_bytes += spill_held(
-                    &mut held,
-                    &mut spill,
-                    &mut reservation,
-                    &schema,
-                    (stage, partitions),
-                    ctx,
-                )?;
-                if !reservation.try_grow(size) {
-                    let file = spill_file(&mut spill, stage, partitions, ctx)?;
-                    spilled_bytes +=
-                        file.append(partition, &schema, std::slice::from_ref(&piece))?;
-                    continue;
+                // No memory for it: stage it while the allowance lasts, then spill
+                // everything held at once and try again.
+                if staged + size > SPILL_STAGING {
+                    spilled_bytes += spill_all(&mut held, &mut spill, &mut reservation)?;
+                    staged = 0;
+                }
+                if staged > 0 || !reservation.try_grow(size) {
+                    staged += size;
                 }
             }
             held[partition].push(piece);
         }
+    }
+    // A finished output holds only what the pool granted: staged pieces get memory now
+    // or go to disk.
+    if staged > 0 && !reservation.try_grow(staged) {
+        spilled_bytes += spill_all(&mut held, &mut spill, &mut reservation)?;
     }
     let batch_size = ctx.session_config().batch_size();
     let held = held
