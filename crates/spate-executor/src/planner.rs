@@ -289,7 +289,7 @@ fn set_row_limits(stages: &mut [Stage]) -> Result<()> {
 }
 
 /// The stages the shuffle readers in `plan` read.
-fn reader_stages(plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<StageId>> {
+pub(crate) fn reader_stages(plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<StageId>> {
     let mut ids = Vec::new();
     plan.apply(|node| {
         if let Some(reader) = node.downcast_ref::<ShuffleReaderExec>() {

@@ -53,7 +53,7 @@ use futures::future::{AbortHandle, Abortable};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::adaptive::{adapt_reads, switch_to_broadcast};
+use crate::adaptive::{Switch, adapt_reads, switch_to_broadcast};
 use crate::error::ExecutorError;
 use crate::faults::{Draw, FaultInjection, Fraction, damage, inject_task_failure};
 use crate::lineage::TaskId;
@@ -625,17 +625,22 @@ fn decide_broadcasts(
         {
             continue;
         }
-        if switch_to_broadcast(
+        match switch_to_broadcast(
             &mut graph.stages,
             join_stage,
             candidate.build,
             candidate.probe,
             store,
         )? {
-            let probe = &mut runs[candidate.probe.0];
-            probe.state = transition(probe.state, StageEvent::Absorbed, candidate.probe)?;
-            absorbed_into[candidate.probe.0] = Some(join_stage);
-            runs[join_stage.0].metrics.broadcast_joins += 1;
+            Switch::Absorbed => {
+                let probe = &mut runs[candidate.probe.0];
+                probe.state = transition(probe.state, StageEvent::Absorbed, candidate.probe)?;
+                absorbed_into[candidate.probe.0] = Some(join_stage);
+                runs[join_stage.0].metrics.broadcast_joins += 1;
+            }
+            // The join now runs in the probe stage.
+            Switch::PushedDown => runs[candidate.probe.0].metrics.broadcast_joins += 1,
+            Switch::None => {}
         }
     }
     Ok(())

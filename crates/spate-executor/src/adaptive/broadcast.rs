@@ -18,6 +18,15 @@
 //!    input plan, which from then on runs inside the join's stage. The probe stage never
 //!    runs (it is *absorbed*), and its rows are never shuffled.
 //!
+//! 3. When absorbing is not valid, because an operator above the join needs its output
+//!    partitioned by the join key (a second join on the same key, as in TPC-H Q17), an
+//!    *inner* join on plain columns is *pushed down* instead: it moves into the probe
+//!    stage, as a `CollectLeft` join over the gathered build output and the probe stage's
+//!    own plan, and that stage now shuffles the join's output by the partitioning the
+//!    join promised (its key columns, whose values are the probe keys', so the rows land in
+//!    the partitions they would have). The join stage reads that shuffle where the join
+//!    was. The probe side is then shuffled after the join, only the rows that matched.
+//!
 //! A switch changes the join's output partitioning (it becomes the probe input's) and the
 //! join stage's task count, so it is made only when the rewritten stage still satisfies
 //! every operator's distribution and ordering requirements (DataFusion's
@@ -29,14 +38,17 @@
 
 use std::sync::Arc;
 
+use datafusion::common::JoinType;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
 use super::{is_executable, keeps_order, refresh_downstream};
 use crate::grace::GraceHashJoinExec;
+use crate::planner::reader_stages;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId, StageOutputKind};
 
@@ -69,7 +81,10 @@ pub(crate) fn broadcast_candidates(stages: &[Stage]) -> Result<Vec<BroadcastCand
                     StageOutputKind::Shuffle(Partitioning::Hash(..))
                 )
             });
-            if both_hashed && switched_plan(stage, build, &stages[probe.0])?.is_some() {
+            if both_hashed
+                && (switched_plan(stage, build, &stages[probe.0])?.is_some()
+                    || pushed_down(stage, build, &stages[probe.0], None)?.is_some())
+            {
                 candidates.push(BroadcastCandidate {
                     join_stage: stage.id,
                     build,
@@ -81,28 +96,48 @@ pub(crate) fn broadcast_candidates(stages: &[Stage]) -> Result<Vec<BroadcastCand
     Ok(candidates)
 }
 
-/// `stages[join_stage]` with the join of `build` and `probe` switched to a broadcast
-/// join, if the switch is valid; also rebuilds the readers of a pass-through output.
-/// On success the probe stage's inputs become the join stage's.
+/// How [`switch_to_broadcast`] changed the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// Not at all.
+    None,
+    /// The join stage absorbed the probe stage, which never runs.
+    Absorbed,
+    /// The join moved into the probe stage, which shuffles its output.
+    PushedDown,
+}
+
+/// Switches the join of `build` and `probe` in `stages[join_stage]` to a broadcast join,
+/// if valid: the join stage absorbs the probe stage (also rebuilding the readers of a
+/// pass-through output; the probe stage's inputs become the join stage's), or else the
+/// join is pushed down into the probe stage. See the module doc.
 pub(crate) fn switch_to_broadcast(
     stages: &mut [Stage],
     join_stage: StageId,
     build: StageId,
     probe: StageId,
     store: &Arc<ShuffleStore>,
-) -> Result<bool> {
-    let Some(plan) = switched_plan(&stages[join_stage.0], build, &stages[probe.0])? else {
-        return Ok(false);
+) -> Result<Switch> {
+    if let Some(plan) = switched_plan(&stages[join_stage.0], build, &stages[probe.0])? {
+        let probe_inputs = stages[probe.0].inputs.clone();
+        let stage = &mut stages[join_stage.0];
+        stage.plan = plan;
+        stage.inputs.retain(|id| *id != probe);
+        stage.inputs.extend(probe_inputs);
+        stage.inputs.sort();
+        stage.inputs.dedup();
+        refresh_downstream(stages, join_stage.0, store)?;
+        return Ok(Switch::Absorbed);
+    }
+    let Some(pushed) = pushed_down(&stages[join_stage.0], build, &stages[probe.0], Some(store))?
+    else {
+        return Ok(Switch::None);
     };
-    let probe_inputs = stages[probe.0].inputs.clone();
+    stages[probe.0] = pushed.probe;
     let stage = &mut stages[join_stage.0];
-    stage.plan = plan;
-    stage.inputs.retain(|id| *id != probe);
-    stage.inputs.extend(probe_inputs);
-    stage.inputs.sort();
-    stage.inputs.dedup();
-    refresh_downstream(stages, join_stage.0, store)?;
-    Ok(true)
+    stage.inputs = reader_stages(&pushed.join_stage_plan)?;
+    stage.plan = pushed.join_stage_plan;
+    Ok(Switch::PushedDown)
 }
 
 /// The build and probe stages of `node` if it is a partitioned hash join (perhaps inside a
@@ -138,14 +173,7 @@ fn switched_plan(
         let Some(hash_join) = join.downcast_ref::<HashJoinExec>() else {
             return Ok(Transformed::no(node));
         };
-        let gathered: Arc<dyn ExecutionPlan> =
-            Arc::new(CoalescePartitionsExec::new(Arc::clone(hash_join.left())));
-        let broadcast = hash_join
-            .builder()
-            .with_partition_mode(PartitionMode::CollectLeft)
-            .with_new_children(vec![gathered, Arc::clone(&probe.plan)])?
-            .reset_state()
-            .build_exec()?;
+        let broadcast = broadcast_join(hash_join, &probe.plan)?;
         Ok(Transformed::new(broadcast, true, TreeNodeRecursion::Jump))
     });
     // A rewrite DataFusion refuses (an operator above that needs co-partitioned inputs)
@@ -158,4 +186,116 @@ fn switched_plan(
     }
     let plan = rewritten.data;
     Ok((keeps_order(&stage.plan, &plan)? && is_executable(&plan)?).then_some(plan))
+}
+
+/// `hash_join` as a `CollectLeft` join: its build side (a shuffle reader) gathered into
+/// one partition, its probe side `probe`.
+fn broadcast_join(
+    hash_join: &HashJoinExec,
+    probe: &Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let gathered: Arc<dyn ExecutionPlan> =
+        Arc::new(CoalescePartitionsExec::new(Arc::clone(hash_join.left())));
+    hash_join
+        .builder()
+        .with_partition_mode(PartitionMode::CollectLeft)
+        .with_new_children(vec![gathered, Arc::clone(probe)])?
+        .reset_state()
+        .build_exec()
+}
+
+/// A join pushed down into its probe stage: the stages' new plans.
+struct PushedDown {
+    /// The probe stage, running the broadcast join and shuffling its output.
+    probe: Stage,
+    /// The join stage's plan, reading the probe stage's shuffle where the join was.
+    join_stage_plan: Arc<dyn ExecutionPlan>,
+}
+
+/// The join of `build` and `probe` in `stage` pushed down into the probe stage, if
+/// valid: an inner join on plain columns of one type each side (so its output's key
+/// columns hash like the probe keys), which promises a hash partitioning of its output;
+/// both rewritten plans must pass DataFusion's checks and keep their order. Without a
+/// `store` (at planning time) only whether it would be valid counts; the readers built
+/// then are not kept.
+fn pushed_down(
+    stage: &Stage,
+    build: StageId,
+    probe: &Stage,
+    store: Option<&Arc<ShuffleStore>>,
+) -> Result<Option<PushedDown>> {
+    let mut found: Option<Arc<dyn ExecutionPlan>> = None;
+    stage.plan.apply(|node| {
+        let join = match node.downcast_ref::<GraceHashJoinExec>() {
+            Some(grace) => Arc::clone(grace.join()),
+            None => Arc::clone(node),
+        };
+        if shuffled_join_inputs(&join) == Some((build, probe.id)) {
+            found = Some(join);
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let Some(join) = found else {
+        return Ok(None);
+    };
+    let Some(hash_join) = join.downcast_ref::<HashJoinExec>() else {
+        return Ok(None);
+    };
+    let (left, right) = (hash_join.left().schema(), hash_join.right().schema());
+    let plain_keys = hash_join.on().iter().all(|(l, r)| {
+        match (l.downcast_ref::<Column>(), r.downcast_ref::<Column>()) {
+            (Some(l), Some(r)) => {
+                left.field(l.index()).data_type() == right.field(r.index()).data_type()
+            }
+            _ => false,
+        }
+    });
+    let Partitioning::Hash(exprs, partitions) = join.output_partitioning().clone() else {
+        return Ok(None);
+    };
+    if *hash_join.join_type() != JoinType::Inner || !plain_keys {
+        return Ok(None);
+    }
+    let broadcast = broadcast_join(hash_join, &probe.plan)?;
+    if !is_executable(&broadcast)? {
+        return Ok(None);
+    }
+    let mut inputs = probe.inputs.clone();
+    inputs.push(build);
+    inputs.sort();
+    inputs.dedup();
+    let pushed = Stage {
+        plan: broadcast,
+        output: StageOutputKind::Shuffle(Partitioning::Hash(exprs, partitions)),
+        inputs,
+        ..probe.clone()
+    };
+    // What the shuffle keeps of the join's properties: not its order.
+    let mut equivalence = join.equivalence_properties().clone();
+    equivalence.clear_orderings();
+    equivalence.clear_per_partition_constants();
+    let store = store.map_or_else(|| Arc::new(ShuffleStore::default()), Arc::clone);
+    let reader: Arc<dyn ExecutionPlan> =
+        Arc::new(ShuffleReaderExec::for_stage(&pushed, store, equivalence));
+    let rewritten = Arc::clone(&stage.plan).transform_down(|node| {
+        let is_join = match node.downcast_ref::<GraceHashJoinExec>() {
+            Some(grace) => Arc::ptr_eq(grace.join(), &join),
+            None => Arc::ptr_eq(&node, &join),
+        };
+        Ok(if is_join {
+            Transformed::new(Arc::clone(&reader), true, TreeNodeRecursion::Jump)
+        } else {
+            Transformed::no(node)
+        })
+    });
+    let Ok(rewritten) = rewritten else {
+        return Ok(None);
+    };
+    let plan = rewritten.data;
+    let valid = rewritten.transformed && keeps_order(&stage.plan, &plan)? && is_executable(&plan)?;
+    Ok(valid.then_some(PushedDown {
+        probe: pushed,
+        join_stage_plan: plan,
+    }))
 }

@@ -1,7 +1,8 @@
 //! Re-planning a running query from the sizes its stages actually produced.
 //!
 //! - [`broadcast`]: a partitioned join whose build side turns out small becomes a
-//!   broadcast join, and its probe side is never shuffled.
+//!   broadcast join, and its probe side is never shuffled (or, when the join's output
+//!   must stay partitioned by its key, shuffled after the join).
 //! - [`reads`]: when a stage is about to run, the reduce partitions it reads are
 //!   coalesced toward a target size, skewed join partitions are split, and partitions a
 //!   join can prove empty are skipped.
@@ -22,7 +23,7 @@ use datafusion::physical_optimizer::sanity_checker::check_plan_sanity;
 use datafusion::physical_plan::{Distribution, ExecutionPlan, ExecutionPlanProperties};
 
 pub use broadcast::BroadcastCandidate;
-pub(crate) use broadcast::{broadcast_candidates, switch_to_broadcast};
+pub(crate) use broadcast::{Switch, broadcast_candidates, switch_to_broadcast};
 pub use reads::ReadDecision;
 pub(crate) use reads::adapt_reads;
 

@@ -295,6 +295,53 @@ async fn small_build_sides_switch_partitioned_joins_to_broadcast_joins() {
     }
 }
 
+/// As TPC-H Q17: a small build side joins the big table, and the join's output meets an
+/// aggregation of the big table on the same key, so the join stage needs the join's output
+/// partitioned by that key and cannot absorb the probe stage. The join is pushed down into
+/// the probe stage instead: that stage shuffles only the rows that matched, not the big
+/// table, and the rows stay DataFusion's, with any partition count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_join_under_a_co_partitioned_join_moves_into_its_probe_stage() {
+    let spill = tempfile::tempdir().unwrap();
+    let partitioned = |executor, partitions: Option<usize>| {
+        let mut builder = partitioned_joins(executor, ByteSize::mib(256), spill.path())
+            .config("datafusion.execution.batch_size", "1024");
+        if let Some(n) = partitions {
+            builder = builder.shuffle_partitions(n);
+        }
+        builder.build().unwrap()
+    };
+    let big_rows = 200_000u64;
+    let sql = format!(
+        "with small as (select value as k from range(5000) where value % 50 = 0), \
+              big as (select value % 5000 as k, value as v from range({big_rows})), \
+              means as (select k, avg(v) as m from big group by k) \
+         select count(*), sum(b.v) from small s join big b on s.k = b.k \
+         join means g on g.k = b.k where b.v < g.m"
+    );
+    let reference = partitioned(ExecutorKind::DataFusion, None);
+    let expected = rows(&reference.sql(&sql).await.unwrap().collect().await.unwrap());
+    for partitions in [None, Some(3), Some(7)] {
+        let spate = partitioned(ExecutorKind::Spate, partitions);
+        let (batches, metrics) = spate
+            .sql(&sql)
+            .await
+            .unwrap()
+            .collect_with_metrics()
+            .await
+            .unwrap();
+        assert_eq!(rows(&batches), expected, "{partitions:?} partitions");
+        // The stage the join moved into ran, shuffling the 4,000 rows that matched.
+        let pushed: Vec<_> = metrics
+            .stages
+            .iter()
+            .filter(|s| s.broadcast_joins > 0)
+            .collect();
+        assert_eq!(pushed.len(), 1, "{partitions:?}: {metrics:?}");
+        assert_eq!(pushed[0].output_rows, big_rows / 50, "{partitions:?}");
+    }
+}
+
 /// A panic inside a task (here in a user-defined function) fails the query with an error
 /// that names the stage and task; it does not reach the caller as a panic, and the
 /// session keeps working.
