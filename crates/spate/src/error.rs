@@ -23,6 +23,11 @@ pub enum SpateError {
     #[error("{location}: {reason}")]
     Storage { location: String, reason: String },
 
+    /// An object store refused a write, after its retries. (DataFusion's writers report
+    /// only that writing failed; the store's answer comes from the store's counters.)
+    #[error("writing to {store} failed: {cause}")]
+    StoreWrite { store: String, cause: String },
+
     /// A table location holds no data files.
     #[error("no data files in {path}{hint}")]
     NoDataFiles { path: String, hint: String },

@@ -16,6 +16,7 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use regex::Regex;
 
+use spate_connectors::object_stores::StoreIo;
 use spate_executor::Executor;
 
 use crate::ExecutionMetrics;
@@ -240,10 +241,10 @@ impl Session {
     pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
         let started = Instant::now();
         let io_before = self.store_io();
-        let mut outcome = self
-            .run_parsed(stmt)
-            .await
-            .map_err(|e| e.at_statement(&stmt.origin, stmt.line))?;
+        let mut outcome = self.run_parsed(stmt).await.map_err(|e| {
+            self.with_refused_write(e, &io_before)
+                .at_statement(&stmt.origin, stmt.line)
+        })?;
         outcome.metrics.store_io = self
             .store_io()
             .into_iter()
@@ -409,6 +410,30 @@ impl Session {
             .create_physical_plan(plan)
             .await
             .map_err(|e| self.error(e))
+    }
+
+    /// `err`, or, when it is DataFusion's word that a write failed ("Error encountered
+    /// while finalizing writes!", which drops the cause) and a store refused a write since
+    /// `before`, that store's answer: where, and why.
+    pub(crate) fn with_refused_write(&self, err: SpateError, before: &[StoreIo]) -> SpateError {
+        let text = err.to_string();
+        if !text.contains("finalizing writes") && !text.contains("writing to ObjectStore") {
+            return err;
+        }
+        let refused = self.store_io().into_iter().find(|after| {
+            let earlier = before
+                .iter()
+                .find(|b| b.store == after.store)
+                .map_or(0, |b| b.write_failures);
+            after.write_failures > earlier
+        });
+        match refused.and_then(|io| Some((self.inner.stores.last_write_failure(&io.store)?, io))) {
+            Some((cause, io)) => SpateError::StoreWrite {
+                store: io.store,
+                cause,
+            },
+            None => err,
+        }
     }
 
     /// Runs a plan that writes (INSERT, COPY) and returns the rows it wrote.

@@ -328,7 +328,11 @@ impl DataFrameWriter {
             }
             _ => {}
         }
-        let written = self.write_to(kind, url).await;
+        let io_before = session.store_io();
+        let written = self
+            .write_to(kind, url)
+            .await
+            .map_err(|e| session.with_refused_write(e, &io_before));
         let after = list_objects(store.as_ref(), table_url.prefix())
             .await
             .map_err(|e| session.error(e))?;

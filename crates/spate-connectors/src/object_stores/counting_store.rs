@@ -19,6 +19,9 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result, UploadPart,
 };
+use parking_lot::Mutex;
+
+use super::messages::store_error_message;
 
 /// Requests and bytes of one store, since it was built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +49,9 @@ pub struct StoreIo {
     /// than its `max_concurrent_requests`: a high-water mark, which [`StoreIo::since`]
     /// keeps as it is (a peak cannot be split in time).
     pub max_in_flight: u64,
+    /// Writes the store refused: single PUTs, multipart parts and completions that failed
+    /// (after object_store's retries).
+    pub write_failures: u64,
 }
 
 impl StoreIo {
@@ -64,6 +70,7 @@ impl StoreIo {
                 .saturating_sub(before.multipart_uploads),
             bytes_written: self.bytes_written.saturating_sub(before.bytes_written),
             max_in_flight: self.max_in_flight,
+            write_failures: self.write_failures.saturating_sub(before.write_failures),
         }
     }
 
@@ -107,11 +114,25 @@ pub(crate) struct Counters {
     bytes_written: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    write_failures: AtomicU64,
+    /// The last refused write: where, and the store's answer in one line.
+    last_write_failure: Mutex<Option<String>>,
 }
 
 impl Counters {
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a write the store refused at `location` and keeps its reason.
+    fn write_failed(&self, location: &Path, err: &object_store::Error) {
+        Counters::add(&self.write_failures, 1);
+        *self.last_write_failure.lock() = Some(format!("{location}: {}", store_error_message(err)));
+    }
+
+    /// The last write the store refused, if any: where, and why.
+    pub(crate) fn last_write_failure(&self) -> Option<String> {
+        self.last_write_failure.lock().clone()
     }
 
     /// Marks a request in flight until the returned guard is dropped.
@@ -135,6 +156,7 @@ impl Counters {
             multipart_uploads: self.multipart_uploads.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
+            write_failures: self.write_failures.load(Ordering::Relaxed),
         }
     }
 }
@@ -203,7 +225,11 @@ impl ObjectStore for CountingStore {
             &self.counters.bytes_written,
             payload.content_length() as u64,
         );
-        self.inner.put_opts(location, payload, opts).await
+        let result = self.inner.put_opts(location, payload, opts).await;
+        if let Err(err) = &result {
+            self.counters.write_failed(location, err);
+        }
+        result
     }
 
     async fn put_multipart_opts(
@@ -214,6 +240,7 @@ impl ObjectStore for CountingStore {
         let upload = self.inner.put_multipart_opts(location, opts).await?;
         Ok(Box::new(CountingUpload {
             inner: upload,
+            location: location.clone(),
             counters: Arc::clone(&self.counters),
         }))
     }
@@ -287,6 +314,7 @@ impl ObjectStore for CountingStore {
 #[derive(Debug)]
 struct CountingUpload {
     inner: Box<dyn MultipartUpload>,
+    location: Path,
     counters: Arc<Counters>,
 }
 
@@ -296,13 +324,22 @@ impl MultipartUpload for CountingUpload {
         Counters::add(&self.counters.puts, 1);
         Counters::add(&self.counters.parts, 1);
         Counters::add(&self.counters.bytes_written, data.content_length() as u64);
-        self.inner.put_part(data)
+        let part = self.inner.put_part(data);
+        let (counters, location) = (Arc::clone(&self.counters), self.location.clone());
+        Box::pin(async move {
+            let result = part.await;
+            if let Err(err) = &result {
+                counters.write_failed(&location, err);
+            }
+            result
+        })
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
         let result = self.inner.complete().await;
-        if result.is_ok() {
-            Counters::add(&self.counters.multipart_uploads, 1);
+        match &result {
+            Ok(_) => Counters::add(&self.counters.multipart_uploads, 1),
+            Err(err) => self.counters.write_failed(&self.location, err),
         }
         result
     }

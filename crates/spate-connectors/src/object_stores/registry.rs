@@ -88,6 +88,12 @@ impl StoreRegistry {
             .collect()
     }
 
+    /// The last write store `store` (`scheme://bucket`, as in [`StoreIo::store`]) refused:
+    /// where, and the store's answer.
+    pub fn last_write_failure(&self, store: &str) -> Option<String> {
+        self.counters.read().get(store)?.last_write_failure()
+    }
+
     /// `store` capped at the settings' concurrent requests and counted, when it is
     /// remote (see the module's doc for the layers).
     fn remote(

@@ -94,9 +94,24 @@ async fn a_write_whose_parts_fail_leaves_no_object() {
         .unwrap_err()
         .to_string();
     // DataFusion's CSV sink reports a failed part only as "Error encountered while
-    // finalizing writes!", without the store's error.
+    // finalizing writes!"; spate names the store, the object and the store's answer.
     eprintln!("parts refused: {msg}");
-    assert!(msg.contains("writ"), "{msg}");
+    assert!(msg.contains("writing to s3://lake failed"), "{msg}");
+    assert!(msg.contains("failed/big.csv"), "{msg}");
+    assert!(msg.contains("503"), "{msg}");
+    assert!(!msg.contains("finalizing"), "{msg}");
+    // The same through the DataFrame writer.
+    let msg = session
+        .sql("SELECT * FROM source")
+        .await
+        .unwrap()
+        .write()
+        .csv("s3://lake/failed/big2.csv")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("writing to s3://lake failed"), "{msg}");
+    assert!(msg.contains("failed/big2.csv"), "{msg}");
     assert!(proxy.faults() >= 2, "a part and its retry refused");
 
     // No object under the prefix, as moto itself lists it.
