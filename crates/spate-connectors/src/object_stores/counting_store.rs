@@ -239,7 +239,7 @@ impl ObjectStore for CountingStore {
     ) -> Result<Box<dyn MultipartUpload>> {
         let upload = self.inner.put_multipart_opts(location, opts).await?;
         Ok(Box::new(CountingUpload {
-            inner: upload,
+            inner: Arc::new(tokio::sync::Mutex::new(upload)),
             location: location.clone(),
             counters: Arc::clone(&self.counters),
         }))
@@ -309,11 +309,15 @@ impl ObjectStore for CountingStore {
     }
 }
 
-/// A multipart upload whose parts are counted as PUTs (and as parts), and whose
-/// completion is counted.
+/// A multipart upload whose parts and completion are counted. A part the store refuses
+/// (after object_store's retries) aborts the upload before its error goes on:
+/// object_store's writer aborts an upload only when its completion fails, and an upload
+/// left open keeps its parts on the store, invisible and billed, until a lifecycle rule
+/// removes them.
 #[derive(Debug)]
 struct CountingUpload {
-    inner: Box<dyn MultipartUpload>,
+    /// Shared with the parts in flight, so that a failed one can abort the upload.
+    inner: Arc<tokio::sync::Mutex<Box<dyn MultipartUpload>>>,
     location: Path,
     counters: Arc<Counters>,
 }
@@ -324,19 +328,36 @@ impl MultipartUpload for CountingUpload {
         Counters::add(&self.counters.puts, 1);
         Counters::add(&self.counters.parts, 1);
         Counters::add(&self.counters.bytes_written, data.content_length() as u64);
-        let part = self.inner.put_part(data);
-        let (counters, location) = (Arc::clone(&self.counters), self.location.clone());
+        // Only an abort holds the lock for longer than this call; a part asked for
+        // meanwhile belongs to an upload that is being given up.
+        let Ok(mut upload) = self.inner.try_lock() else {
+            return Box::pin(async {
+                Err(object_store::Error::Generic {
+                    store: "multipart upload",
+                    source: "the upload was aborted after a part failed".into(),
+                })
+            });
+        };
+        let part = upload.put_part(data);
+        drop(upload);
+        let (inner, counters, location) = (
+            Arc::clone(&self.inner),
+            Arc::clone(&self.counters),
+            self.location.clone(),
+        );
         Box::pin(async move {
             let result = part.await;
             if let Err(err) = &result {
                 counters.write_failed(&location, err);
+                // The first failed part aborts; a second abort's error says nothing new.
+                let _ = inner.lock().await.abort().await;
             }
             result
         })
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
-        let result = self.inner.complete().await;
+        let result = self.inner.lock().await.complete().await;
         match &result {
             Ok(_) => Counters::add(&self.counters.multipart_uploads, 1),
             Err(err) => self.counters.write_failed(&self.location, err),
@@ -345,7 +366,7 @@ impl MultipartUpload for CountingUpload {
     }
 
     async fn abort(&mut self) -> Result<()> {
-        self.inner.abort().await
+        self.inner.lock().await.abort().await
     }
 }
 

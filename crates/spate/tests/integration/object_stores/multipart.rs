@@ -124,10 +124,13 @@ async fn a_write_whose_parts_fail_leaves_no_object() {
     );
     assert!(status.contains(" 200"), "{status}");
     assert!(!listing.contains("<Key>"), "nothing left: {listing}");
-    // object_store's writer does not abort an upload whose part failed (it aborts only
-    // when the completion fails), so the upload stays open on the store, invisible, until
-    // the store expires it; printed, not pinned.
+    // object_store's writer aborts an upload only when its completion fails; spate's
+    // store aborts it when a part fails, so no upload is left open, parts and all.
     let (status, uploads) = http_request(moto.port, "GET", "/lake?uploads", &[], b"");
     assert!(status.contains(" 200"), "{status}");
-    eprintln!("open multipart uploads after the failure: {uploads}");
+    assert!(uploads.contains("ListMultipartUploadsResult"), "{uploads}");
+    assert!(
+        !uploads.contains("<Upload>"),
+        "an upload left open: {uploads}"
+    );
 }
