@@ -3,7 +3,7 @@
 //! noise. The first successful result of each executor is compared row by row.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use spate::{ByteSize, ExecutorKind, Session};
 
@@ -43,6 +43,11 @@ pub struct RunOptions {
     /// The fraction of task attempts that fail under `spate-faults`.
     #[arg(long, default_value = "0.1")]
     pub inject_task_failures: String,
+    /// Seconds one run of a query may take; a run that takes longer is stopped and
+    /// counted as that executor's failure of the query (DataFusion's own executor was
+    /// seen to hang on Q9 at SF1 under a 64 MiB pool), and the benchmark goes on.
+    #[arg(long, default_value_t = 900)]
+    pub query_timeout: u64,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -78,7 +83,13 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
                 if runs[i].error.is_some() {
                     continue;
                 }
-                match run_once(&contender.session, &sql).await {
+                let limit = Duration::from_secs(options.query_timeout.max(1));
+                let run = tokio::time::timeout(limit, run_once(&contender.session, &sql))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("timed out after {} s", options.query_timeout))
+                    });
+                match run {
                     Ok((seconds, metrics, rows)) => {
                         runs[i].record(seconds, metrics.peak_memory, metrics.spilled_bytes);
                         let stages = spate::QueryMetrics {
