@@ -140,6 +140,12 @@ pub(crate) fn switch_to_broadcast(
     Ok(Switch::PushedDown)
 }
 
+/// The join inside `node` if it is a grace hash join, else `node`.
+fn unwrap_grace(node: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
+    node.downcast_ref::<GraceHashJoinExec>()
+        .map_or(node, GraceHashJoinExec::join)
+}
+
 /// The build and probe stages of `node` if it is a partitioned hash join (perhaps inside a
 /// grace hash join) that reads two shuffles.
 fn shuffled_join_inputs(node: &Arc<dyn ExecutionPlan>) -> Option<(StageId, StageId)> {
@@ -163,10 +169,7 @@ fn switched_plan(
         return Ok(None);
     }
     let rewritten = Arc::clone(&stage.plan).transform_down(|node| {
-        let join = match node.downcast_ref::<GraceHashJoinExec>() {
-            Some(grace) => Arc::clone(grace.join()),
-            None => Arc::clone(&node),
-        };
+        let join = Arc::clone(unwrap_grace(&node));
         if shuffled_join_inputs(&join) != Some((build, probe.id)) {
             return Ok(Transformed::no(node));
         }
@@ -226,12 +229,9 @@ fn pushed_down(
 ) -> Result<Option<PushedDown>> {
     let mut found: Option<Arc<dyn ExecutionPlan>> = None;
     stage.plan.apply(|node| {
-        let join = match node.downcast_ref::<GraceHashJoinExec>() {
-            Some(grace) => Arc::clone(grace.join()),
-            None => Arc::clone(node),
-        };
-        if shuffled_join_inputs(&join) == Some((build, probe.id)) {
-            found = Some(join);
+        let join = unwrap_grace(node);
+        if shuffled_join_inputs(join) == Some((build, probe.id)) {
+            found = Some(Arc::clone(join));
             return Ok(TreeNodeRecursion::Stop);
         }
         Ok(TreeNodeRecursion::Continue)
@@ -279,11 +279,7 @@ fn pushed_down(
     let reader: Arc<dyn ExecutionPlan> =
         Arc::new(ShuffleReaderExec::for_stage(&pushed, store, equivalence));
     let rewritten = Arc::clone(&stage.plan).transform_down(|node| {
-        let is_join = match node.downcast_ref::<GraceHashJoinExec>() {
-            Some(grace) => Arc::ptr_eq(grace.join(), &join),
-            None => Arc::ptr_eq(&node, &join),
-        };
-        Ok(if is_join {
+        Ok(if Arc::ptr_eq(unwrap_grace(&node), &join) {
             Transformed::new(Arc::clone(&reader), true, TreeNodeRecursion::Jump)
         } else {
             Transformed::no(node)

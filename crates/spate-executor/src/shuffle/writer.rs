@@ -113,11 +113,12 @@ pub(crate) async fn write_map_output(
             if !reservation.try_grow(size) {
                 // No memory for it: stage it while the allowance lasts, then spill
                 // everything held at once and try again.
-                if staged + size > SPILL_STAGING {
+                let spill_now = staged + size > SPILL_STAGING;
+                if spill_now {
                     spilled_bytes += spill_all(&mut held, &mut spill, &mut reservation)?;
                     staged = 0;
                 }
-                if staged > 0 || !reservation.try_grow(size) {
+                if !(spill_now && reservation.try_grow(size)) {
                     staged += size;
                 }
             }
