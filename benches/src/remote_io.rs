@@ -10,8 +10,9 @@
 //!    fetched over the table's bytes (target: at most 25%).
 //! 3. Bulk download: every object of the table fetched whole with concurrent plain GETs,
 //!    as many at once as there are files.
-//! 4. Full scan, in a fresh session: every column of every row aggregated. Reports its
-//!    bytes per second over the bulk download's (target: at least 80%).
+//! 4. Full scan, in a fresh session: every column of every row aggregated. Reports the
+//!    table's bytes per second over the bulk download's (target: at least 80%), with the
+//!    store's read-ahead and without it, alternated.
 //! 5. The same full scan of a local copy of the files: when the remote scan runs about
 //!    as fast, decoding, not the store, bounds it.
 //!
@@ -49,6 +50,15 @@ pub struct RemoteIoOptions {
     /// Runs of each measurement; the best is reported.
     #[arg(long, default_value_t = 3)]
     pub iterations: usize,
+    /// The table's Parquet codec, as DataFusion names it: zstd(3) (DataFusion's default),
+    /// snappy (Spark's and delta-rs's), uncompressed, ... Each codec has its own table
+    /// (`wide-<codec>/`).
+    #[arg(long, default_value = "zstd(3)")]
+    pub compression: String,
+    /// The store's largest read-ahead window in MiB for the full scan (default: the
+    /// store's default); the scan is also run with reading ahead off.
+    #[arg(long)]
+    pub read_ahead_mib: Option<u64>,
 }
 
 pub fn run(options: &RemoteIoOptions) -> Result<(), String> {
@@ -63,13 +73,17 @@ pub fn run(options: &RemoteIoOptions) -> Result<(), String> {
     runtime.block_on(run_async(options, threads))
 }
 
+/// A session reading the bucket; `read_ahead_mib` of `None` keeps the store's default.
 fn session(
     options: &RemoteIoOptions,
     threads: usize,
     settings: &[(&str, &str)],
+    read_ahead_mib: Option<u64>,
 ) -> Result<Session, String> {
+    let read_ahead =
+        read_ahead_mib.map_or(String::new(), |mib| format!("read_ahead_mib = {mib}\n"));
     let config = StoreConfig::parse(&format!(
-        "[[stores]]\nprefix = \"s3://\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+        "[[stores]]\nprefix = \"s3://\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n{read_ahead}\
          options = {{ aws_access_key_id = \"bench\", aws_secret_access_key = \"bench\" }}",
         options.endpoint
     ))?;
@@ -99,8 +113,20 @@ fn columns() -> Vec<String> {
 
 async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), String> {
     create_bucket(&options.endpoint, &options.bucket)?;
-    let table = format!("s3://{}/wide/", options.bucket);
-    let writer = session(options, threads, &[])?;
+    let name: String = format!("wide-{}", options.compression)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string();
+    let table = format!("s3://{}/{name}/", options.bucket);
+    let writer = session(options, threads, &[], None)?;
     let store = writer
         .context()
         .runtime_env()
@@ -108,15 +134,16 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
             ObjectStoreUrl::parse(format!("s3://{}", options.bucket)).map_err(|e| e.to_string())?,
         )
         .map_err(|e| e.to_string())?;
-    let prefix = object_store::path::Path::from("wide");
+    let prefix = object_store::path::Path::from(name.as_str());
     let mut files = list(store.as_ref(), &prefix).await?;
     if files.is_empty() {
         let sql = format!(
             "COPY (SELECT value AS k, {} FROM range({}) ORDER BY k) TO '{table}' STORED AS PARQUET \
-             OPTIONS ('format.max_row_group_size' '{}')",
+             OPTIONS ('format.max_row_group_size' '{}', 'format.compression' '{}')",
             columns().join(", "),
             options.rows,
-            options.row_group_rows
+            options.row_group_rows,
+            options.compression
         );
         let started = Instant::now();
         writer.run_script(&sql).await.map_err(|e| e.to_string())?;
@@ -142,7 +169,7 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
             vec![("datafusion.execution.parquet.pushdown_filters", "true")],
         ),
     ] {
-        let (seconds, io) = measure(options, threads, &settings, &table, &selective).await?;
+        let (seconds, io) = measure(options, threads, &settings, None, &table, &selective).await?;
         println!(
             "selective ({label}): {} GETs, {} bytes = {:.1}% of the table, {:.2}s",
             io.gets,
@@ -186,23 +213,35 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
         .chain((1..16).map(|i| format!("max(c{i})")))
         .collect();
     let full = format!("SELECT {} FROM wide", aggregates.join(", "));
-    let mut best_scan = f64::MAX;
-    let mut scan_io = StoreIo::default();
+    // With the store's read-ahead (the default) and without, alternated.
+    let variants = [
+        ("full scan", options.read_ahead_mib),
+        ("full scan, read-ahead off", Some(0)),
+    ];
+    let mut best = [
+        (f64::MAX, StoreIo::default()),
+        (f64::MAX, StoreIo::default()),
+    ];
     for _ in 0..options.iterations {
-        let (seconds, io) = measure(options, threads, &[], &table, &full).await?;
-        if seconds < best_scan {
-            best_scan = seconds;
-            scan_io = io;
+        for ((_, read_ahead), best) in variants.iter().zip(best.iter_mut()) {
+            let (seconds, io) = measure(options, threads, &[], *read_ahead, &table, &full).await?;
+            if seconds < best.0 {
+                *best = (seconds, io);
+            }
         }
     }
-    let scan_rate = scan_io.bytes_read as f64 / best_scan;
-    println!(
-        "full scan: {} GETs, {} bytes in {best_scan:.2}s = {:.1} MB/s = {:.0}% of the bulk download",
-        scan_io.gets,
-        scan_io.bytes_read,
-        scan_rate / 1e6,
-        100.0 * scan_rate / bulk_rate
-    );
+    for ((label, _), (seconds, io)) in variants.iter().zip(&best) {
+        // The table's bytes per second: bytes fetched and not used do not count.
+        let rate = table_bytes as f64 / seconds;
+        println!(
+            "{label}: {} GETs, {} bytes in {seconds:.2}s = {:.1} MB/s = {:.0}% of the bulk download",
+            io.gets,
+            io.bytes_read,
+            rate / 1e6,
+            100.0 * rate / bulk_rate
+        );
+    }
+    let best_scan = best[0].0;
 
     // The same scan of a local copy: what decoding alone costs, so the store's share of
     // the remote scan shows.
@@ -221,7 +260,7 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
     let local_table = format!("{}/", local.display());
     let mut best_local = f64::MAX;
     for _ in 0..options.iterations {
-        let (seconds, _) = measure(options, threads, &[], &local_table, &full).await?;
+        let (seconds, _) = measure(options, threads, &[], None, &local_table, &full).await?;
         best_local = best_local.min(seconds);
     }
     let _ = std::fs::remove_dir_all(&local);
@@ -245,10 +284,11 @@ async fn measure(
     options: &RemoteIoOptions,
     threads: usize,
     settings: &[(&str, &str)],
+    read_ahead_mib: Option<u64>,
     table: &str,
     sql: &str,
 ) -> Result<(f64, StoreIo), String> {
-    let session = session(options, threads, settings)?;
+    let session = session(options, threads, settings, read_ahead_mib)?;
     session
         .run_script(&format!(
             "CREATE EXTERNAL TABLE wide STORED AS PARQUET LOCATION '{table}'"

@@ -3,10 +3,11 @@
 //! Remote stores (everything but local files and memory) are stacked as
 //!
 //! ```text
-//! CountingStore          counts requests and bytes; splits a ranged read into one
-//!   LimitStore           request per coalesced range, each taking a permit here
-//!     InFlightStore      tracks the requests in flight (at most the cap)
-//!       the cloud's store
+//! ReadAheadStore           fetches windows ahead of sequential scans (read_ahead_mib)
+//!   CountingStore          counts requests and bytes; splits a ranged read into one
+//!     LimitStore           request per coalesced range, each taking a permit here
+//!       InFlightStore      tracks the requests in flight (at most the cap)
+//!         the cloud's store
 //! ```
 //!
 //! so [`StoreRegistry::io`] reports requests and bytes per bucket, and no store ever has
@@ -28,6 +29,7 @@ use url::Url;
 use super::builder::{build_store, display_url};
 use super::counting_store::{Counters, CountingStore, StoreIo};
 use super::in_flight_store::InFlightStore;
+use super::read_ahead_store::ReadAheadStore;
 use super::settings::{StoreConfig, StoreSettings};
 use crate::error::{ConnectorError, Result};
 
@@ -111,11 +113,15 @@ impl StoreRegistry {
         let counters = Arc::clone(self.counters.write().entry(name.clone()).or_default());
         let probed = InFlightStore::new(store, Arc::clone(&counters));
         let limited = LimitStore::new(probed, settings.max_concurrent_requests());
-        Arc::new(CountingStore::with_counters(
+        let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::with_counters(
             name,
             Arc::new(limited),
             counters,
-        ))
+        ));
+        match settings.read_ahead() {
+            Some(window) => Arc::new(ReadAheadStore::new(counted, window)),
+            None => counted,
+        }
     }
 }
 
@@ -138,6 +144,19 @@ fn table_settings(url: &Url, options: &BTreeMap<String, String>) -> Result<Store
                         expected: "a whole number of at least 1".into(),
                     })?;
                 settings.max_concurrent_requests = Some(cap);
+            }
+            Some("read_ahead_mib") => {
+                let mib =
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| ConnectorError::InvalidOption {
+                            key: key.clone(),
+                            value: value.clone(),
+                            url: display_url(url),
+                            expected: "a whole number of MiB (0 turns reading ahead off)".into(),
+                        })?;
+                settings.read_ahead_mib = Some(mib);
             }
             Some(_) => {
                 return Err(ConnectorError::UnknownOption {

@@ -1,12 +1,14 @@
 //! Tables on object stores, against real servers on 127.0.0.1 (see [`super::emulators`]):
 //! S3 on moto, Azure Blob on Azurite, GCS on fake-gcs-server, retries and timeouts through
-//! a proxy that fails on purpose, the cap on concurrent requests, multipart uploads. Azure and GCS run the same checks, written here once;
+//! a proxy that fails on purpose, the cap on concurrent requests, reading ahead of
+//! sequential scans, multipart uploads. Azure and GCS run the same checks, written here once;
 //! their modules hold what differs (URLs, and the errors each cloud gives).
 
 mod azure;
 mod concurrency;
 mod gcs;
 mod multipart;
+mod read_ahead;
 mod retries;
 mod s3;
 

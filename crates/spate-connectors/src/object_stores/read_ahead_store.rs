@@ -1,0 +1,574 @@
+//! [`ReadAheadStore`]: fewer, larger GETs, fetched ahead, for a scan that reads an object
+//! front to back.
+//!
+//! The Parquet reader asks for one row group at a time: a full scan of a 48 MB file in
+//! 100,000-row groups makes ten GETs of ~5 MB, each waited for before the group is
+//! decoded. Every GET pays the store's fixed cost (a round trip on S3; on moto, reading
+//! the whole object again), and nothing is fetched while a group decodes.
+//!
+//! The algorithm, per object (an adaptive input policy, as Hadoop's S3A has):
+//!
+//! 1. **Detect a sequential scan.** A ranged read is *dense* when its ranges coalesce
+//!    (gaps of at most 1 MiB, object_store's rule) into a single range: a row group read
+//!    whole, every column. A dense read that starts exactly where an earlier dense read of
+//!    the same object ended continues a scan. Anything else (a few columns, pruned row
+//!    groups, a footer) is read as asked, so selective queries fetch no byte more.
+//! 2. **Read a window.** A continuing read fetches a *window* from its start: twice its
+//!    own length, at least [`MIN_WINDOW`], at most the store's `read_ahead` size, never
+//!    past the object's end. Later reads inside the window are served from it.
+//! 3. **Fetch the next window ahead.** As soon as a read is served from a window, the
+//!    window after it (twice as long, up to the maximum) is requested in the background,
+//!    so the next row groups arrive while this one decodes. A window is dropped once a
+//!    read has used its last byte.
+//! 4. **Stay bounded.** Windows are fetched in spawned tasks and held by this store,
+//!    outside the query's memory pool; at most [`BUFFERED_WINDOWS`] maximum-size windows'
+//!    worth of bytes at once. A window no read has touched for [`IDLE`] (a scan that
+//!    stopped early, at a LIMIT or an error) is dropped and its fetch aborted. When the
+//!    budget is full, reads go on one GET each, as without read-ahead.
+//!
+//! A window whose fetch failed is dropped, and the read that wanted it asks the store for
+//! its own range, so a failure is reported (and retried) exactly as without read-ahead.
+//! The GETs of windows go through the store below (counted, under the concurrency cap):
+//! `bytes_read` counts every byte fetched ahead, used or not.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
+use parking_lot::Mutex;
+use tokio::task::AbortHandle;
+
+/// The smallest window read ahead.
+pub(crate) const MIN_WINDOW: u64 = 16 * 1024 * 1024;
+
+/// How many maximum-size windows' worth of bytes one store may hold at once.
+const BUFFERED_WINDOWS: u64 = 4;
+
+/// How long a window nobody reads from is kept.
+const IDLE: Duration = Duration::from_secs(10);
+
+/// How many recent read ends are remembered per object: one per scan of it in progress.
+const RECENT_ENDS: usize = 8;
+
+/// The gap up to which the ranges of one read count as one (object_store's coalescing).
+const COALESCE_GAP: u64 = object_store::OBJECT_STORE_COALESCE_DEFAULT;
+
+/// An object store that reads ahead of sequential scans (see the module's doc).
+pub(crate) struct ReadAheadStore {
+    inner: Arc<dyn ObjectStore>,
+    /// The largest window; also what the budget of buffered bytes is counted in.
+    max_window: u64,
+    state: Arc<Mutex<State>>,
+}
+
+impl ReadAheadStore {
+    /// Reads ahead of `inner`'s sequential scans in windows of up to `max_window` bytes.
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, max_window: u64) -> Self {
+        ReadAheadStore {
+            inner,
+            max_window: max_window.max(MIN_WINDOW),
+            state: Arc::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ReadAheadStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadAheadStore")
+            .field("inner", &self.inner)
+            .field("max_window", &self.max_window)
+            .finish()
+    }
+}
+
+impl fmt::Display for ReadAheadStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner)
+    }
+}
+
+/// The windows of every object being read, and what they hold in all.
+#[derive(Default)]
+struct State {
+    objects: HashMap<Path, ObjectState>,
+    /// Bytes of all windows, fetched or on their way.
+    buffered: u64,
+}
+
+/// What one object's reads have shown so far.
+#[derive(Default)]
+struct ObjectState {
+    /// The object's size, once a GET has said it.
+    size: Option<u64>,
+    /// Where recent dense reads ended: a dense read starting at one continues a scan.
+    recent_ends: VecDeque<u64>,
+    windows: Vec<Window>,
+    last_used: Option<Instant>,
+}
+
+/// Bytes of an object fetched, or being fetched, ahead of the reads that will want them.
+struct Window {
+    range: Range<u64>,
+    /// The bytes, or `None` when the fetch failed.
+    bytes: Shared<BoxFuture<'static, Option<Bytes>>>,
+    fetch: AbortHandle,
+    last_used: Instant,
+}
+
+/// A window's range and its bytes to come.
+type Part = (Range<u64>, Shared<BoxFuture<'static, Option<Bytes>>>);
+
+/// How one read is served.
+enum Plan {
+    /// From these windows, one after the other.
+    Windows(Vec<Part>),
+    /// With a GET of its own.
+    Direct,
+}
+
+impl State {
+    /// Drops idle windows (aborting their fetches) and objects nothing remembers.
+    fn evict_idle(&mut self, now: Instant) {
+        let mut freed = 0;
+        self.objects.retain(|_, object| {
+            object.windows.retain(|window| {
+                let keep = now.duration_since(window.last_used) < IDLE;
+                if !keep {
+                    window.fetch.abort();
+                    freed += window.range.end - window.range.start;
+                }
+                keep
+            });
+            !object.windows.is_empty()
+                || object
+                    .last_used
+                    .is_some_and(|used| now.duration_since(used) < IDLE)
+        });
+        self.buffered -= freed;
+    }
+
+    /// Drops the window of `location` that starts at `start`, if it is still there.
+    fn drop_window(&mut self, location: &Path, start: u64) {
+        if let Some(object) = self.objects.get_mut(location)
+            && let Some(at) = object.windows.iter().position(|w| w.range.start == start)
+        {
+            let window = object.windows.swap_remove(at);
+            window.fetch.abort();
+            self.buffered -= window.range.end - window.range.start;
+        }
+    }
+}
+
+impl ReadAheadStore {
+    /// Reads `range` of `location`; `dense` says whether it is a whole run of the object
+    /// (see the module's doc).
+    async fn read(&self, location: &Path, range: Range<u64>, dense: bool) -> Result<Bytes> {
+        let Plan::Windows(parts) = self.plan(location, &range, dense) else {
+            return self.get_direct(location, range, dense).await;
+        };
+        let mut fetched = Vec::with_capacity(parts.len());
+        for (window, bytes) in &parts {
+            match bytes.clone().await {
+                Some(bytes) if bytes.len() as u64 == window.end - window.start => {
+                    fetched.push(bytes)
+                }
+                _ => break,
+            }
+        }
+        {
+            // Windows this read went to the end of are used up; failed ones are dropped.
+            let failed = fetched.len() < parts.len();
+            let mut state = self.state.lock();
+            for (window, _) in &parts {
+                if failed || window.end <= range.end {
+                    state.drop_window(location, window.start);
+                }
+            }
+        }
+        if fetched.len() < parts.len() {
+            // A fetch failed: read as if there were no window, so the store's error (after
+            // its retries) is what the query sees.
+            return self.get_direct(location, range, false).await;
+        }
+        let slice = |(window, bytes): (&Range<u64>, &Bytes)| {
+            let from = range.start.max(window.start) - window.start;
+            let to = range.end.min(window.end) - window.start;
+            bytes.slice(from as usize..to as usize)
+        };
+        let mut pieces = parts
+            .iter()
+            .map(|(window, _)| window)
+            .zip(&fetched)
+            .map(slice);
+        if parts.len() == 1 {
+            return Ok(pieces.next().unwrap_or_default());
+        }
+        // A read across the edge of two windows: copied into one buffer.
+        let mut joined = BytesMut::with_capacity((range.end - range.start) as usize);
+        for piece in pieces {
+            joined.extend_from_slice(&piece);
+        }
+        Ok(joined.freeze())
+    }
+
+    /// Decides how a read is served, starting the windows it calls for.
+    fn plan(&self, location: &Path, range: &Range<u64>, dense: bool) -> Plan {
+        let now = Instant::now();
+        let mut state = self.state.lock();
+        state.evict_idle(now);
+        let budget = BUFFERED_WINDOWS * self.max_window;
+        let buffered = state.buffered;
+        let object = state.objects.entry(location.clone()).or_default();
+        object.last_used = Some(now);
+        let size = object.size;
+
+        // The windows holding the range, one after the other.
+        let mut parts: Vec<Part> = Vec::new();
+        let mut at = range.start;
+        while at < range.end {
+            let Some(window) = object
+                .windows
+                .iter_mut()
+                .find(|w| w.range.start <= at && at < w.range.end)
+            else {
+                break;
+            };
+            window.last_used = now;
+            parts.push((window.range.clone(), window.bytes.clone()));
+            at = window.range.end;
+        }
+        let mut added = 0;
+        if at < range.end {
+            // The rest of a read that continues a scan comes in a new window.
+            let continues = !parts.is_empty() || object.recent_ends.contains(&range.start);
+            if !dense || !continues {
+                return Plan::Direct;
+            }
+            let len = (2 * (range.end - range.start)).clamp(MIN_WINDOW, self.max_window);
+            let end = clamp_end(at + len, size).max(range.end);
+            if buffered + (end - at) > budget {
+                return Plan::Direct;
+            }
+            let Some(window) = self.fetch(location, at..end, now) else {
+                return Plan::Direct;
+            };
+            parts.push((window.range.clone(), window.bytes.clone()));
+            object.windows.push(window);
+            added += end - at;
+        }
+
+        // The window after the last one, fetched while this read is used; not a tail of
+        // under a MiB (the footer, read already).
+        if let Some((last, _)) = parts.last().filter(|_| dense) {
+            let next_len = (2 * (last.end - last.start)).min(self.max_window);
+            let next = last.end..clamp_end(last.end + next_len, size);
+            let known = object.windows.iter().any(|w| w.range.start == next.start);
+            let fits = buffered + added + (next.end - next.start) <= budget;
+            if next.end >= next.start + COALESCE_GAP
+                && !known
+                && fits
+                && let Some(window) = self.fetch(location, next.clone(), now)
+            {
+                object.windows.push(window);
+                added += next.end - next.start;
+            }
+        }
+        state.buffered += added;
+        Plan::Windows(parts)
+    }
+
+    /// A window of `range`, its GET running in a task of its own; `None` outside a tokio
+    /// runtime, where nothing can run in the background.
+    fn fetch(&self, location: &Path, range: Range<u64>, now: Instant) -> Option<Window> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let inner = Arc::clone(&self.inner);
+        let path = location.clone();
+        let options = GetOptions {
+            range: Some(range.clone().into()),
+            ..GetOptions::default()
+        };
+        let task =
+            runtime.spawn(async move { inner.get_opts(&path, options).await?.bytes().await });
+        let fetch = task.abort_handle();
+        let bytes = task
+            .map(|joined| joined.ok().and_then(|fetched| fetched.ok()))
+            .boxed()
+            .shared();
+        Some(Window {
+            range,
+            bytes,
+            fetch,
+            last_used: now,
+        })
+    }
+
+    /// One GET of `range`, remembering the object's size and, for a dense read, its end.
+    async fn get_direct(&self, location: &Path, range: Range<u64>, dense: bool) -> Result<Bytes> {
+        let options = GetOptions {
+            range: Some(range.clone().into()),
+            ..GetOptions::default()
+        };
+        let result = self.inner.get_opts(location, options).await?;
+        let size = result.meta.size;
+        let bytes = result.bytes().await?;
+        let mut state = self.state.lock();
+        let object = state.objects.entry(location.clone()).or_default();
+        object.size = Some(size);
+        object.last_used = Some(Instant::now());
+        if dense {
+            if object.recent_ends.len() == RECENT_ENDS {
+                object.recent_ends.pop_front();
+            }
+            object.recent_ends.push_back(range.end);
+        }
+        Ok(bytes)
+    }
+}
+
+/// `end`, but not past the object's end when its size is known.
+fn clamp_end(end: u64, size: Option<u64>) -> u64 {
+    size.map_or(end, |size| end.min(size))
+}
+
+/// `ranges` sorted and merged where they overlap or lie at most `gap` apart.
+fn coalesce(ranges: &[Range<u64>], gap: u64) -> Vec<Range<u64>> {
+    let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.end > r.start).cloned().collect();
+    sorted.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
+    for range in sorted {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end.saturating_add(gap) => {
+                last.end = last.end.max(range.end);
+            }
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+#[async_trait]
+impl ObjectStore for ReadAheadStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let runs = coalesce(ranges, COALESCE_GAP);
+        let dense = runs.len() == 1;
+        let fetched = futures::future::try_join_all(
+            runs.iter()
+                .map(|run| self.read(location, run.clone(), dense)),
+        )
+        .await?;
+        Ok(ranges
+            .iter()
+            .map(|range| {
+                // Every non-empty range lies inside the run it was merged into.
+                runs.iter()
+                    .zip(&fetched)
+                    .find(|(run, _)| run.start <= range.start && range.end <= run.end)
+                    .map_or_else(Bytes::new, |(run, bytes)| {
+                        bytes.slice(
+                            (range.start - run.start) as usize..(range.end - run.start) as usize,
+                        )
+                    })
+            })
+            .collect())
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::counting_store::CountingStore;
+    use super::*;
+    use object_store::ObjectStoreExt;
+    use object_store::memory::InMemory;
+
+    const MIB: u64 = 1024 * 1024;
+
+    /// An object of `size` bytes that differ from their neighbours, under a counting
+    /// store, and a read-ahead store over that with windows of up to `max_window`.
+    async fn setup(
+        size: u64,
+        max_window: u64,
+    ) -> (Arc<CountingStore>, ReadAheadStore, Path, Bytes) {
+        let counted = Arc::new(CountingStore::new("memory://", Arc::new(InMemory::new())));
+        let path = Path::from("t/part-0.parquet");
+        let data: Bytes = (0..size)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<_>>()
+            .into();
+        counted.put(&path, data.clone().into()).await.unwrap();
+        let store = ReadAheadStore::new(Arc::clone(&counted) as Arc<dyn ObjectStore>, max_window);
+        (counted, store, path, data)
+    }
+
+    /// The ranges of `columns` (of 16 equal ones) in the row group at `start` of `len`.
+    fn columns(start: u64, len: u64, columns: &[u64]) -> Vec<Range<u64>> {
+        let width = len / 16;
+        columns
+            .iter()
+            .map(|c| start + c * width..start + (c + 1) * width)
+            .collect()
+    }
+
+    /// Reads `ranges` and checks every slice against the object's bytes.
+    async fn read_and_check(
+        store: &ReadAheadStore,
+        path: &Path,
+        data: &Bytes,
+        ranges: &[Range<u64>],
+    ) {
+        let got = store.get_ranges(path, ranges).await.unwrap();
+        for (range, bytes) in ranges.iter().zip(got) {
+            assert_eq!(bytes, data.slice(range.start as usize..range.end as usize));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_front_to_back_scan_reads_ahead_in_growing_windows() {
+        let size = 40 * MIB;
+        let (counted, store, path, data) = setup(size, 32 * MIB).await;
+        let group = 4 * MIB;
+        for start in (0..size).step_by(group as usize) {
+            let all: Vec<u64> = (0..16).collect();
+            read_and_check(&store, &path, &data, &columns(start, group, &all)).await;
+        }
+        let io = counted.io();
+        // 0..4 MiB as asked; then a window of 16 MiB from 4 and, ahead, the last 20 MiB.
+        assert_eq!(io.gets, 3, "{io}");
+        assert_eq!(io.bytes_read, size, "nothing past the end, nothing twice");
+        assert_eq!(store.state.lock().buffered, 0, "used windows are dropped");
+    }
+
+    #[tokio::test]
+    async fn reads_across_window_edges_are_joined() {
+        let size = 40 * MIB;
+        let (counted, store, path, data) = setup(size, MIN_WINDOW).await;
+        // Row groups of an odd size, so windows (16 MiB each) never end where one does.
+        let group = 3 * MIB + 12_345;
+        let mut reads = 0;
+        for start in (0..size).step_by(group as usize) {
+            let all: Vec<u64> = (0..16).collect();
+            let mut ranges = columns(start, group.min(size - start), &all);
+            if let Some(last) = ranges.last_mut() {
+                last.end = (start + group).min(size);
+            }
+            read_and_check(&store, &path, &data, &ranges).await;
+            reads += 1;
+        }
+        let io = counted.io();
+        assert!(io.gets * 2 < reads, "{} reads: {io}", reads);
+        assert_eq!(io.bytes_read, size, "nothing past the end, nothing twice");
+        assert_eq!(store.state.lock().buffered, 0, "used windows are dropped");
+    }
+
+    #[tokio::test]
+    async fn reads_of_some_columns_fetch_only_what_they_ask() {
+        let size = 40 * MIB;
+        let group = 4 * MIB;
+        // Columns 0 and 3 coalesce into one run per row group; 0 and 15 do not, and the
+        // run of column 15 ends where the next group's column 0 starts.
+        for wanted in [[0, 3], [0, 15]] {
+            let (counted, store, path, data) = setup(size, 32 * MIB).await;
+            let mut asked = 0;
+            for start in (0..size).step_by(group as usize) {
+                let ranges = columns(start, group, &wanted);
+                asked += coalesce(&ranges, COALESCE_GAP)
+                    .iter()
+                    .map(|r| r.end - r.start)
+                    .sum::<u64>();
+                read_and_check(&store, &path, &data, &ranges).await;
+            }
+            let io = counted.io();
+            assert_eq!(io.bytes_read, asked, "columns {wanted:?}: {io}");
+        }
+    }
+
+    #[tokio::test]
+    async fn scans_left_unfinished_hold_at_most_the_budget() {
+        let (counted, store, _, data) = setup(40 * MIB, MIN_WINDOW).await;
+        let budget = BUFFERED_WINDOWS * store.max_window;
+        let group = 4 * MIB;
+        for object in 0..10 {
+            let path = Path::from(format!("t/part-{object}.parquet"));
+            counted.put(&path, data.clone().into()).await.unwrap();
+            // Three row groups of each: a window and the one after it, never finished.
+            for start in (0..3 * group).step_by(group as usize) {
+                let all: Vec<u64> = (0..16).collect();
+                read_and_check(&store, &path, &data, &columns(start, group, &all)).await;
+                assert!(store.state.lock().buffered <= budget);
+            }
+        }
+        // Once the budget is full, later scans read as asked: what was fetched and not
+        // used is at most the budget (no window here is idle long enough to be dropped).
+        let asked = 10 * 3 * group;
+        let io = counted.io();
+        assert!(io.bytes_read <= asked + budget, "{io}");
+    }
+
+    #[test]
+    fn coalescing_merges_nearby_ranges_in_order() {
+        assert_eq!(
+            coalesce(&[30..40, 0..10, 10..20, 5000..5100, 20..20], 100),
+            vec![0..40, 5000..5100]
+        );
+        assert_eq!(coalesce(&[0..10, 111..120], 100), vec![0..10, 111..120]);
+        assert!(coalesce(&[], 100).is_empty());
+    }
+}
