@@ -169,7 +169,8 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
             vec![("datafusion.execution.parquet.pushdown_filters", "true")],
         ),
     ] {
-        let (seconds, io) = measure(options, threads, &settings, None, &table, &selective).await?;
+        let Measured { seconds, io, .. } =
+            measure(options, threads, &settings, None, &table, &selective).await?;
         println!(
             "selective ({label}): {} GETs, {} bytes = {:.1}% of the table, {:.2}s",
             io.gets,
@@ -218,30 +219,31 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
         ("full scan", options.read_ahead_mib),
         ("full scan, read-ahead off", Some(0)),
     ];
-    let mut best = [
-        (f64::MAX, StoreIo::default()),
-        (f64::MAX, StoreIo::default()),
-    ];
+    let mut best: [Option<Measured>; 2] = [None, None];
     for _ in 0..options.iterations {
         for ((_, read_ahead), best) in variants.iter().zip(best.iter_mut()) {
-            let (seconds, io) = measure(options, threads, &[], *read_ahead, &table, &full).await?;
-            if seconds < best.0 {
-                *best = (seconds, io);
+            let run = measure(options, threads, &[], *read_ahead, &table, &full).await?;
+            if best.as_ref().is_none_or(|b| run.seconds < b.seconds) {
+                *best = Some(run);
             }
         }
     }
-    for ((label, _), (seconds, io)) in variants.iter().zip(&best) {
+    for ((label, _), run) in variants.iter().zip(&best) {
+        let Some(run) = run else { continue };
         // The table's bytes per second: bytes fetched and not used do not count.
-        let rate = table_bytes as f64 / seconds;
+        let rate = table_bytes as f64 / run.seconds;
         println!(
-            "{label}: {} GETs, {} bytes in {seconds:.2}s = {:.1} MB/s = {:.0}% of the bulk download",
-            io.gets,
-            io.bytes_read,
+            "{label}: {} GETs, {} bytes in {:.2}s (cpu {:.2}s) = {:.1} MB/s = {:.0}% of the \
+             bulk download",
+            run.io.gets,
+            run.io.bytes_read,
+            run.seconds,
+            run.cpu,
             rate / 1e6,
             100.0 * rate / bulk_rate
         );
     }
-    let best_scan = best[0].0;
+    let best_scan = best[0].as_ref().map_or(f64::NAN, |run| run.seconds);
 
     // The same scan of a local copy: what decoding alone costs, so the store's share of
     // the remote scan shows.
@@ -258,17 +260,25 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
         std::fs::write(local.join(name), &bytes).map_err(|e| e.to_string())?;
     }
     let local_table = format!("{}/", local.display());
-    let mut best_local = f64::MAX;
+    let mut best_local: Option<Measured> = None;
     for _ in 0..options.iterations {
-        let (seconds, _) = measure(options, threads, &[], None, &local_table, &full).await?;
-        best_local = best_local.min(seconds);
+        let run = measure(options, threads, &[], None, &local_table, &full).await?;
+        if best_local.as_ref().is_none_or(|b| run.seconds < b.seconds) {
+            best_local = Some(run);
+        }
     }
     let _ = std::fs::remove_dir_all(&local);
-    println!(
-        "full scan of a local copy: {best_local:.2}s = {:.1} MB/s; the remote scan runs at {:.0}% of its speed",
-        table_bytes as f64 / best_local / 1e6,
-        100.0 * best_local / best_scan
-    );
+    if let Some(local) = best_local {
+        println!(
+            "full scan of a local copy: {:.2}s (cpu {:.2}s) = {:.1} MB/s = {:.0}% of the bulk \
+             download; the remote scan runs at {:.0}% of its speed",
+            local.seconds,
+            local.cpu,
+            table_bytes as f64 / local.seconds / 1e6,
+            100.0 * table_bytes as f64 / local.seconds / bulk_rate,
+            100.0 * local.seconds / best_scan
+        );
+    }
     Ok(())
 }
 
@@ -287,7 +297,7 @@ async fn measure(
     read_ahead_mib: Option<u64>,
     table: &str,
     sql: &str,
-) -> Result<(f64, StoreIo), String> {
+) -> Result<Measured, String> {
     let session = session(options, threads, settings, read_ahead_mib)?;
     session
         .run_script(&format!(
@@ -296,6 +306,7 @@ async fn measure(
         .await
         .map_err(|e| e.to_string())?;
     let before = session.store_io();
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     session
         .sql(sql)
@@ -305,13 +316,37 @@ async fn measure(
         .await
         .map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map_or(f64::NAN, |(after, before)| after - before);
     let after = session.store_io();
     let io = match (after.first(), before.first()) {
         (Some(a), Some(b)) => a.since(b),
         (Some(a), None) => a.clone(),
         _ => StoreIo::default(),
     };
-    Ok((seconds, io))
+    Ok(Measured { seconds, io, cpu })
+}
+
+/// One run of a query: its time, what it asked of the store, and the CPU time this process
+/// spent meanwhile (all threads, user and system; NaN where /proc is missing).
+struct Measured {
+    seconds: f64,
+    io: StoreIo,
+    cpu: f64,
+}
+
+/// This process's CPU time so far (user and system), from /proc/self/stat, whose clock
+/// ticks are 1/100 s on Linux.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces, so split after its `)`):
+    // utime and stime are the 12th and 13th of them.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
 }
 
 async fn list(

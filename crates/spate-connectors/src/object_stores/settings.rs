@@ -260,6 +260,25 @@ mod tests {
     }
 
     #[test]
+    fn read_ahead_defaults_merges_and_turns_off() {
+        let config = StoreConfig::parse(
+            "[[stores]]\nprefix = \"s3://\"\nread_ahead_mib = 64\n\
+             [[stores]]\nprefix = \"s3://lake/\"\nregion = \"eu-west-1\"\n\
+             [[stores]]\nprefix = \"s3://raw/\"\nread_ahead_mib = 0",
+        )
+        .unwrap();
+        assert_eq!(
+            config.settings_for("s3://lake/x").read_ahead(),
+            Some(64 << 20)
+        );
+        assert_eq!(config.settings_for("s3://raw/x").read_ahead(), None);
+        assert_eq!(
+            config.settings_for("gs://b/").read_ahead(),
+            Some(DEFAULT_READ_AHEAD_MIB << 20)
+        );
+    }
+
+    #[test]
     fn max_concurrent_requests_defaults_and_merges() {
         let config = StoreConfig::parse(
             "[[stores]]\nprefix = \"s3://\"\nmax_concurrent_requests = 4\n\
