@@ -28,6 +28,13 @@
 //!
 //! A window whose fetch failed is dropped, and the read that wanted it asks the store for
 //! its own range, so a failure is reported (and retried) exactly as without read-ahead.
+//!
+//! **Never a stale byte.** Windows belong to one version of an object: its e-tag (or size
+//! and modification time) as the last GET, HEAD or listing through this store gave it. A
+//! new version seen drops every window of the old one, a write, copy or delete through
+//! this store drops the object's windows, and a window's GET asks for the version it
+//! belongs to (`If-Match`), so an object replaced meanwhile fails the window, and its
+//! reads go to the store.
 //! The GETs of windows go through the store below (counted, under the concurrency cap):
 //! `bytes_read` counts every byte fetched ahead, used or not.
 
@@ -40,7 +47,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::future::{BoxFuture, FutureExt, Shared};
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -83,6 +90,23 @@ impl ReadAheadStore {
     }
 }
 
+impl ReadAheadStore {
+    /// `listing`, taking note of each object's version as it passes.
+    fn observed(
+        &self,
+        listing: BoxStream<'static, Result<ObjectMeta>>,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        let state = Arc::clone(&self.state);
+        listing
+            .inspect(move |meta| {
+                if let Ok(meta) = meta {
+                    state.lock().observe(meta);
+                }
+            })
+            .boxed()
+    }
+}
+
 impl fmt::Debug for ReadAheadStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadAheadStore")
@@ -111,6 +135,9 @@ struct State {
 struct ObjectState {
     /// The object's size, once a GET has said it.
     size: Option<u64>,
+    /// The version the windows belong to (see [`version_of`]), and its e-tag if it has one.
+    version: Option<String>,
+    e_tag: Option<String>,
     /// Where recent dense reads ended: a dense read starting at one continues a scan.
     recent_ends: VecDeque<u64>,
     windows: Vec<Window>,
@@ -156,6 +183,38 @@ impl State {
                     .is_some_and(|used| now.duration_since(used) < IDLE)
         });
         self.buffered -= freed;
+    }
+
+    /// Takes note of `meta`, the metadata the store just gave for an object: a version other
+    /// than the one its windows belong to drops them. Objects not read are not tracked.
+    fn observe(&mut self, meta: &ObjectMeta) {
+        let Some(object) = self.objects.get_mut(&meta.location) else {
+            return;
+        };
+        let version = version_of(meta);
+        if object.version.as_ref() == Some(&version) {
+            return;
+        }
+        let mut freed = 0;
+        for window in object.windows.drain(..) {
+            window.fetch.abort();
+            freed += window.range.end - window.range.start;
+        }
+        object.recent_ends.clear();
+        object.version = Some(version);
+        object.e_tag = meta.e_tag.clone();
+        object.size = Some(meta.size);
+        self.buffered -= freed;
+    }
+
+    /// Forgets all about `location`, which is being written or deleted.
+    fn forget(&mut self, location: &Path) {
+        if let Some(object) = self.objects.remove(location) {
+            for window in object.windows {
+                window.fetch.abort();
+                self.buffered -= window.range.end - window.range.start;
+            }
+        }
     }
 
     /// Drops the window of `location` that starts at `start`, if it is still there.
@@ -260,7 +319,7 @@ impl ReadAheadStore {
             if buffered + (end - at) > budget {
                 return Plan::Direct;
             }
-            let Some(window) = self.fetch(location, at..end, now) else {
+            let Some(window) = self.fetch(location, at..end, object.e_tag.clone(), now) else {
                 return Plan::Direct;
             };
             parts.push((window.range.clone(), window.bytes.clone()));
@@ -278,7 +337,7 @@ impl ReadAheadStore {
             if next.end >= next.start + COALESCE_GAP
                 && !known
                 && fits
-                && let Some(window) = self.fetch(location, next.clone(), now)
+                && let Some(window) = self.fetch(location, next.clone(), object.e_tag.clone(), now)
             {
                 object.windows.push(window);
                 added += next.end - next.start;
@@ -290,12 +349,20 @@ impl ReadAheadStore {
 
     /// A window of `range`, its GET running in a task of its own; `None` outside a tokio
     /// runtime, where nothing can run in the background.
-    fn fetch(&self, location: &Path, range: Range<u64>, now: Instant) -> Option<Window> {
+    /// The GET asks for the version `e_tag` when there is one.
+    fn fetch(
+        &self,
+        location: &Path,
+        range: Range<u64>,
+        e_tag: Option<String>,
+        now: Instant,
+    ) -> Option<Window> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let inner = Arc::clone(&self.inner);
         let path = location.clone();
         let options = GetOptions {
             range: Some(range.clone().into()),
+            if_match: e_tag,
             ..GetOptions::default()
         };
         let task =
@@ -320,11 +387,12 @@ impl ReadAheadStore {
             ..GetOptions::default()
         };
         let result = self.inner.get_opts(location, options).await?;
-        let size = result.meta.size;
+        let meta = result.meta.clone();
         let bytes = result.bytes().await?;
         let mut state = self.state.lock();
+        state.objects.entry(location.clone()).or_default();
+        state.observe(&meta);
         let object = state.objects.entry(location.clone()).or_default();
-        object.size = Some(size);
         object.last_used = Some(Instant::now());
         if dense {
             if object.recent_ends.len() == RECENT_ENDS {
@@ -333,6 +401,14 @@ impl ReadAheadStore {
             object.recent_ends.push_back(range.end);
         }
         Ok(bytes)
+    }
+}
+
+/// The version of an object: its e-tag, or else its size and modification time.
+fn version_of(meta: &ObjectMeta) -> String {
+    match &meta.e_tag {
+        Some(e_tag) => e_tag.clone(),
+        None => format!("{} bytes at {}", meta.size, meta.last_modified),
     }
 }
 
@@ -365,7 +441,10 @@ impl ObjectStore for ReadAheadStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
+        self.state.lock().forget(location);
+        let result = self.inner.put_opts(location, payload, opts).await;
+        self.state.lock().forget(location);
+        result
     }
 
     async fn put_multipart_opts(
@@ -373,11 +452,15 @@ impl ObjectStore for ReadAheadStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
+        // The new version, once complete, is told apart by its e-tag.
+        self.state.lock().forget(location);
         self.inner.put_multipart_opts(location, opts).await
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        self.inner.get_opts(location, options).await
+        let result = self.inner.get_opts(location, options).await?;
+        self.state.lock().observe(&result.meta);
+        Ok(result)
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
@@ -408,11 +491,19 @@ impl ObjectStore for ReadAheadStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
+        let state = Arc::clone(&self.state);
+        let locations = locations
+            .inspect(move |location| {
+                if let Ok(location) = location {
+                    state.lock().forget(location);
+                }
+            })
+            .boxed();
         self.inner.delete_stream(locations)
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.inner.list(prefix)
+        self.observed(self.inner.list(prefix))
     }
 
     fn list_with_offset(
@@ -420,15 +511,23 @@ impl ObjectStore for ReadAheadStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
+        self.observed(self.inner.list_with_offset(prefix, offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
+        let listed = self.inner.list_with_delimiter(prefix).await?;
+        let mut state = self.state.lock();
+        for meta in &listed.objects {
+            state.observe(meta);
+        }
+        Ok(listed)
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        self.inner.copy_opts(from, to, options).await
+        self.state.lock().forget(to);
+        let result = self.inner.copy_opts(from, to, options).await;
+        self.state.lock().forget(to);
+        result
     }
 }
 
@@ -537,6 +636,36 @@ mod tests {
             }
             let io = counted.io();
             assert_eq!(io.bytes_read, asked, "columns {wanted:?}: {io}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replaced_object_is_never_read_from_an_old_window() {
+        let size = 40 * MIB;
+        let group = 4 * MIB;
+        let all: Vec<u64> = (0..16).collect();
+        let (counted, store, path, data) = setup(size, 32 * MIB).await;
+        let newer = |n: u8| -> Bytes { data.iter().map(|b| b.wrapping_add(n)).collect() };
+        // Three row groups read: windows up to 40 MiB are fetched ahead of the fourth.
+        for start in (0..3 * group).step_by(group as usize) {
+            read_and_check(&store, &path, &data, &columns(start, group, &all)).await;
+        }
+        assert!(store.state.lock().buffered > 0);
+
+        // Replaced through this store: its windows go at once.
+        let second = newer(1);
+        store.put(&path, second.clone().into()).await.unwrap();
+        read_and_check(&store, &path, &second, &columns(3 * group, group, &all)).await;
+        read_and_check(&store, &path, &second, &columns(4 * group, group, &all)).await;
+
+        // Replaced by another writer: the next listing shows a new e-tag, and the windows
+        // of the old version go.
+        let third = newer(2);
+        counted.put(&path, third.clone().into()).await.unwrap();
+        let listed: Vec<ObjectMeta> = store.list(None).map(|m| m.unwrap()).collect().await;
+        assert_eq!(listed.len(), 1);
+        for start in (5 * group..size).step_by(group as usize) {
+            read_and_check(&store, &path, &third, &columns(start, group, &all)).await;
         }
     }
 
