@@ -7,6 +7,7 @@
 mod azure;
 mod concurrency;
 mod gcs;
+mod minimal_io;
 mod multipart;
 mod read_ahead;
 mod retries;
@@ -14,10 +15,24 @@ mod s3;
 
 use std::time::{Duration, Instant};
 
-use spate::{SaveMode, Session};
+use spate::{SaveMode, Session, StoreIo};
 use spate_connectors::object_stores::StoreConfig;
 
 use super::common::{query, query_error, session_with};
+
+/// Runs `sql` and returns its rows and what it alone asked of `store` (`s3://lake`).
+async fn query_io(session: &Session, store: &str, sql: &str) -> (Vec<String>, StoreIo) {
+    let of_store = |all: &[StoreIo]| all.iter().find(|io| io.store == store).cloned();
+    let before = of_store(&session.store_io());
+    let rows = query(session, sql).await;
+    let after = of_store(&session.store_io()).unwrap_or_default();
+    let io = match before {
+        Some(before) => after.since(&before),
+        None => after,
+    };
+    eprintln!("{sql}: {io}");
+    (rows, io)
+}
 
 /// Writes `nums/` (Parquet, 300 rows, Hive-partitioned by `part`) and `csv/` (CSV, 10
 /// rows, partitioned by `half`) under `root` with COPY, registers them as `nums` and `ten`

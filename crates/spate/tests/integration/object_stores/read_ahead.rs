@@ -6,6 +6,7 @@ use spate_connectors::object_stores::StoreConfig;
 
 use super::super::common::*;
 use super::super::emulators::Moto;
+use super::query_io;
 
 /// Files of the table `seq`.
 const FILES: u64 = 2;
@@ -41,16 +42,7 @@ fn session_reading_ahead(moto: &Moto, mib: Option<u64>) -> Session {
 /// alone asked of the store.
 async fn run(session: &Session, create: &str, sql: &str) -> (Vec<String>, StoreIo) {
     session.run_script(create).await.unwrap();
-    let before = session.store_io();
-    let rows = query(session, sql).await;
-    let after = session.store_io();
-    let lake = |all: &[StoreIo]| all.iter().find(|io| io.store == "s3://lake").cloned();
-    let io = match (lake(&after), lake(&before)) {
-        (Some(after), Some(before)) => after.since(&before),
-        (after, _) => after.unwrap_or_default(),
-    };
-    eprintln!("{sql}: {io}");
-    (rows, io)
+    query_io(session, "s3://lake", sql).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
