@@ -233,10 +233,12 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
         // The table's bytes per second: bytes fetched and not used do not count.
         let rate = table_bytes as f64 / run.seconds;
         println!(
-            "{label}: {} GETs, {} bytes in {:.2}s (cpu {:.2}s) = {:.1} MB/s = {:.0}% of the \
-             bulk download",
+            "{label}: {} GETs, {} bytes ({} read ahead, {} of them unused) in {:.2}s (cpu \
+             {:.2}s) = {:.1} MB/s = {:.0}% of the bulk download",
             run.io.gets,
             run.io.bytes_read,
+            run.io.read_ahead_bytes,
+            run.io.read_ahead_unused,
             run.seconds,
             run.cpu,
             rate / 1e6,

@@ -321,11 +321,13 @@ fn print_metrics(result: &StatementResult) {
     );
     for io in &m.store_io {
         eprintln!(
-            "  {}: {} GETs, {} read, {} HEADs, {} lists, {} PUTs ({} multipart parts), {} \
-             written, at most {} in flight so far",
+            "  {}: {} GETs, {} read ({} read ahead, {} of them unused), {} HEADs, {} lists, {} \
+             PUTs ({} multipart parts), {} written, at most {} in flight so far",
             io.store,
             io.gets,
             ByteSize(io.bytes_read),
+            ByteSize(io.read_ahead_bytes),
+            ByteSize(io.read_ahead_unused),
             io.heads,
             io.lists,
             io.puts,

@@ -52,6 +52,11 @@ pub struct StoreIo {
     /// Writes the store refused: single PUTs, multipart parts and completions that failed
     /// (after object_store's retries).
     pub write_failures: u64,
+    /// Of `bytes_read`, the bytes fetched ahead of sequential scans (`read_ahead_mib`).
+    pub read_ahead_bytes: u64,
+    /// Of `read_ahead_bytes`, those no read used before their window was dropped (a scan
+    /// that stopped early, a file replaced meanwhile).
+    pub read_ahead_unused: u64,
 }
 
 impl StoreIo {
@@ -71,6 +76,12 @@ impl StoreIo {
             bytes_written: self.bytes_written.saturating_sub(before.bytes_written),
             max_in_flight: self.max_in_flight,
             write_failures: self.write_failures.saturating_sub(before.write_failures),
+            read_ahead_bytes: self
+                .read_ahead_bytes
+                .saturating_sub(before.read_ahead_bytes),
+            read_ahead_unused: self
+                .read_ahead_unused
+                .saturating_sub(before.read_ahead_unused),
         }
     }
 
@@ -84,11 +95,13 @@ impl fmt::Display for StoreIo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} GETs, {} bytes read, {} HEADs, {} lists, {} PUTs ({} parts of {} multipart \
-             uploads), {} bytes written, at most {} in flight",
+            "{}: {} GETs, {} bytes read ({} read ahead, {} of them unused), {} HEADs, {} lists, \
+             {} PUTs ({} parts of {} multipart uploads), {} bytes written, at most {} in flight",
             self.store,
             self.gets,
             self.bytes_read,
+            self.read_ahead_bytes,
+            self.read_ahead_unused,
             self.heads,
             self.lists,
             self.puts,
@@ -115,6 +128,8 @@ pub(crate) struct Counters {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     write_failures: AtomicU64,
+    read_ahead_bytes: AtomicU64,
+    read_ahead_unused: AtomicU64,
     /// The last refused write: where, and the store's answer in one line.
     last_write_failure: Mutex<Option<String>>,
 }
@@ -133,6 +148,16 @@ impl Counters {
     /// The last write the store refused, if any: where, and why.
     pub(crate) fn last_write_failure(&self) -> Option<String> {
         self.last_write_failure.lock().clone()
+    }
+
+    /// Counts `n` bytes read ahead (fetched, and already counted in `bytes_read`).
+    pub(crate) fn read_ahead(&self, n: u64) {
+        Counters::add(&self.read_ahead_bytes, n);
+    }
+
+    /// Counts `n` bytes read ahead that no read used.
+    pub(crate) fn read_ahead_unused(&self, n: u64) {
+        Counters::add(&self.read_ahead_unused, n);
     }
 
     /// Marks a request in flight until the returned guard is dropped.
@@ -157,6 +182,8 @@ impl Counters {
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
             write_failures: self.write_failures.load(Ordering::Relaxed),
+            read_ahead_bytes: self.read_ahead_bytes.load(Ordering::Relaxed),
+            read_ahead_unused: self.read_ahead_unused.load(Ordering::Relaxed),
         }
     }
 }

@@ -42,6 +42,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -55,6 +56,8 @@ use object_store::{
 };
 use parking_lot::Mutex;
 use tokio::task::AbortHandle;
+
+use super::counting_store::Counters;
 
 /// The smallest window read ahead.
 pub(crate) const MIN_WINDOW: u64 = 16 * 1024 * 1024;
@@ -77,15 +80,26 @@ pub(crate) struct ReadAheadStore {
     /// The largest window; also what the budget of buffered bytes is counted in.
     max_window: u64,
     state: Arc<Mutex<State>>,
+    counters: Arc<Counters>,
 }
 
 impl ReadAheadStore {
     /// Reads ahead of `inner`'s sequential scans in windows of up to `max_window` bytes.
-    pub(crate) fn new(inner: Arc<dyn ObjectStore>, max_window: u64) -> Self {
+    /// Reads ahead of `inner`'s sequential scans in windows of up to `max_window` bytes,
+    /// counting what it read ahead, and what of that went unused, in `counters`.
+    pub(crate) fn new(
+        inner: Arc<dyn ObjectStore>,
+        max_window: u64,
+        counters: Arc<Counters>,
+    ) -> Self {
         ReadAheadStore {
             inner,
             max_window: max_window.max(MIN_WINDOW),
-            state: Arc::default(),
+            state: Arc::new(Mutex::new(State {
+                counters: Arc::clone(&counters),
+                ..State::default()
+            })),
+            counters,
         }
     }
 }
@@ -128,6 +142,8 @@ struct State {
     objects: HashMap<Path, ObjectState>,
     /// Bytes of all windows, fetched or on their way.
     buffered: u64,
+    /// The store's counters: bytes read ahead, and those never used.
+    counters: Arc<Counters>,
 }
 
 /// What one object's reads have shown so far.
@@ -150,7 +166,11 @@ struct Window {
     /// The bytes, or `None` when the fetch failed.
     bytes: Shared<BoxFuture<'static, Option<Bytes>>>,
     fetch: AbortHandle,
+    /// The bytes its fetch brought, once it has (0 before, or if it failed).
+    fetched: Arc<AtomicU64>,
     last_used: Instant,
+    /// How far reads have used the window (from its start).
+    used_to: u64,
 }
 
 /// A window's range and its bytes to come.
@@ -165,24 +185,36 @@ enum Plan {
 }
 
 impl State {
-    /// Drops idle windows (aborting their fetches) and objects nothing remembers.
+    /// Lets `window` go: its fetch is aborted if still running, and what it fetched that no
+    /// read used is counted as unused.
+    fn release(&mut self, window: Window) {
+        window.fetch.abort();
+        self.buffered -= window.range.end - window.range.start;
+        let used = window.used_to.max(window.range.start) - window.range.start;
+        let fetched = window.fetched.load(Ordering::SeqCst);
+        if fetched > used {
+            self.counters.read_ahead_unused(fetched - used);
+        }
+    }
+
+    /// Drops idle windows and objects nothing remembers.
     fn evict_idle(&mut self, now: Instant) {
-        let mut freed = 0;
+        let mut idle = Vec::new();
         self.objects.retain(|_, object| {
-            object.windows.retain(|window| {
-                let keep = now.duration_since(window.last_used) < IDLE;
-                if !keep {
-                    window.fetch.abort();
-                    freed += window.range.end - window.range.start;
-                }
-                keep
-            });
+            let (old, kept) = object
+                .windows
+                .drain(..)
+                .partition(|window| now.duration_since(window.last_used) >= IDLE);
+            idle.extend::<Vec<Window>>(old);
+            object.windows = kept;
             !object.windows.is_empty()
                 || object
                     .last_used
                     .is_some_and(|used| now.duration_since(used) < IDLE)
         });
-        self.buffered -= freed;
+        for window in idle {
+            self.release(window);
+        }
     }
 
     /// Takes note of `meta`, the metadata the store just gave for an object: a version other
@@ -195,36 +227,39 @@ impl State {
         if object.version.as_ref() == Some(&version) {
             return;
         }
-        let mut freed = 0;
-        for window in object.windows.drain(..) {
-            window.fetch.abort();
-            freed += window.range.end - window.range.start;
-        }
+        let stale: Vec<Window> = object.windows.drain(..).collect();
         object.recent_ends.clear();
         object.version = Some(version);
         object.e_tag = meta.e_tag.clone();
         object.size = Some(meta.size);
-        self.buffered -= freed;
+        for window in stale {
+            self.release(window);
+        }
     }
 
     /// Forgets all about `location`, which is being written or deleted.
     fn forget(&mut self, location: &Path) {
         if let Some(object) = self.objects.remove(location) {
             for window in object.windows {
-                window.fetch.abort();
-                self.buffered -= window.range.end - window.range.start;
+                self.release(window);
             }
         }
     }
 
-    /// Drops the window of `location` that starts at `start`, if it is still there.
-    fn drop_window(&mut self, location: &Path, start: u64) {
-        if let Some(object) = self.objects.get_mut(location)
-            && let Some(at) = object.windows.iter().position(|w| w.range.start == start)
-        {
+    /// Marks the window of `location` starting at `start` used up to `to`, and drops it
+    /// when that is its end or when `done` (its fetch failed).
+    fn used(&mut self, location: &Path, start: u64, to: u64, done: bool) {
+        let Some(object) = self.objects.get_mut(location) else {
+            return;
+        };
+        let Some(at) = object.windows.iter().position(|w| w.range.start == start) else {
+            return;
+        };
+        let window = &mut object.windows[at];
+        window.used_to = window.used_to.max(to.min(window.range.end));
+        if done || window.used_to == window.range.end {
             let window = object.windows.swap_remove(at);
-            window.fetch.abort();
-            self.buffered -= window.range.end - window.range.start;
+            self.release(window);
         }
     }
 }
@@ -250,9 +285,7 @@ impl ReadAheadStore {
             let failed = fetched.len() < parts.len();
             let mut state = self.state.lock();
             for (window, _) in &parts {
-                if failed || window.end <= range.end {
-                    state.drop_window(location, window.start);
-                }
+                state.used(location, window.start, range.end, failed);
             }
         }
         if fetched.len() < parts.len() {
@@ -365,14 +398,23 @@ impl ReadAheadStore {
             if_match: e_tag,
             ..GetOptions::default()
         };
-        let task =
-            runtime.spawn(async move { inner.get_opts(&path, options).await?.bytes().await });
+        let counters = Arc::clone(&self.counters);
+        let fetched = Arc::new(AtomicU64::new(0));
+        let done = Arc::clone(&fetched);
+        let task = runtime.spawn(async move {
+            let bytes = inner.get_opts(&path, options).await?.bytes().await?;
+            counters.read_ahead(bytes.len() as u64);
+            done.store(bytes.len() as u64, Ordering::SeqCst);
+            Ok::<_, object_store::Error>(bytes)
+        });
         let fetch = task.abort_handle();
         let bytes = task
             .map(|joined| joined.ok().and_then(|fetched| fetched.ok()))
             .boxed()
             .shared();
         Some(Window {
+            used_to: range.start,
+            fetched,
             range,
             bytes,
             fetch,
@@ -546,14 +588,20 @@ mod tests {
         size: u64,
         max_window: u64,
     ) -> (Arc<CountingStore>, ReadAheadStore, Path, Bytes) {
-        let counted = Arc::new(CountingStore::new("memory://", Arc::new(InMemory::new())));
+        let counters = Arc::new(Counters::default());
+        let counted = Arc::new(CountingStore::with_counters(
+            "memory://",
+            Arc::new(InMemory::new()),
+            Arc::clone(&counters),
+        ));
         let path = Path::from("t/part-0.parquet");
         let data: Bytes = (0..size)
             .map(|i| (i * 7 % 251) as u8)
             .collect::<Vec<_>>()
             .into();
         counted.put(&path, data.clone().into()).await.unwrap();
-        let store = ReadAheadStore::new(Arc::clone(&counted) as Arc<dyn ObjectStore>, max_window);
+        let inner = Arc::clone(&counted) as Arc<dyn ObjectStore>;
+        let store = ReadAheadStore::new(inner, max_window, counters);
         (counted, store, path, data)
     }
 
@@ -592,6 +640,7 @@ mod tests {
         // 0..4 MiB as asked; then a window of 16 MiB from 4 and, ahead, the last 20 MiB.
         assert_eq!(io.gets, 3, "{io}");
         assert_eq!(io.bytes_read, size, "nothing past the end, nothing twice");
+        assert_eq!((io.read_ahead_bytes, io.read_ahead_unused), (36 * MIB, 0));
         assert_eq!(store.state.lock().buffered, 0, "used windows are dropped");
     }
 
@@ -652,9 +701,11 @@ mod tests {
         }
         assert!(store.state.lock().buffered > 0);
 
-        // Replaced through this store: its windows go at once.
+        // Replaced through this store: its windows go at once, unused.
         let second = newer(1);
         store.put(&path, second.clone().into()).await.unwrap();
+        let io = counted.io();
+        assert!(io.read_ahead_unused >= 16 * MIB, "{io}");
         read_and_check(&store, &path, &second, &columns(3 * group, group, &all)).await;
         read_and_check(&store, &path, &second, &columns(4 * group, group, &all)).await;
 

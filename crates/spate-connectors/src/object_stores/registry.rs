@@ -116,10 +116,10 @@ impl StoreRegistry {
         let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::with_counters(
             name,
             Arc::new(limited),
-            counters,
+            Arc::clone(&counters),
         ));
         match settings.read_ahead() {
-            Some(window) => Arc::new(ReadAheadStore::new(counted, window)),
+            Some(window) => Arc::new(ReadAheadStore::new(counted, window, counters)),
             None => counted,
         }
     }

@@ -62,6 +62,8 @@ async fn a_full_scan_reads_ahead_and_a_selective_one_does_not() {
     // then one window for the rest (16 MiB at least, more than a file here).
     assert!(off.gets >= FILES * ROWS / GROUP_ROWS, "{off}");
     assert!(on.gets <= 2 * FILES, "{on}");
+    assert_eq!(off.read_ahead_bytes, 0, "{off}");
+    assert!(on.read_ahead_bytes > on.bytes_read / 2, "{on}");
     // No byte fetched twice; beyond what the scan used, at most each file's footer (some
     // KB here, read before and cached), which the last window of a file reaches.
     assert!(off.bytes_read <= on.bytes_read, "{on} against {off}");
@@ -86,6 +88,7 @@ async fn a_full_scan_reads_ahead_and_a_selective_one_does_not() {
     let (rows_off, off) = run(&session_reading_ahead(&moto, Some(0)), create, selective).await;
     assert_eq!(rows_on, rows_off);
     assert_eq!((on.gets, on.bytes_read), (off.gets, off.bytes_read));
+    assert_eq!(on.read_ahead_bytes, 0, "{on}");
 
     // A size the option cannot take is an error naming it.
     let msg = query_error(
