@@ -176,71 +176,10 @@ mod tests {
     use super::*;
     use object_store::ObjectStoreExt;
     use object_store::limit::LimitStore;
-    use object_store::memory::InMemory;
+    use std::time::Duration;
 
     use crate::object_stores::CountingStore;
-
-    /// A store in memory whose GETs take 20 ms, as a server's would.
-    #[derive(Debug)]
-    struct Slow(InMemory);
-
-    impl fmt::Display for Slow {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "Slow")
-        }
-    }
-
-    #[async_trait]
-    impl ObjectStore for Slow {
-        async fn put_opts(
-            &self,
-            location: &Path,
-            payload: PutPayload,
-            opts: PutOptions,
-        ) -> Result<PutResult> {
-            self.0.put_opts(location, payload, opts).await
-        }
-
-        async fn put_multipart_opts(
-            &self,
-            location: &Path,
-            opts: PutMultipartOptions,
-        ) -> Result<Box<dyn MultipartUpload>> {
-            self.0.put_multipart_opts(location, opts).await
-        }
-
-        async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            self.0.get_opts(location, options).await
-        }
-
-        fn delete_stream(
-            &self,
-            locations: BoxStream<'static, Result<Path>>,
-        ) -> BoxStream<'static, Result<Path>> {
-            self.0.delete_stream(locations)
-        }
-
-        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.0.list(prefix)
-        }
-
-        fn list_with_offset(
-            &self,
-            prefix: Option<&Path>,
-            offset: &Path,
-        ) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.0.list_with_offset(prefix, offset)
-        }
-
-        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-            self.0.list_with_delimiter(prefix).await
-        }
-
-        async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-            self.0.copy_opts(from, to, options).await
-        }
-    }
+    use crate::object_stores::test_store::TestStore;
 
     /// Ten ranged reads far apart are ten requests at once (object_store fetches up to 10
     /// coalesced ranges in parallel); under a cap of 2, never more than 2 are in flight.
@@ -248,7 +187,7 @@ mod tests {
     async fn the_cap_bounds_requests_in_flight() {
         for (cap, expect_capped) in [(2, true), (16, false)] {
             let counters = Arc::new(Counters::default());
-            let slow: Arc<dyn ObjectStore> = Arc::new(Slow(InMemory::new()));
+            let slow: Arc<dyn ObjectStore> = Arc::new(TestStore::slow(Duration::from_millis(20)));
             let probed = InFlightStore::new(slow, Arc::clone(&counters));
             let limited = Arc::new(LimitStore::new(probed, cap));
             let store = CountingStore::with_counters("memory://", limited, counters);

@@ -16,6 +16,8 @@ mod messages;
 mod read_ahead_store;
 mod registry;
 mod settings;
+#[cfg(test)]
+mod test_store;
 
 pub use builder::display_url;
 pub use counting_store::{CountingStore, StoreIo};

@@ -576,6 +576,7 @@ impl ObjectStore for ReadAheadStore {
 #[cfg(test)]
 mod tests {
     use super::super::counting_store::CountingStore;
+    use super::super::test_store::TestStore;
     use super::*;
     use object_store::ObjectStoreExt;
     use object_store::memory::InMemory;
@@ -594,15 +595,21 @@ mod tests {
             Arc::new(InMemory::new()),
             Arc::clone(&counters),
         ));
+        let (path, data) = put_object(counted.as_ref(), size).await;
+        let inner = Arc::clone(&counted) as Arc<dyn ObjectStore>;
+        let store = ReadAheadStore::new(inner, max_window, counters);
+        (counted, store, path, data)
+    }
+
+    /// Puts an object of `size` bytes that differ from their neighbours in `store`.
+    async fn put_object(store: &dyn ObjectStore, size: u64) -> (Path, Bytes) {
         let path = Path::from("t/part-0.parquet");
         let data: Bytes = (0..size)
             .map(|i| (i * 7 % 251) as u8)
             .collect::<Vec<_>>()
             .into();
-        counted.put(&path, data.clone().into()).await.unwrap();
-        let inner = Arc::clone(&counted) as Arc<dyn ObjectStore>;
-        let store = ReadAheadStore::new(inner, max_window, counters);
-        (counted, store, path, data)
+        store.put(&path, data.clone().into()).await.unwrap();
+        (path, data)
     }
 
     /// The ranges of `columns` (of 16 equal ones) in the row group at `start` of `len`.
@@ -664,6 +671,29 @@ mod tests {
         assert!(io.gets * 2 < reads, "{} reads: {io}", reads);
         assert_eq!(io.bytes_read, size, "nothing past the end, nothing twice");
         assert_eq!(store.state.lock().buffered, 0, "used windows are dropped");
+    }
+
+    #[tokio::test]
+    async fn a_window_that_cannot_be_fetched_leaves_reads_to_their_own_gets() {
+        let size = 40 * MIB;
+        let group = 4 * MIB;
+        let counters = Arc::new(Counters::default());
+        // The store refuses every GET longer than a row group: all windows fail.
+        let refusing = Arc::new(TestStore::refusing_gets_over(group));
+        let (path, data) = put_object(refusing.as_ref(), size).await;
+        let store = ReadAheadStore::new(refusing, 32 * MIB, counters);
+        for start in (0..size).step_by(group as usize) {
+            let all: Vec<u64> = (0..16).collect();
+            read_and_check(&store, &path, &data, &columns(start, group, &all)).await;
+        }
+        assert_eq!(store.state.lock().buffered, 0, "failed windows are dropped");
+        // A read the store refuses too is the store's error, not an empty answer.
+        let whole = 0..size;
+        let err = store
+            .get_ranges(&path, std::slice::from_ref(&whole))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("503 Service Unavailable"), "{err}");
     }
 
     #[tokio::test]
