@@ -23,8 +23,9 @@
 //! 4. **Stay bounded.** Windows are fetched in spawned tasks and held by this store,
 //!    outside the query's memory pool; at most [`BUFFERED_WINDOWS`] maximum-size windows'
 //!    worth of bytes at once. A window no read has touched for [`IDLE`] (a scan that
-//!    stopped early, at a LIMIT or an error) is dropped and its fetch aborted. When the
-//!    budget is full, reads go on one GET each, as without read-ahead.
+//!    stopped early, at a LIMIT or an error) is dropped and its fetch aborted at the next
+//!    read or listing through the store. When the budget is full, reads go on one GET
+//!    each, as without read-ahead.
 //!
 //! A window whose fetch failed is dropped, and the read that wanted it asks the store for
 //! its own range, so a failure is reported (and retried) exactly as without read-ahead.
@@ -110,6 +111,8 @@ impl ReadAheadStore {
         &self,
         listing: BoxStream<'static, Result<ObjectMeta>>,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
+        // A listing starts a query's scan: windows earlier queries left idle go now.
+        self.state.lock().evict_idle(Instant::now());
         let state = Arc::clone(&self.state);
         listing
             .inspect(move |meta| {
@@ -559,6 +562,7 @@ impl ObjectStore for ReadAheadStore {
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
         let listed = self.inner.list_with_delimiter(prefix).await?;
         let mut state = self.state.lock();
+        state.evict_idle(Instant::now());
         for meta in &listed.objects {
             state.observe(meta);
         }
