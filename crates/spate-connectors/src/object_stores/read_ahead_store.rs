@@ -249,6 +249,17 @@ impl State {
         }
     }
 
+    /// Remembers that a dense read of `location` ended at `end`, so that a read starting
+    /// there continues the scan even when no window is left to serve it.
+    fn ended(&mut self, location: &Path, end: u64) {
+        if let Some(object) = self.objects.get_mut(location) {
+            if object.recent_ends.len() == RECENT_ENDS {
+                object.recent_ends.pop_front();
+            }
+            object.recent_ends.push_back(end);
+        }
+    }
+
     /// Marks the window of `location` starting at `start` used up to `to`, and drops it
     /// when that is its end or when `done` (its fetch failed).
     fn used(&mut self, location: &Path, start: u64, to: u64, done: bool) {
@@ -289,6 +300,9 @@ impl ReadAheadStore {
             let mut state = self.state.lock();
             for (window, _) in &parts {
                 state.used(location, window.start, range.end, failed);
+            }
+            if dense && !failed {
+                state.ended(location, range.end);
             }
         }
         if fetched.len() < parts.len() {
@@ -437,13 +451,9 @@ impl ReadAheadStore {
         let mut state = self.state.lock();
         state.objects.entry(location.clone()).or_default();
         state.observe(&meta);
-        let object = state.objects.entry(location.clone()).or_default();
-        object.last_used = Some(Instant::now());
+        state.objects.entry(location.clone()).or_default().last_used = Some(Instant::now());
         if dense {
-            if object.recent_ends.len() == RECENT_ENDS {
-                object.recent_ends.pop_front();
-            }
-            object.recent_ends.push_back(range.end);
+            state.ended(location, range.end);
         }
         Ok(bytes)
     }
