@@ -15,10 +15,14 @@
 //!    store's read-ahead and without it, alternated.
 //! 5. The same full scan of a local copy of the files: when the remote scan runs about
 //!    as fast, decoding, not the store, bounds it.
+//! 6. With `--server-pid` (the store server on this machine): the server's CPU time for
+//!    the bulk download and each scan, and the bound they set. Serving the table once
+//!    (as the bulk download does) plus decoding it (as from the local copy), on the
+//!    cores both share, is the least time any full scan can take here.
 //!
 //! ```text
 //! moto_server -H 127.0.0.1 -p 5599 &
-//! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
+//! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000 --server-pid "$(pgrep -f moto_server)"
 //! ```
 
 use std::time::Instant;
@@ -59,6 +63,11 @@ pub struct RemoteIoOptions {
     /// store's default); the scan is also run with reading ahead off.
     #[arg(long)]
     pub read_ahead_mib: Option<u64>,
+    /// The store server's process id (`pgrep -f moto_server`), on this machine: its CPU
+    /// time is then reported for the bulk download and each scan, and with it the least
+    /// time any scan could take here, the server and the decoding sharing the cores.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 pub fn run(options: &RemoteIoOptions) -> Result<(), String> {
@@ -182,7 +191,9 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
 
     // Bulk download: every object whole, all at once.
     let mut best_bulk = f64::MAX;
+    let mut bulk_server_cpu = f64::NAN;
     for _ in 0..options.iterations {
+        let server_before = server_cpu_seconds(options);
         let started = Instant::now();
         let fetched: u64 = futures::stream::iter(files.iter().map(|f| {
             let store = store.clone();
@@ -201,11 +212,16 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
                 "bulk download fetched {fetched} of {table_bytes} bytes"
             ));
         }
-        best_bulk = best_bulk.min(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        if seconds < best_bulk {
+            best_bulk = seconds;
+            bulk_server_cpu = cpu_since(server_before, server_cpu_seconds(options));
+        }
     }
     let bulk_rate = table_bytes as f64 / best_bulk;
     println!(
-        "bulk download: {table_bytes} bytes in {best_bulk:.2}s = {:.1} MB/s",
+        "bulk download: {table_bytes} bytes in {best_bulk:.2}s (server cpu {bulk_server_cpu:.2}s) \
+         = {:.1} MB/s",
         bulk_rate / 1e6
     );
 
@@ -234,13 +250,14 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
         let rate = table_bytes as f64 / run.seconds;
         println!(
             "{label}: {} GETs, {} bytes ({} read ahead, {} of them unused) in {:.2}s (cpu \
-             {:.2}s) = {:.1} MB/s = {:.0}% of the bulk download",
+             {:.2}s, server cpu {:.2}s) = {:.1} MB/s = {:.0}% of the bulk download",
             run.io.gets,
             run.io.bytes_read,
             run.io.read_ahead_bytes,
             run.io.read_ahead_unused,
             run.seconds,
             run.cpu,
+            run.server_cpu,
             rate / 1e6,
             100.0 * rate / bulk_rate
         );
@@ -280,6 +297,19 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
             100.0 * table_bytes as f64 / local.seconds / bulk_rate,
             100.0 * local.seconds / best_scan
         );
+        if bulk_server_cpu.is_finite() {
+            // The server must serve every byte once (at best as cheaply as for the bulk
+            // download) and spate must decode it (at best as cheaply as from local disk),
+            // on the same cores.
+            let bound = (bulk_server_cpu + local.cpu) / threads as f64;
+            println!(
+                "bound: a full scan on {threads} cores takes at least (server cpu \
+                 {bulk_server_cpu:.2}s + decoding cpu {:.2}s) / {threads} = {bound:.2}s, at most \
+                 {:.0}% of the bulk download",
+                local.cpu,
+                100.0 * best_bulk / bound
+            );
+        }
     }
     Ok(())
 }
@@ -308,7 +338,8 @@ async fn measure(
         .await
         .map_err(|e| e.to_string())?;
     let before = session.store_io();
-    let cpu_before = process_cpu_seconds();
+    let cpu_before = cpu_seconds("self");
+    let server_before = server_cpu_seconds(options);
     let started = Instant::now();
     session
         .sql(sql)
@@ -318,16 +349,20 @@ async fn measure(
         .await
         .map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = process_cpu_seconds()
-        .zip(cpu_before)
-        .map_or(f64::NAN, |(after, before)| after - before);
+    let cpu = cpu_since(cpu_before, cpu_seconds("self"));
+    let server_cpu = cpu_since(server_before, server_cpu_seconds(options));
     let after = session.store_io();
     let io = match (after.first(), before.first()) {
         (Some(a), Some(b)) => a.since(b),
         (Some(a), None) => a.clone(),
         _ => StoreIo::default(),
     };
-    Ok(Measured { seconds, io, cpu })
+    Ok(Measured {
+        seconds,
+        io,
+        cpu,
+        server_cpu,
+    })
 }
 
 /// One run of a query: its time, what it asked of the store, and the CPU time this process
@@ -336,12 +371,14 @@ struct Measured {
     seconds: f64,
     io: StoreIo,
     cpu: f64,
+    /// The store server's CPU time meanwhile (NaN without `--server-pid`).
+    server_cpu: f64,
 }
 
-/// This process's CPU time so far (user and system), from /proc/self/stat, whose clock
-/// ticks are 1/100 s on Linux.
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// The CPU time of process `pid` (`self` for this one) so far, user and system, from
+/// /proc/PID/stat, whose clock ticks are 1/100 s on Linux.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces, so split after its `)`):
     // utime and stime are the 12th and 13th of them.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -349,6 +386,18 @@ fn process_cpu_seconds() -> Option<f64> {
     let user: f64 = fields.next()?.parse().ok()?;
     let system: f64 = fields.next()?.parse().ok()?;
     Some((user + system) / 100.0)
+}
+
+/// The store server's CPU time so far, when `--server-pid` names it.
+fn server_cpu_seconds(options: &RemoteIoOptions) -> Option<f64> {
+    cpu_seconds(&options.server_pid?.to_string())
+}
+
+/// The CPU time between two readings; NaN when either is missing.
+fn cpu_since(before: Option<f64>, after: Option<f64>) -> f64 {
+    after
+        .zip(before)
+        .map_or(f64::NAN, |(after, before)| after - before)
 }
 
 async fn list(
