@@ -98,6 +98,7 @@ impl ReadAheadStore {
             max_window: max_window.max(MIN_WINDOW),
             state: Arc::new(Mutex::new(State {
                 counters: Arc::clone(&counters),
+                idle: IDLE,
                 ..State::default()
             })),
             counters,
@@ -147,6 +148,8 @@ struct State {
     buffered: u64,
     /// The store's counters: bytes read ahead, and those never used.
     counters: Arc<Counters>,
+    /// How long a window nobody reads from is kept ([`IDLE`]).
+    idle: Duration,
 }
 
 /// What one object's reads have shown so far.
@@ -203,17 +206,18 @@ impl State {
     /// Drops idle windows and objects nothing remembers.
     fn evict_idle(&mut self, now: Instant) {
         let mut idle = Vec::new();
+        let keep_for = self.idle;
         self.objects.retain(|_, object| {
             let (old, kept) = object
                 .windows
                 .drain(..)
-                .partition(|window| now.duration_since(window.last_used) >= IDLE);
+                .partition(|window| now.duration_since(window.last_used) >= keep_for);
             idle.extend::<Vec<Window>>(old);
             object.windows = kept;
             !object.windows.is_empty()
                 || object
                     .last_used
-                    .is_some_and(|used| now.duration_since(used) < IDLE)
+                    .is_some_and(|used| now.duration_since(used) < keep_for)
         });
         for window in idle {
             self.release(window);
@@ -762,6 +766,31 @@ mod tests {
         for start in (5 * group..size).step_by(group as usize) {
             read_and_check(&store, &path, &third, &columns(start, group, &all)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn windows_a_stopped_scan_left_go_at_the_next_listing_counted_unused() {
+        let group = 4 * MIB;
+        let all: Vec<u64> = (0..16).collect();
+        let (counted, store, path, data) = setup(40 * MIB, 32 * MIB).await;
+        store.state.lock().idle = Duration::from_millis(50);
+        // A scan that stops after three row groups (at a LIMIT): windows up to 40 MiB wait.
+        for start in (0..3 * group).step_by(group as usize) {
+            read_and_check(&store, &path, &data, &columns(start, group, &all)).await;
+        }
+        assert!(store.state.lock().buffered > 0);
+        assert_eq!(counted.io().read_ahead_unused, 0);
+        // Let the background fetches finish, then idle past the limit.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let listed: Vec<ObjectMeta> = store.list(None).map(|m| m.unwrap()).collect().await;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(store.state.lock().buffered, 0, "idle windows are dropped");
+        let io = counted.io();
+        // Read ahead: 4..40 MiB; used: 4..12 MiB.
+        assert_eq!(
+            (io.read_ahead_bytes, io.read_ahead_unused),
+            (36 * MIB, 28 * MIB)
+        );
     }
 
     #[tokio::test]
