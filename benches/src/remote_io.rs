@@ -238,10 +238,10 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
     let mut best: [Option<Measured>; 2] = [None, None];
     for _ in 0..options.iterations {
         for ((_, read_ahead), best) in variants.iter().zip(best.iter_mut()) {
-            let run = measure(options, threads, &[], *read_ahead, &table, &full).await?;
-            if best.as_ref().is_none_or(|b| run.seconds < b.seconds) {
-                *best = Some(run);
-            }
+            keep_faster(
+                best,
+                measure(options, threads, &[], *read_ahead, &table, &full).await?,
+            );
         }
     }
     for ((label, _), run) in variants.iter().zip(&best) {
@@ -281,10 +281,10 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
     let local_table = format!("{}/", local.display());
     let mut best_local: Option<Measured> = None;
     for _ in 0..options.iterations {
-        let run = measure(options, threads, &[], None, &local_table, &full).await?;
-        if best_local.as_ref().is_none_or(|b| run.seconds < b.seconds) {
-            best_local = Some(run);
-        }
+        keep_faster(
+            &mut best_local,
+            measure(options, threads, &[], None, &local_table, &full).await?,
+        );
     }
     let _ = std::fs::remove_dir_all(&local);
     if let Some(local) = best_local {
@@ -365,6 +365,13 @@ async fn measure(
     })
 }
 
+/// Keeps `run` in `best` when it is the first or the fastest so far.
+fn keep_faster(best: &mut Option<Measured>, run: Measured) {
+    if best.as_ref().is_none_or(|b| run.seconds < b.seconds) {
+        *best = Some(run);
+    }
+}
+
 /// One run of a query: its time, what it asked of the store, and the CPU time this process
 /// spent meanwhile (all threads, user and system; NaN where /proc is missing).
 struct Measured {
@@ -381,7 +388,7 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces, so split after its `)`):
     // utime and stime are the 12th and 13th of them.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let mut fields = rest.split_whitespace().skip(11);
     let user: f64 = fields.next()?.parse().ok()?;
     let system: f64 = fields.next()?.parse().ok()?;

@@ -85,7 +85,6 @@ pub(crate) struct ReadAheadStore {
 }
 
 impl ReadAheadStore {
-    /// Reads ahead of `inner`'s sequential scans in windows of up to `max_window` bytes.
     /// Reads ahead of `inner`'s sequential scans in windows of up to `max_window` bytes,
     /// counting what it read ahead, and what of that went unused, in `counters`.
     pub(crate) fn new(
@@ -104,9 +103,7 @@ impl ReadAheadStore {
             counters,
         }
     }
-}
 
-impl ReadAheadStore {
     /// `listing`, taking note of each object's version as it passes.
     fn observed(
         &self,
@@ -401,9 +398,9 @@ impl ReadAheadStore {
         Plan::Windows(parts)
     }
 
-    /// A window of `range`, its GET running in a task of its own; `None` outside a tokio
-    /// runtime, where nothing can run in the background.
-    /// The GET asks for the version `e_tag` when there is one.
+    /// A window of `range`, its GET running in a task of its own and asking for the version
+    /// `e_tag` when there is one; `None` outside a tokio runtime, where nothing can run in
+    /// the background.
     fn fetch(
         &self,
         location: &Path,
@@ -453,9 +450,8 @@ impl ReadAheadStore {
         let meta = result.meta.clone();
         let bytes = result.bytes().await?;
         let mut state = self.state.lock();
-        state.objects.entry(location.clone()).or_default();
-        state.observe(&meta);
         state.objects.entry(location.clone()).or_default().last_used = Some(Instant::now());
+        state.observe(&meta);
         if dense {
             state.ended(location, range.end);
         }

@@ -132,31 +132,12 @@ fn table_settings(url: &Url, options: &BTreeMap<String, String>) -> Result<Store
     for (key, value) in options {
         match key.strip_prefix(SETTING_PREFIX) {
             Some("max_concurrent_requests") => {
-                let cap = value
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|cap| *cap >= 1)
-                    .ok_or_else(|| ConnectorError::InvalidOption {
-                        key: key.clone(),
-                        value: value.clone(),
-                        url: display_url(url),
-                        expected: "a whole number of at least 1".into(),
-                    })?;
-                settings.max_concurrent_requests = Some(cap);
+                let cap = whole_number(url, key, value, 1, "a whole number of at least 1")?;
+                settings.max_concurrent_requests = Some(usize::try_from(cap).unwrap_or(usize::MAX));
             }
             Some("read_ahead_mib") => {
-                let mib =
-                    value
-                        .trim()
-                        .parse::<u64>()
-                        .map_err(|_| ConnectorError::InvalidOption {
-                            key: key.clone(),
-                            value: value.clone(),
-                            url: display_url(url),
-                            expected: "a whole number of MiB (0 turns reading ahead off)".into(),
-                        })?;
-                settings.read_ahead_mib = Some(mib);
+                let expected = "a whole number of MiB (0 turns reading ahead off)";
+                settings.read_ahead_mib = Some(whole_number(url, key, value, 0, expected)?);
             }
             Some(_) => {
                 return Err(ConnectorError::UnknownOption {
@@ -170,6 +151,22 @@ fn table_settings(url: &Url, options: &BTreeMap<String, String>) -> Result<Store
         }
     }
     Ok(settings)
+}
+
+/// `value`, of the option `key` of a table at `url`, as a whole number of at least `min`;
+/// else an error naming the option, the URL and what was `expected`.
+fn whole_number(url: &Url, key: &str, value: &str, min: u64, expected: &str) -> Result<u64> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n >= min)
+        .ok_or_else(|| ConnectorError::InvalidOption {
+            key: key.to_string(),
+            value: value.to_string(),
+            url: display_url(url),
+            expected: expected.to_string(),
+        })
 }
 
 fn key(url: &Url) -> String {
