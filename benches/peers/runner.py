@@ -40,8 +40,8 @@ def main():
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
-        tables = parquet_tables(args.data)
-        engine = ENGINES[args.engine](tables, args)
+        engine = ENGINES[args.engine](args)
+        engine.register(parquet_tables(args.data))
     except Exception as err:  # any failure to start is reported, not raised
         reply(out, {"error": str(err)})
         return 1
@@ -120,7 +120,7 @@ def missing(module):
 
 
 class DuckDb:
-    def __init__(self, tables, args):
+    def __init__(self, args):
         try:
             import duckdb
         except ImportError:
@@ -130,6 +130,8 @@ class DuckDb:
         self.con.execute(f"SET threads = {int(args.threads)}")
         if args.memory_limit_bytes is not None:
             self.con.execute(f"SET memory_limit = '{int(args.memory_limit_bytes)}B'")
+
+    def register(self, tables):
         for name, files in tables.items():
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             self.con.execute(
@@ -143,16 +145,19 @@ class DuckDb:
 
 
 class Polars:
-    def __init__(self, tables, args):
+    def __init__(self, args):
         os.environ["POLARS_MAX_THREADS"] = str(int(args.threads))
         try:
             import polars
         except ImportError:
             raise missing("polars") from None
+        self.polars = polars
         self.version = f"polars {polars.__version__}"
-        self.context = polars.SQLContext(
-            {name: polars.scan_parquet(files) for name, files in tables.items()}
-        )
+        self.context = polars.SQLContext()
+
+    def register(self, tables):
+        for name, files in tables.items():
+            self.context.register(name, self.polars.scan_parquet(files))
 
     def run(self, sql):
         started = time.perf_counter()
