@@ -123,6 +123,7 @@ impl Contender {
             replies,
             timeout: Duration::from_secs(options.query_timeout.max(1)),
             peak_rss: None,
+            start_rss: None,
             version: String::new(),
         };
         let greeting = worker
@@ -132,6 +133,7 @@ impl Contender {
             (_, Some(error)) => Err(format!("{}: {error}", self.name)),
             (Some(version), None) => {
                 worker.version = version;
+                worker.start_rss = status_bytes(worker.pid, "VmRSS:");
                 Ok(worker)
             }
             (None, None) => Err(format!("{}: the worker did not greet", self.name)),
@@ -184,6 +186,8 @@ pub struct Worker {
     replies: Receiver<String>,
     timeout: Duration,
     peak_rss: Option<u64>,
+    /// The resident set once started (data registered, nothing run), in bytes.
+    pub start_rss: Option<u64>,
     /// The engine and its version, from the greeting.
     pub version: String,
 }
@@ -216,7 +220,7 @@ impl Worker {
             Ok(line) => serde_json::from_str(&line)
                 .map_err(|e| format!("unreadable reply from the worker ({e}): {line}")),
             Err(RecvTimeoutError::Timeout) => {
-                self.peak_rss = peak_rss(self.pid).or(self.peak_rss);
+                self.peak_rss = status_bytes(self.pid, "VmHWM:").or(self.peak_rss);
                 self.stop();
                 return Err(format!("timed out after {} s", self.timeout.as_secs()));
             }
@@ -226,7 +230,7 @@ impl Worker {
                 return Err(format!("the worker exited ({status})"));
             }
         };
-        self.peak_rss = peak_rss(self.pid).or(self.peak_rss);
+        self.peak_rss = status_bytes(self.pid, "VmHWM:").or(self.peak_rss);
         reply
     }
 
@@ -257,12 +261,13 @@ impl Drop for Worker {
     }
 }
 
-/// The peak resident set of process `pid` (`VmHWM`), in bytes.
-fn peak_rss(pid: u32) -> Option<u64> {
+/// A size from `/proc/<pid>/status` (`VmHWM:` the peak resident set, `VmRSS:` the
+/// current one), in bytes.
+fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .trim_end_matches("kB")
         .trim()

@@ -32,6 +32,8 @@ pub struct ExecutorRun {
     pub spilled_bytes: u64,
     /// The worker process's peak resident set (VmHWM) over this query's runs.
     pub peak_rss_bytes: Option<u64>,
+    /// The worker's resident set once started, before the query's first run.
+    pub start_rss_bytes: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -48,6 +50,7 @@ impl ExecutorRun {
             peak_memory_bytes: 0,
             spilled_bytes: 0,
             peak_rss_bytes: None,
+            start_rss_bytes: None,
             error: None,
         }
     }

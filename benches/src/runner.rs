@@ -179,6 +179,7 @@ fn run_query(
         }
     }
     for (run, worker) in runs.iter_mut().zip(workers) {
+        run.start_rss_bytes = worker.start_rss;
         run.peak_rss_bytes = worker.finish();
     }
     let mismatch = mismatches(contenders, &results, is_ordered(sql));
