@@ -130,11 +130,13 @@ impl QueryReport {
         format!("q{:02}  {}{check}", self.query, runs.join("  "))
     }
 
-    /// The table row: times, ratios to the fastest, peak RSS, pool peaks, spills, rows.
+    /// The table row: times, the first executor's over the second's, ratios to the
+    /// fastest, peak RSS, pool peaks, spills, whether the rows agree.
     fn cells(&self) -> Vec<String> {
         let pooled = || self.runs.iter().filter(|r| r.pooled);
         let mut cells = vec![format!("q{:02}", self.query)];
         cells.extend(self.runs.iter().map(ExecutorRun::cell));
+        cells.push(ratio_cell(self.ratio));
         cells.extend(self.to_fastest.iter().map(|r| ratio_cell(*r)));
         cells.extend(
             self.runs
@@ -227,6 +229,7 @@ impl Report {
         let mut out = self.heading();
         let mut header = vec!["query".to_string()];
         header.extend(executors.iter().map(|r| format!("{} (s)", r.executor)));
+        header.push("ratio".into());
         header.extend(
             executors
                 .iter()
@@ -252,6 +255,7 @@ impl Report {
         cells.extend(executors.iter().map(|r| {
             find(&self.geomean_seconds, &r.executor).map_or("-".into(), |g| format!("{g:.3}"))
         }));
+        cells.push(ratio_cell(self.geomean_ratio));
         cells.extend(
             executors
                 .iter()
@@ -446,12 +450,13 @@ mod tests {
             "{text}"
         );
         let expected = [
-            "| query | spate (s) | duckdb (s) | polars (s) | spate / fastest | duckdb / fastest \
-             | polars / fastest | spate RSS MiB | duckdb RSS MiB | polars RSS MiB \
-             | spate peak MiB | spate spilled MiB | same rows |",
-            "| q01 | 1.000 | 4.000 | 2.000 | 1.00 | 4.00 | 2.00 | 200 | 400 | 300 | 10 | 0 | yes |",
-            "| q02 | 9.000 | 1.000 | failed | 9.00 | 1.00 | - | 900 | 100 | 300 | 10 | 0 | NO |",
-            "| geomean | 1.000 | 4.000 | 2.000 | 1.00 | 4.00 | 2.00 |",
+            "| query | spate (s) | duckdb (s) | polars (s) | ratio | spate / fastest \
+             | duckdb / fastest | polars / fastest | spate RSS MiB | duckdb RSS MiB \
+             | polars RSS MiB | spate peak MiB | spate spilled MiB | same rows |",
+            "| q01 | 1.000 | 4.000 | 2.000 | 0.25 | 1.00 | 4.00 | 2.00 | 200 | 400 | 300 | 10 | 0 \
+             | yes |",
+            "| q02 | 9.000 | 1.000 | failed | - | 9.00 | 1.00 | - | 900 | 100 | 300 | 10 | 0 | NO |",
+            "| geomean | 1.000 | 4.000 | 2.000 | 0.25 | 1.00 | 4.00 | 2.00 |",
         ];
         for line in expected {
             assert!(lines.contains(&line), "{line} in\n{text}");
