@@ -1,11 +1,13 @@
 //! `tpch`: TPC-H for spate. Generates data with `tpchgen-cli` and runs any of the 22
-//! queries under spate's executor and DataFusion's, alternately (A B A B) in one process,
-//! checks that both return the same rows, and reports median times, peak memory, spills,
-//! geometric means and the spate/DataFusion ratio as JSON and markdown.
+//! queries under spate's executor, DataFusion's and, as peers, DuckDB and Polars, in turn
+//! (A B C D A B C D), each in a worker process of its own per query; checks that all
+//! return the same rows, and reports times, ratios to the fastest, peak resident sets,
+//! memory pool peaks, spills and geometric means as JSON and markdown.
 //!
 //! ```text
 //! tpch generate --scale 10 --out /data/tpch10
 //! tpch run --data /data/tpch10 --iterations 3 --memory-limit 1GiB --markdown report.md
+//! tpch run --data /data/sf10 --threads 2 --executors spate,datafusion,duckdb,polars
 //! tpch delta-write --data /data/tpch10 --out /tmp/delta-bench --iterations 3
 //! tpch skew --out /data/skew --rows 40000000 --iterations 3
 //! tpch skewed-scan --out /data/skewed-scan --rows 1000000 --iterations 3
@@ -14,16 +16,19 @@
 //! ```
 
 mod compare;
+mod contender;
 mod cymbal;
 mod data;
 mod delta_write;
 mod ideal;
+mod protocol;
 mod queries;
 mod remote_io;
 mod report;
 mod runner;
 mod skew;
 mod skewed_scan;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +38,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "tpch",
-    about = "TPC-H benchmark of spate against DataFusion's executor"
+    about = "TPC-H benchmark of spate against DataFusion's executor, DuckDB and Polars"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,8 +59,11 @@ enum Command {
         #[arg(long)]
         parts: Option<u32>,
     },
-    /// Run queries under both executors and compare.
+    /// Run queries under each executor and compare.
     Run(runner::RunOptions),
+    /// One executor as a worker process of `run` (started by `run`, not by hand).
+    #[command(hide = true)]
+    Worker(worker::WorkerOptions),
     /// Write lineitem as a Delta table partitioned by ship month, against COPY to
     /// Parquet partitioned the same way.
     DeltaWrite(delta_write::DeltaWriteOptions),
@@ -94,6 +102,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
         Command::Run(options) => runner::run(&options),
+        Command::Worker(options) => worker::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
         Command::Skew(options) => skew::run(&options),
         Command::SkewedScan(options) => skewed_scan::run(&options),

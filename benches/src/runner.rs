@@ -1,13 +1,16 @@
-//! The benchmark loop: every selected query, `iterations` times, under each executor in
-//! turn (spate, datafusion, spate, datafusion, ...), so that both see the same machine
-//! noise. The first successful result of each executor is compared row by row.
+//! The benchmark loop of `tpch run`. For every selected query it starts a fresh worker
+//! process per executor ([`crate::contender`]), runs the query `warmup` times untimed and
+//! then `iterations` times timed under each executor in turn (spate, datafusion, duckdb,
+//! polars, spate, ...), so that all see the same machine noise, and then ends the workers,
+//! keeping each one's peak resident set. The rows of each executor's first run are
+//! compared with the first executor's: exactly between spate's and DataFusion's executors,
+//! at the coarser printed scale against a peer ([`crate::compare`]).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use spate::{ByteSize, ExecutorKind, Session};
-
-use crate::compare::{canonical_rows, first_difference};
+use crate::compare::{first_rounded_difference, is_ordered};
+use crate::contender::Contender;
+use crate::protocol::Reply;
 use crate::queries;
 use crate::report::{ExecutorRun, QueryReport, Report};
 
@@ -20,9 +23,13 @@ pub struct RunOptions {
     /// Queries to run: `1-22`, `1,3,5`, `3-6,9`.
     #[arg(long, default_value = "1-22")]
     pub queries: String,
-    /// Runs of each query under each executor; the median is reported.
+    /// Timed runs of each query under each executor; the median is reported for spate and
+    /// DataFusion, the best for DuckDB and Polars.
     #[arg(long, default_value_t = 3)]
     pub iterations: usize,
+    /// Untimed runs of each query under each executor before the timed ones.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -35,19 +42,23 @@ pub struct RunOptions {
     /// Adaptive re-planning under spate's executor: on (default) or off.
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     pub adaptive: Option<bool>,
-    /// Executors to run, comma-separated: `spate`, `datafusion`, and `spate-faults`
-    /// (spate with `--inject-task-failures` of its task attempts failing), so that
-    /// `spate-faults,spate` measures the cost of retries in one run and checks the rows.
+    /// Executors to run, comma-separated: `spate`, `datafusion`, `spate-faults` (spate with
+    /// `--inject-task-failures` of its task attempts failing, so that `spate-faults,spate`
+    /// measures the cost of retries in one run and checks the rows), and the peers
+    /// `duckdb` and `polars` (Python packages; install them with `benches/setup.sh`).
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
     /// The fraction of task attempts that fail under `spate-faults`.
     #[arg(long, default_value = "0.1")]
     pub inject_task_failures: String,
-    /// Seconds one run of a query may take; a run that takes longer is stopped and
-    /// counted as that executor's failure of the query (DataFusion's own executor was
-    /// seen to hang on Q9 at SF1 under a 64 MiB pool), and the benchmark goes on.
+    /// Seconds one run of a query may take; a worker that takes longer is killed and the
+    /// query counted as that executor's failure (DataFusion's own executor was seen to
+    /// hang on Q9 at SF1 under a 64 MiB pool), and the benchmark goes on.
     #[arg(long, default_value_t = 900)]
     pub query_timeout: u64,
+    /// The Python that runs the peers (`duckdb`, `polars`).
+    #[arg(long, default_value = "python3")]
+    pub python: String,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -56,70 +67,56 @@ pub struct RunOptions {
     pub markdown: Option<PathBuf>,
 }
 
-struct Contender {
-    name: String,
-    session: Session,
+/// Fault-injection outcomes summed over the run (spate's executor under `SPATE_INJECT_*`).
+#[derive(Debug, Default)]
+struct Faults {
+    retried: u64,
+    recomputed: u64,
+    reruns: u64,
+}
+
+impl Faults {
+    fn add(&mut self, reply: &Reply) {
+        self.retried += reply.failed_attempts;
+        self.recomputed += reply.recomputed;
+        self.reruns += reply.reruns;
+    }
 }
 
 pub fn run(options: &RunOptions) -> Result<(), String> {
-    crate::block_on(options.threads, |threads| run_async(options, threads))
-}
-
-async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let selection = queries::parse_selection(&options.queries)?;
-    let contenders = contenders(options, threads)?;
+    let contenders = Contender::parse_list(&options.executors)?;
     let mut report = Report::new(options, threads);
-    // Under fault injection (SPATE_INJECT_* variables), what it took to survive it.
-    let (mut retried, mut recomputed, mut reruns) = (0u64, 0u64, 0u64);
+    let mut faults = Faults::default();
     for &query in &selection {
         let sql = queries::load(query)?;
-        let mut runs: Vec<ExecutorRun> = contenders
-            .iter()
-            .map(|c| ExecutorRun::new(&c.name))
-            .collect();
-        let mut results: Vec<Option<Vec<String>>> = vec![None; contenders.len()];
-        for _ in 0..options.iterations.max(1) {
-            for (i, contender) in contenders.iter().enumerate() {
-                if runs[i].error.is_some() {
-                    continue;
-                }
-                let limit = Duration::from_secs(options.query_timeout.max(1));
-                let run = tokio::time::timeout(limit, run_once(&contender.session, &sql))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(format!("timed out after {} s", options.query_timeout))
-                    });
-                match run {
-                    Ok((seconds, metrics, rows)) => {
-                        runs[i].record(seconds, metrics.peak_memory, metrics.spilled_bytes);
-                        let stages = spate::QueryMetrics {
-                            stages: metrics.stages.clone(),
-                        };
-                        retried += stages.failed_attempts();
-                        recomputed += stages.recomputed_tasks();
-                        reruns += stages.stage_reruns();
-                        results[i].get_or_insert(rows);
-                    }
-                    Err(err) => runs[i].error = Some(err),
-                }
-            }
-        }
-        let mismatch = match (results.first(), results.get(1)) {
-            (Some(Some(a)), Some(Some(b))) => first_difference(a, b),
-            _ => None,
-        };
-        let entry = QueryReport::new(query, runs, mismatch);
+        let entry = run_query(
+            options,
+            threads,
+            &contenders,
+            query,
+            &sql,
+            &mut report,
+            &mut faults,
+        )?;
         eprintln!("{}", entry.one_line());
         report.queries.push(entry);
     }
     report.finish();
-    if retried + recomputed > 0 {
+    if faults.retried + faults.recomputed > 0 {
         eprintln!(
-            "faults: {retried} failed task attempts retried, {recomputed} map tasks recomputed"
+            "faults: {} failed task attempts retried, {} map tasks recomputed",
+            faults.retried, faults.recomputed
         );
     }
-    if reruns > 0 {
-        eprintln!("stages with coupled partitions run again whole: {reruns}");
+    if faults.reruns > 0 {
+        eprintln!(
+            "stages with coupled partitions run again whole: {}",
+            faults.reruns
+        );
     }
     println!("{}", report.markdown());
     if let Some(path) = &options.json {
@@ -134,52 +131,78 @@ async fn run_async(options: &RunOptions, threads: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn contenders(options: &RunOptions, threads: usize) -> Result<Vec<Contender>, String> {
-    options
-        .executors
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|name| {
-            let (kind, faults) = match name {
-                "spate-faults" => (ExecutorKind::Spate, true),
-                other => (other.parse().map_err(|e| format!("{e}"))?, false),
-            };
-            let mut builder = Session::builder().threads(threads).executor(kind);
-            if faults {
-                builder = builder
-                    .config("spate.inject_task_failures", &options.inject_task_failures)
-                    .config("spate.inject_seed", "1");
+/// One query under every contender, in fresh workers. A worker that cannot start (a peer
+/// not installed, bad data) ends the benchmark; a query that fails under an executor is
+/// that executor's failure in the report.
+fn run_query(
+    options: &RunOptions,
+    threads: usize,
+    contenders: &[Contender],
+    query: u32,
+    sql: &str,
+    report: &mut Report,
+    faults: &mut Faults,
+) -> Result<QueryReport, String> {
+    let mut workers = contenders
+        .iter()
+        .map(|c| c.start(options, threads))
+        .collect::<Result<Vec<_>, _>>()?;
+    if report.engines.is_empty() {
+        report.engines = contenders
+            .iter()
+            .zip(&workers)
+            .map(|(c, w)| (c.name.clone(), w.version.clone()))
+            .collect();
+    }
+    let mut runs: Vec<ExecutorRun> = contenders
+        .iter()
+        .map(|c| ExecutorRun::new(&c.name, c.statistic(), c.pooled()))
+        .collect();
+    let mut results: Vec<Option<Vec<Vec<String>>>> = vec![None; contenders.len()];
+    for round in 0..options.warmup + options.iterations.max(1) {
+        for (i, worker) in workers.iter_mut().enumerate() {
+            if runs[i].error.is_some() {
+                continue;
             }
-            if let Some(n) = options.shuffle_partitions {
-                builder = builder.shuffle_partitions(n);
+            match worker.run(sql, results[i].is_none()) {
+                Ok(reply) => {
+                    faults.add(&reply);
+                    if round >= options.warmup {
+                        runs[i].record(reply.seconds, reply.peak_memory, reply.spilled);
+                    }
+                    if let Some(rows) = reply.rows {
+                        results[i].get_or_insert(rows);
+                    }
+                }
+                Err(err) => runs[i].error = Some(err),
             }
-            if let Some(adaptive) = options.adaptive {
-                builder = builder.adaptive(adaptive);
-            }
-            if let Some(limit) = &options.memory_limit {
-                let limit: ByteSize = limit.parse().map_err(|e| format!("{e}"))?;
-                builder = builder.memory_limit(limit);
-            }
-            let session = builder.build().map_err(|e| e.to_string())?;
-            session
-                .register_directory(&options.data)
-                .map_err(|e| e.to_string())?;
-            Ok(Contender {
-                name: name.to_string(),
-                session,
-            })
-        })
-        .collect()
+        }
+    }
+    for (run, worker) in runs.iter_mut().zip(workers) {
+        run.start_rss_bytes = worker.start_rss;
+        run.peak_rss_bytes = worker.finish();
+    }
+    let mismatch = mismatches(contenders, &results, is_ordered(sql));
+    Ok(QueryReport::new(query, runs, mismatch))
 }
 
-async fn run_once(
-    session: &Session,
-    sql: &str,
-) -> Result<(f64, spate::ExecutionMetrics, Vec<String>), String> {
-    let started = Instant::now();
-    let df = session.sql(sql).await.map_err(|e| e.to_string())?;
-    let (batches, metrics) = df.collect_with_metrics().await.map_err(|e| e.to_string())?;
-    let seconds = started.elapsed().as_secs_f64();
-    Ok((seconds, metrics, canonical_rows(&batches)?))
+/// Every executor's rows against the first executor's that returned rows.
+fn mismatches(
+    contenders: &[Contender],
+    results: &[Option<Vec<Vec<String>>>],
+    ordered: bool,
+) -> Option<String> {
+    let mut returned = contenders
+        .iter()
+        .zip(results)
+        .filter_map(|(c, rows)| Some((c, rows.as_ref()?)));
+    let (reference, expected) = returned.next()?;
+    let differences: Vec<String> = returned
+        .filter_map(|(c, rows)| {
+            let agreement = reference.agreement(c);
+            first_rounded_difference(expected, rows, agreement, ordered)
+                .map(|d| format!("{} vs {}: {d}", reference.name, c.name))
+        })
+        .collect();
+    (!differences.is_empty()).then(|| differences.join("; "))
 }

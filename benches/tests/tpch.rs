@@ -1,8 +1,10 @@
 //! TPC-H at a small scale factor: every query returns the same rows under spate's executor
 //! and DataFusion's, with shuffles forced to 1, 2 and 7 partitions and with a memory limit
 //! small enough to make shuffles spill, with adaptive re-planning (broadcast switches) on
-//! and off. Runs the real `tpch` binary; data comes from
-//! `tpchgen-cli`, which the test script installs.
+//! and off, and each executor's worker process reports its peak resident set. Runs the
+//! real `tpch` binary; data comes from `tpchgen-cli`, which the test script installs. The
+//! peers (DuckDB, Polars) are not installed by the tests: only the error a missing one
+//! gives is tested here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
@@ -55,6 +57,8 @@ fn all_22_queries_match_datafusion_under_forced_partitions_and_small_memory() {
             data.to_str().unwrap(),
             "--iterations",
             "1",
+            "--warmup",
+            "0",
             "--threads",
             "2",
             "--shuffle-partitions",
@@ -75,6 +79,72 @@ fn all_22_queries_match_datafusion_under_forced_partitions_and_small_memory() {
         assert_eq!(
             compared, 22,
             "{partitions} partitions, {memory}, adaptive {adaptive}: every query compared equal:\n{report}"
+        );
+        for executor in ["spate", "datafusion"] {
+            let rss = column(&report, &format!("{executor} RSS MiB"));
+            assert!(
+                rss.len() == 22 && rss.iter().all(|mib| mib.parse::<u64>().unwrap() > 0),
+                "{executor}'s peak RSS per query: {rss:?}"
+            );
+        }
+    }
+}
+
+/// The cells of the report's column `name`, one per query.
+fn column(report: &str, name: &str) -> Vec<String> {
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let header = report
+        .lines()
+        .find(|l| l.starts_with("| query |"))
+        .unwrap_or_else(|| panic!("no table in\n{report}"));
+    let index = cells(header)
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header}"));
+    report
+        .lines()
+        .filter(|l| l.starts_with("| q") && !l.starts_with("| query"))
+        .map(|l| cells(l)[index].clone())
+        .collect()
+}
+
+/// The peers run under a Python that has their modules (`benches/setup.sh` installs them;
+/// the tests do not). Under a Python without them, `tpch run` stops with one error that
+/// names the module and the set-up command.
+#[test]
+fn a_peer_without_its_python_module_is_one_error_naming_the_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("bare-python");
+    let status = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(status.success(), "python3 -m venv failed");
+    let python = venv.join("bin/python");
+    for peer in ["duckdb", "polars"] {
+        let (ok, text) = tpch(&[
+            "run",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--queries",
+            "1",
+            "--executors",
+            peer,
+            "--python",
+            python.to_str().unwrap(),
+        ]);
+        assert!(!ok, "{peer} ran without its module: {text}");
+        assert!(
+            text.contains(&format!(
+                "error: {peer}: the Python module {peer} is not installed"
+            )) && text.contains("benches/setup.sh"),
+            "{text}"
         );
     }
 }
