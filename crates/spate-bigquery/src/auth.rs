@@ -91,7 +91,9 @@ impl Credentials {
     }
 }
 
-/// `text` on one line.
+/// `text` on one line, without object_store's "Generic GCS error: " prefix (the error
+/// is about credentials, not about GCS).
 pub(crate) fn one_line(text: &str) -> String {
+    let text = text.trim_start_matches("Generic GCS error: ");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

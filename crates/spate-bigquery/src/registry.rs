@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::datasource::sink::DataSinkExec;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use parking_lot::Mutex;
 use spate_connectors::object_stores::StoreConfig;
 
@@ -72,6 +73,13 @@ impl BigQueryRegistry {
         let client = BigQueryClient::new(&table, &config)?;
         let counters = self.counters(&table);
         let sink = BigQuerySink::prepare(table, client, counters, &input.schema(), options).await?;
+        // The sink reads one stream: the partitions of the input are merged into it (a plan
+        // that went through the physical optimizer gets this from EnforceDistribution).
+        let input: Arc<dyn ExecutionPlan> = if input.output_partitioning().partition_count() > 1 {
+            Arc::new(CoalescePartitionsExec::new(input))
+        } else {
+            input
+        };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 

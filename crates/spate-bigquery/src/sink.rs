@@ -17,8 +17,9 @@
 //! ([`PendingStream`]), finalizes them and commits them together with one
 //! `BatchCommitWriteStreams`. Until that commit BigQuery shows none of the rows, so a
 //! statement that fails (or is cancelled) before it leaves the table as it was. A staging
-//! table is created with a one-day expiration and deleted once the replacing job ran (or
-//! the write failed), so readers of the table never see it empty or half replaced.
+//! table is created when the rows start to arrive, with a one-day expiration, and deleted
+//! once the replacing job ran (or the write failed), so readers of the table never see it
+//! empty or half replaced.
 
 use std::fmt;
 use std::sync::Arc;
@@ -92,6 +93,8 @@ pub struct BigQuerySink {
     finish: Finish,
     writers: usize,
     input_schema: SchemaRef,
+    /// The columns of the staging table, created when the write starts.
+    staging_fields: Vec<crate::rest_client::RestField>,
 }
 
 impl BigQuerySink {
@@ -112,6 +115,7 @@ impl BigQuerySink {
             finish: Finish::Nothing,
             writers: options.writers.max(1),
             input_schema: Arc::clone(input),
+            staging_fields: Vec::new(),
         };
         let existing = client.rest.get_table(&table).await?;
         let Some(info) = existing else {
@@ -151,11 +155,8 @@ impl BigQuerySink {
         };
         check_replace_columns(&table, input, &options.replace_by)?;
         let staging = table.staging(&unique_suffix());
-        client
-            .rest
-            .insert_table(&staging, &fields, Some(Duration::from_secs(24 * 3600)))
-            .await?;
         sink.plan = Some(WritePlan::new(&staging, input, &fields)?);
+        sink.staging_fields = fields;
         sink.destination = Some(staging.clone());
         sink.finish = if options.replace_by.is_empty() {
             Finish::Copy { staging }
@@ -334,6 +335,13 @@ impl DataSink for BigQuerySink {
         let (Some(destination), Some(plan)) = (&self.destination, &self.plan) else {
             return Ok(0);
         };
+        if let Some(staging) = self.staging() {
+            let expiration = Some(Duration::from_secs(24 * 3600));
+            self.client
+                .rest
+                .insert_table(staging, &self.staging_fields, expiration)
+                .await?;
+        }
         let written = match self.write(destination, plan, data).await {
             Ok(rows) => self.apply().await.map(|()| rows),
             Err(e) => Err(e),
