@@ -13,6 +13,7 @@
 //! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
 //! ```
 
+mod bigquery;
 mod compare;
 mod cymbal;
 mod data;
@@ -56,6 +57,10 @@ enum Command {
     },
     /// Run queries under both executors and compare.
     Run(runner::RunOptions),
+    /// The Cymbal transactions written to and read from BigQuery (Storage Write and Read
+    /// APIs) against a Parquet load job, and spate's CPU per million rows against local
+    /// Parquet.
+    Bigquery(bigquery::BigQueryOptions),
     /// Write lineitem as a Delta table partitioned by ship month, against COPY to
     /// Parquet partitioned the same way.
     DeltaWrite(delta_write::DeltaWriteOptions),
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
         Command::Run(options) => runner::run(&options),
+        Command::Bigquery(options) => bigquery::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
         Command::Skew(options) => skew::run(&options),
         Command::SkewedScan(options) => skewed_scan::run(&options),
