@@ -103,7 +103,7 @@ impl PendingStream {
         } else {
             self.schema_sent = true;
             Some(ArrowSchema {
-                serialized_schema: std::mem::take(self.encoder.get_mut()).into(),
+                serialized_schema: std::mem::take(self.encoder.get_mut()),
             })
         };
         self.encoder.write(batch).map_err(bad)?;
@@ -114,7 +114,7 @@ impl PendingStream {
             rows: Some(Rows::ArrowRows(ArrowData {
                 writer_schema,
                 rows: Some(ArrowRecordBatch {
-                    serialized_record_batch: message.into(),
+                    serialized_record_batch: message,
                     row_count: 0,
                 }),
             })),
