@@ -22,6 +22,21 @@ if [ ! -x "${AZURITE_DIR}/node_modules/.bin/azurite-blob" ]; then
     npm install --prefix "${AZURITE_DIR}" --no-audit --no-fund --silent azurite@3.35.0
 fi
 
+# bqemulator (BigQuery: REST, Storage Read and Write) in a virtualenv of its own: it pins
+# duckdb 1.5.5, which must not meet other tools' duckdb. It cannot download DuckDB's spatial
+# extension, so the file the duckdb-extension-spatial wheel ships is put where DuckDB looks.
+BQEMU_VENV="${HOME}/.cache/spate-tools/bqemulator-venv"
+if [ ! -x "${BQEMU_VENV}/bin/bqemulator" ]; then
+    python3 -m venv "${BQEMU_VENV}"
+    "${BQEMU_VENV}/bin/pip" install --quiet --disable-pip-version-check bqemulator==1.4.0 \
+        duckdb==1.5.5 duckdb-extension-spatial==1.5.5 numpy pyarrow
+fi
+SPATIAL_DIR="${HOME}/.duckdb/extensions/v1.5.5/linux_amd64"
+if [ ! -f "${SPATIAL_DIR}/spatial.duckdb_extension" ]; then
+    mkdir -p "${SPATIAL_DIR}"
+    cp "$(find "${BQEMU_VENV}" -name spatial.duckdb_extension | head -n 1)" "${SPATIAL_DIR}/"
+fi
+
 echo "== test tools"
 command -v tpchgen-cli >/dev/null || cargo install tpchgen-cli --locked --quiet
 

@@ -15,6 +15,7 @@
 //! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
 //! ```
 
+mod bigquery;
 mod compare;
 mod contender;
 mod cymbal;
@@ -64,6 +65,10 @@ enum Command {
     /// One executor as a worker process of `run` (started by `run`, not by hand).
     #[command(hide = true)]
     Worker(worker::WorkerOptions),
+    /// The Cymbal transactions written to and read from BigQuery (Storage Write and Read
+    /// APIs) against a Parquet load job, and spate's CPU per million rows against local
+    /// Parquet.
+    Bigquery(bigquery::BigQueryOptions),
     /// Write lineitem as a Delta table partitioned by ship month, against COPY to
     /// Parquet partitioned the same way.
     DeltaWrite(delta_write::DeltaWriteOptions),
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
         Command::Generate { scale, out, parts } => data::generate(&scale, &out, parts),
         Command::Run(options) => runner::run(&options),
         Command::Worker(options) => worker::run(&options),
+        Command::Bigquery(options) => bigquery::run(&options),
         Command::DeltaWrite(options) => delta_write::run(&options),
         Command::Skew(options) => skew::run(&options),
         Command::SkewedScan(options) => skewed_scan::run(&options),

@@ -7,7 +7,9 @@
 -- customers, and writes the full report and the customers' invoices into the warehouse:
 -- Delta Lake tables daily_sales, invoices and invoice_lines under ./warehouse/ (or
 -- --param warehouse=URL, any path or object-store URL), partitioned by date. Each table
--- gets one atomic commit per run; re-running a day replaces exactly that day.
+-- gets one atomic commit per run; re-running a day replaces exactly that day. With
+-- --param warehouse=bigquery://PROJECT/DATASET the same statements write BigQuery tables
+-- (a COPY to bigquery:// writes BigQuery whatever STORED AS says), also replacing the day.
 
 -- Every line sold that day, with its product, store and money columns. Discounts are a
 -- fraction of the gross amount; tax is the store's rate on the discounted amount.

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli {
+    mod bigquery;
     pub mod common;
     mod delta;
     mod demo;

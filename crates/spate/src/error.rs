@@ -103,6 +103,10 @@ pub enum SpateError {
     #[error(transparent)]
     Delta(#[from] spate_delta::DeltaError),
 
+    /// A BigQuery table could not be read or written.
+    #[error(transparent)]
+    BigQuery(#[from] spate_bigquery::BigQueryError),
+
     /// Any other error from DataFusion: SQL, planning, execution.
     #[error("{}", datafusion_message(.0))]
     DataFusion(#[source] DataFusionError),

@@ -40,6 +40,9 @@ pub struct ExecutionMetrics {
     /// Requests and bytes per remote object store during the statement (stores it did not
     /// touch are left out). Filled by [`crate::Session::execute_statement`].
     pub store_io: Vec<StoreIo>,
+    /// Streams, rows and bytes per BigQuery table during the statement (tables it did not
+    /// touch are left out). Filled by [`crate::Session::execute_statement`].
+    pub bigquery_io: Vec<spate_bigquery::BigQueryIo>,
 }
 
 /// Runs `plan` to completion with the session's executor and returns its batches in order.
@@ -108,6 +111,7 @@ pub(crate) async fn collect_with_metrics(
         spill_files,
         stages,
         store_io: Vec::new(),
+        bigquery_io: Vec::new(),
     };
     Ok((batches, metrics))
 }

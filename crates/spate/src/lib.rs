@@ -24,6 +24,7 @@
 #[doc = include_str!("../../../docs/library.md")]
 pub struct LibraryGuide;
 
+mod bigquery;
 mod catalog;
 mod config;
 mod copy_delta;
@@ -53,6 +54,7 @@ pub use merge::{MergeBuilder, MergeOutcome};
 pub use progress::{Progress, ProgressSnapshot};
 pub use reader::DataFrameReader;
 pub use session::{Session, SessionBuilder};
+pub use spate_bigquery::BigQueryIo;
 pub use spate_connectors::object_stores::StoreIo;
 pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};

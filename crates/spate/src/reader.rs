@@ -198,4 +198,14 @@ impl DataFrameReader {
             .map_err(|e| self.session.error(e))?;
         Ok(DataFrame::new(self.session, df))
     }
+
+    /// Reads a BigQuery table, `PROJECT.DATASET.TABLE` or `bigquery://PROJECT/DATASET/TABLE`,
+    /// through the Storage Read API: each query's columns and exact filters are applied by
+    /// BigQuery, its streams read in parallel. Options: `endpoint`, `grpc_endpoint`,
+    /// `skip_signature`, `retries`, `timeout_secs` and credential keys (`google_*`), on top
+    /// of `spate.toml`'s `[[stores]]` with prefix `bigquery://PROJECT`.
+    pub async fn bigquery(self, table: &str) -> Result<DataFrame> {
+        let options = self.options.into_iter().collect();
+        self.session.read_bigquery(table, &options).await
+    }
 }

@@ -61,6 +61,7 @@ pub(crate) struct SessionInner {
     pub progress: Arc<Progress>,
     pub memory: Arc<PeakMemoryPool>,
     pub stores: Arc<StoreRegistry>,
+    pub bigquery: Arc<spate_bigquery::BigQueryRegistry>,
 }
 
 impl std::fmt::Debug for Session {
@@ -179,6 +180,9 @@ impl Session {
     /// ```
     pub async fn register(&self, name: &str, path: impl AsRef<Path>) -> Result<()> {
         let location = path.as_ref().to_string_lossy().into_owned();
+        if spate_bigquery::is_bigquery_location(&location) {
+            return self.register_bigquery(name, &location).await;
+        }
         self.register_source(TableSource::new(name, location)).await
     }
 
@@ -564,6 +568,13 @@ impl SessionBuilder {
                 .map(|name| (name.to_string(), Arc::clone(&factory)))
                 .collect();
         factories.insert("DELTA".to_string(), delta);
+        let bigquery = Arc::new(spate_bigquery::BigQueryRegistry::new(
+            options.storage.clone(),
+        ));
+        factories.insert(
+            "BIGQUERY".to_string(),
+            crate::bigquery::table_factory(&bigquery),
+        );
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -590,6 +601,7 @@ impl SessionBuilder {
                 progress: Arc::new(Progress::default()),
                 memory: pool,
                 stores,
+                bigquery,
             }),
         })
     }

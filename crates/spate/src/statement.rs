@@ -241,6 +241,7 @@ impl Session {
     pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
         let started = Instant::now();
         let io_before = self.store_io();
+        let bigquery_before = self.bigquery_io();
         let mut outcome = self.run_parsed(stmt).await.map_err(|e| {
             self.with_refused_write(e, &io_before)
                 .at_statement(&stmt.origin, stmt.line)
@@ -256,6 +257,8 @@ impl Session {
             )
             .filter(|io| !io.is_empty())
             .collect();
+        outcome.metrics.bigquery_io =
+            crate::bigquery::io_since(&bigquery_before, self.bigquery_io());
         Ok(StatementResult {
             origin: stmt.origin.clone(),
             line: stmt.line,
@@ -278,6 +281,18 @@ impl Session {
     }
 
     async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
+        if let DfStatement::CopyTo(copy) = &stmt.parsed
+            && crate::bigquery::is_bigquery_copy(copy)
+        {
+            let (rows, metrics) = self.run_bigquery_copy(copy).await?;
+            let mut outcome = Outcome::done(
+                StatementKind::Copy,
+                format!("wrote {rows} rows to BigQuery table {}", copy.target),
+            );
+            outcome.rows_written = Some(rows);
+            outcome.metrics = metrics;
+            return Ok(outcome);
+        }
         if let DfStatement::CopyTo(copy) = &stmt.parsed
             && crate::copy_delta::is_delta_copy(copy)
         {

@@ -226,6 +226,22 @@ impl DataFrameWriter {
         Ok(crate::statement::count_column(&batches))
     }
 
+    /// Writes a BigQuery table, `PROJECT.DATASET.TABLE` or `bigquery://PROJECT/DATASET/TABLE`,
+    /// through the Storage Write API; returns the rows written. The rows go to pending
+    /// streams committed together once all are written, so a failed write leaves the table
+    /// as it was; a missing table is created from the rows' schema. `Overwrite` replaces
+    /// the table's rows (with option `partitionOverwriteMode` `dynamic`, only the rows of
+    /// the `partition_by` values written) through a staging table and one job, so readers
+    /// never see it empty. Options as for [`crate::DataFrameReader::bigquery`].
+    pub async fn bigquery(self, table: &str) -> Result<u64> {
+        let session = self.df.session().clone();
+        let options = self.options.into_iter().collect();
+        let (rows, _) = session
+            .write_bigquery(&self.df, table, self.mode, &self.partition_by, &options)
+            .await?;
+        Ok(rows)
+    }
+
     async fn save(self, kind: FileFormatKind, target: &Path) -> Result<u64> {
         let text = target.to_string_lossy().into_owned();
         if text.contains("://") {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod integration {
+    mod bigquery;
     pub mod common;
     mod dataframe;
     mod datafusion_slt;

@@ -336,6 +336,20 @@ fn print_metrics(result: &StatementResult) {
             io.max_in_flight
         );
     }
+    for io in &m.bigquery_io {
+        eprintln!(
+            "  bigquery {}: {} read sessions, {} streams, {} rows and {} received; {} write \
+             streams, {} rows and {} sent",
+            io.table,
+            io.read_sessions,
+            io.read_streams,
+            io.rows_received,
+            ByteSize(io.bytes_received),
+            io.write_streams,
+            io.rows_sent,
+            ByteSize(io.bytes_sent)
+        );
+    }
     let stages = spate::QueryMetrics {
         stages: m.stages.clone(),
     };

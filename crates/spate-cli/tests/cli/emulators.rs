@@ -1,6 +1,9 @@
-//! moto for the CLI's tests: the library's integration-test helpers, included by path so
+//! moto and bqemulator for the CLI's tests: the library's integration-test helpers, included by path so
 //! both test binaries start it the same way (see `crates/spate/tests/integration/emulators/`).
 
+#[path = "../../../spate/tests/integration/emulators/bqemulator.rs"]
+#[allow(dead_code)] // Not every helper is used here.
+pub mod bqemulator;
 #[path = "../../../spate/tests/integration/emulators/moto.rs"]
 #[allow(dead_code)] // Not every helper is used here.
 mod moto;
@@ -8,5 +11,6 @@ mod moto;
 #[allow(dead_code)]
 mod server;
 
+pub use bqemulator::BqEmulator;
 pub use moto::Moto;
-use server::{free_port, http, stop, wait_for_port};
+use server::{find_program, free_port, http, http_request, stop, wait_for_port};
