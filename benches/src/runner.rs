@@ -35,11 +35,16 @@ pub struct RunOptions {
     /// Adaptive re-planning under spate's executor: on (default) or off.
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     pub adaptive: Option<bool>,
-    /// Executors to run, comma-separated: `spate`, `datafusion`, and `spate-faults`
+    /// Executors to run, comma-separated: `spate`, `datafusion`, `spate-faults`
     /// (spate with `--inject-task-failures` of its task attempts failing), so that
-    /// `spate-faults,spate` measures the cost of retries in one run and checks the rows.
+    /// `spate-faults,spate` measures the cost of retries in one run and checks the rows,
+    /// and `cluster` (the cluster at `--cluster`, e.g. `spate,cluster`).
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
+    /// The cluster the `cluster` executor runs on (`df://HOST:PORT`, see
+    /// `spate cluster up`).
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
     /// The fraction of task attempts that fail under `spate-faults`.
     #[arg(long, default_value = "0.1")]
     pub inject_task_failures: String,
@@ -141,11 +146,23 @@ fn contenders(options: &RunOptions, threads: usize) -> Result<Vec<Contender>, St
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(|name| {
-            let (kind, faults) = match name {
-                "spate-faults" => (ExecutorKind::Spate, true),
-                other => (other.parse().map_err(|e| format!("{e}"))?, false),
+            let mut builder = Session::builder().threads(threads);
+            let faults = match name {
+                "spate-faults" => true,
+                "cluster" => {
+                    let url = options
+                        .cluster
+                        .as_deref()
+                        .ok_or("`cluster` needs --cluster URL")?;
+                    builder = builder.cluster(url);
+                    false
+                }
+                other => {
+                    let kind: ExecutorKind = other.parse().map_err(|e| format!("{e}"))?;
+                    builder = builder.executor(kind);
+                    false
+                }
             };
-            let mut builder = Session::builder().threads(threads).executor(kind);
             if faults {
                 builder = builder
                     .config("spate.inject_task_failures", &options.inject_task_failures)

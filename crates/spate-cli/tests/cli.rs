@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli {
+    mod cluster;
     pub mod common;
     mod delta;
     mod demo;

@@ -103,6 +103,10 @@ pub enum SpateError {
     #[error(transparent)]
     Delta(#[from] spate_delta::DeltaError),
 
+    /// Cluster mode: a bad URL, an unreachable scheduler, a statement that cannot run there.
+    #[error(transparent)]
+    Cluster(#[from] spate_cluster::ClusterError),
+
     /// Any other error from DataFusion: SQL, planning, execution.
     #[error("{}", datafusion_message(.0))]
     DataFusion(#[source] DataFusionError),
