@@ -68,7 +68,9 @@ impl TestCluster {
         drain(scheduler.0.stderr.take());
         let address = url.trim_start_matches("df://").to_string();
         let mut processes = vec![scheduler];
-        for _ in 0..executors {
+        for n in 0..executors {
+            // In the test's directory, so that killed executors leave nothing behind.
+            let work = dir.join(format!("executor-{n}"));
             let mut executor = start(
                 dir,
                 &[
@@ -81,6 +83,8 @@ impl TestCluster {
                     threads,
                     "--memory-limit",
                     "512MiB",
+                    "--work-dir",
+                    work.to_str().unwrap(),
                 ],
             );
             drain(executor.0.stdout.take());

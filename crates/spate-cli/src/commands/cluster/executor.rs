@@ -45,8 +45,8 @@ fn report(event: ExecutorEvent) {
             slots,
             work_dir,
         } => eprintln!(
-            "spate executor running {slots} tasks at once, serving results on {flight}, \
-             work directory {}",
+            "spate executor: {slots} task slots, serving results on {flight}, work \
+             directory {}",
             work_dir.display()
         ),
     }
