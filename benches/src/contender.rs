@@ -24,7 +24,8 @@ const SETUP: &str = "benches/setup.sh";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Engine {
-    /// spate's or DataFusion's executor (`spate`, `datafusion`, `spate-faults`).
+    /// spate's or DataFusion's executor, or spate on a cluster (`spate`, `datafusion`,
+    /// `spate-faults`, `cluster`).
     DataFusionPlanned,
     /// A peer under Python: `duckdb` or `polars`.
     Peer,
@@ -46,12 +47,14 @@ impl Contender {
             .filter(|n| !n.is_empty())
             .map(|name| {
                 let engine = match name {
-                    "spate" | "datafusion" | "spate-faults" => Engine::DataFusionPlanned,
+                    "spate" | "datafusion" | "spate-faults" | "cluster" => {
+                        Engine::DataFusionPlanned
+                    }
                     "duckdb" | "polars" => Engine::Peer,
                     other => {
                         return Err(format!(
                             "unknown executor '{other}': expected spate, datafusion, \
-                             spate-faults, duckdb or polars"
+                             spate-faults, cluster, duckdb or polars"
                         ));
                     }
                 };
@@ -147,6 +150,9 @@ impl Contender {
                 let mut command = Command::new(exe);
                 command.args(["worker", "--executor", &self.name]);
                 command.args(["--inject-task-failures", &options.inject_task_failures]);
+                if let Some(url) = &options.cluster {
+                    command.args(["--cluster", url]);
+                }
                 if let Some(limit) = &options.memory_limit {
                     command.args(["--memory-limit", limit]);
                 }

@@ -45,9 +45,14 @@ pub struct RunOptions {
     /// Executors to run, comma-separated: `spate`, `datafusion`, `spate-faults` (spate with
     /// `--inject-task-failures` of its task attempts failing, so that `spate-faults,spate`
     /// measures the cost of retries in one run and checks the rows), and the peers
-    /// `duckdb` and `polars` (Python packages; install them with `benches/setup.sh`).
+    /// `duckdb` and `polars` (Python packages; install them with `benches/setup.sh`), and
+    /// `cluster` (spate on the cluster at `--cluster`, e.g. `spate,cluster`).
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
+    /// The cluster the `cluster` executor runs on (`df://HOST:PORT`, see
+    /// `spate cluster up`).
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
     /// The fraction of task attempts that fail under `spate-faults`.
     #[arg(long, default_value = "0.1")]
     pub inject_task_failures: String,

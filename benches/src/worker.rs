@@ -16,9 +16,12 @@ use crate::protocol::{Reply, Request};
 /// Options of `tpch worker` (set by `tpch run`, not by hand).
 #[derive(Debug, clap::Args)]
 pub struct WorkerOptions {
-    /// `spate`, `datafusion` or `spate-faults`.
+    /// `spate`, `datafusion`, `spate-faults` or `cluster`.
     #[arg(long)]
     pub executor: String,
+    /// The cluster of the `cluster` executor (`df://HOST:PORT`).
+    #[arg(long)]
+    pub cluster: Option<String>,
     #[arg(long)]
     pub data: PathBuf,
     #[arg(long)]
@@ -65,6 +68,7 @@ async fn serve(options: &WorkerOptions, threads: usize) -> Result<(), String> {
 fn version(executor: &str) -> String {
     match executor {
         "datafusion" => format!("datafusion {}", spate::datafusion::DATAFUSION_VERSION),
+        "cluster" => format!("spate {} on Ballista", env!("CARGO_PKG_VERSION")),
         _ => format!("spate {}", env!("CARGO_PKG_VERSION")),
     }
 }
@@ -77,11 +81,23 @@ fn send(reply: &Reply) -> Result<(), String> {
 }
 
 fn session(options: &WorkerOptions, threads: usize) -> Result<Session, String> {
-    let (kind, faults) = match options.executor.as_str() {
-        "spate-faults" => (ExecutorKind::Spate, true),
-        other => (other.parse().map_err(|e| format!("{e}"))?, false),
+    let mut builder = Session::builder().threads(threads);
+    let faults = match options.executor.as_str() {
+        "spate-faults" => true,
+        "cluster" => {
+            let url = options
+                .cluster
+                .as_deref()
+                .ok_or("`cluster` needs --cluster URL")?;
+            builder = builder.cluster(url);
+            false
+        }
+        other => {
+            let kind: ExecutorKind = other.parse().map_err(|e| format!("{e}"))?;
+            builder = builder.executor(kind);
+            false
+        }
     };
-    let mut builder = Session::builder().threads(threads).executor(kind);
     if faults {
         builder = builder
             .config("spate.inject_task_failures", &options.inject_task_failures)

@@ -12,6 +12,8 @@ Examples:
   echo \"select 42\" | spate sql - --format json
   spate sql \"select * from sales\" --table sales=./sales/ --output top.parquet
   spate demo generate --transactions 10000000 --days 30 --out ./cymbal
+  spate cluster up --executors 2        (prints df://127.0.0.1:50050)
+  spate run daily.sql --data ./cymbal --cluster df://127.0.0.1:50050
 
 Exit codes: 0 success, 1 a statement failed, 2 the command line is wrong.";
 
@@ -59,6 +61,60 @@ pub enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+    /// Run statements on a cluster of machines (Apache DataFusion Ballista): start a
+    /// scheduler, executors, or both here; then give `run`/`sql` `--cluster df://HOST:PORT`.
+    #[command(after_help = CLUSTER_EXAMPLES)]
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+const CLUSTER_EXAMPLES: &str = "\
+Examples:
+  on one machine, to try it:
+    spate cluster up --executors 2
+  on several machines:
+    spate cluster scheduler --bind 0.0.0.0:50050                 (on host sched-1)
+    spate cluster executor --scheduler sched-1:50050 --memory-limit 8GiB   (on each worker)
+    spate run job.sql --data /shared/data --cluster df://sched-1:50050
+
+Executors read and write files at the paths the client names: give every machine the
+same files (a shared file system). See docs/cluster.md.";
+
+/// `spate cluster ...`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Run a scheduler until Ctrl-C: clients send it statements, executors register with
+    /// it. Prints the URL for --cluster on standard output.
+    Scheduler {
+        /// Where to listen (0.0.0.0: every interface; port 0: a free port).
+        #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
+        bind: String,
+        /// Stop when the parent process dies (set by `spate cluster up`).
+        #[arg(long, hide = true)]
+        watch_parent: bool,
+    },
+    /// Run an executor until Ctrl-C: it registers with the scheduler, runs tasks and
+    /// serves their output to other executors and to clients (Arrow Flight).
+    Executor(ExecutorArgs),
+    /// Start a scheduler and executors on this machine, as child processes, and print the
+    /// URL for --cluster; Ctrl-C stops them all.
+    Up {
+        /// Where the scheduler listens (port 0: a free port); executors listen on free
+        /// ports of the same host.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+        bind: String,
+        /// How many executors.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        executors: usize,
+        /// Tasks each executor runs at once (default: all cores, each).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// The memory limit of each executor, e.g. 1GiB.
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +140,31 @@ pub enum DemoCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+}
+
+/// The flags of `spate cluster executor`.
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler's address. The executor waits for it to answer.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// Tasks run at once (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// The memory the executor's tasks may use together before spilling, e.g. 4GiB
+    /// (default: a share of this machine's memory).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Where shuffle output and spill files go (default: a temporary directory, removed
+    /// when the executor stops).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Where to serve Arrow Flight to other executors and clients (port 0: a free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:0")]
+    pub bind: String,
+    /// Stop when the parent process dies (set by `spate cluster up`).
+    #[arg(long, hide = true)]
+    pub watch_parent: bool,
 }
 
 /// How results are printed.
@@ -157,6 +238,13 @@ pub struct QueryOptions {
     /// Which executor runs queries: spate (default) or datafusion.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
+    /// Run the statements on the cluster whose scheduler listens at URL
+    /// (df://HOST:PORT; see `spate cluster`). Tables are resolved here; the cluster
+    /// reads and writes the files at the same paths. --threads sets the partitions of the
+    /// plan; spate's own executor options (shuffle partitions, adaptive, retries, fault
+    /// injection) do not apply, and --executor is ignored.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
     /// Object-store settings per URL prefix (endpoints, regions, credentials, retries,
     /// timeouts, max concurrent requests); default: spate.toml in the working directory,
     /// when there is one.

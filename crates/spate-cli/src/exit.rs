@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | a statement failed (SQL, data, memory, I/O) |
-//! | 2 | the command line is wrong (bad flag or value, a file or directory it names is missing) |
+//! | 2 | the command line is wrong (bad flag or value, a file or directory it names is missing, a malformed `--cluster` URL) |
 
 use spate::SpateError;
 
@@ -39,7 +39,9 @@ impl Failure {
 impl From<SpateError> for Failure {
     fn from(err: SpateError) -> Self {
         let code = match err.root() {
-            SpateError::InvalidOption { .. } | SpateError::UnknownParameter { .. } => USAGE,
+            SpateError::InvalidOption { .. }
+            | SpateError::UnknownParameter { .. }
+            | SpateError::Cluster(spate_cluster::ClusterError::InvalidAddress { .. }) => USAGE,
             _ => STATEMENT,
         };
         Failure {

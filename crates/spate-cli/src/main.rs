@@ -43,5 +43,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sql { query, options } => commands::query::run_inline(&query, &options),
         Command::Explain { query, options } => commands::query::explain(&query, &options),
         Command::Demo { command } => commands::demo::run(command),
+        Command::Cluster { command } => commands::cluster::run(command),
     }
 }

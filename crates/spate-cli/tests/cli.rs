@@ -3,6 +3,7 @@
 
 mod cli {
     mod bigquery;
+    mod cluster;
     pub mod common;
     mod delta;
     mod demo;

@@ -113,6 +113,9 @@ pub enum ExecutorKind {
     Spate,
     /// DataFusion's streaming executor, for comparison and as an escape hatch.
     DataFusion,
+    /// A cluster's executors (Apache DataFusion Ballista), chosen with
+    /// [`crate::SessionBuilder::cluster`].
+    Cluster,
 }
 
 impl FromStr for ExecutorKind {
@@ -125,7 +128,9 @@ impl FromStr for ExecutorKind {
             _ => Err(SpateError::InvalidOption {
                 option: "executor".into(),
                 value: text.to_string(),
-                reason: "expected spate or datafusion".into(),
+                reason: "expected spate or datafusion (a cluster is chosen by its URL: \
+                         --cluster df://HOST:PORT)"
+                    .into(),
             }),
         }
     }
@@ -142,6 +147,9 @@ pub struct SessionOptions {
     pub threads: usize,
     /// Which executor runs queries.
     pub executor: ExecutorKind,
+    /// The cluster statements run on (`df://HOST:PORT`), when the executor is
+    /// [`ExecutorKind::Cluster`].
+    pub cluster: Option<spate_cluster::ClusterUrl>,
     /// DataFusion settings (`datafusion.*` keys) applied on top of spate's defaults.
     pub settings: Vec<(String, String)>,
     /// Values for `${name}` in SQL run through [`crate::Session::run_script`].
@@ -265,6 +273,7 @@ impl Default for SessionOptions {
             memory_limit: system::default_memory_limit(),
             threads: system::available_cores(),
             executor: ExecutorKind::default(),
+            cluster: None,
             settings: Vec::new(),
             params: Vec::new(),
             storage: StoreConfig::default(),

@@ -61,6 +61,7 @@ impl Session {
         &self,
         copy: &CopyToStatement,
     ) -> Result<(u64, ExecutionMetrics)> {
+        self.refuse_on_cluster("COPY ... STORED AS DELTA")?;
         let at = DeltaLocation::parse(&copy.target)?;
         let mut options = DeltaWriteOptions {
             mode: WriteMode::Append,

@@ -106,6 +106,9 @@ pub enum SpateError {
     /// A BigQuery table could not be read or written.
     #[error(transparent)]
     BigQuery(#[from] spate_bigquery::BigQueryError),
+    /// Cluster mode: a bad URL, an unreachable scheduler, a statement that cannot run there.
+    #[error(transparent)]
+    Cluster(#[from] spate_cluster::ClusterError),
 
     /// Any other error from DataFusion: SQL, planning, execution.
     #[error("{}", datafusion_message(.0))]

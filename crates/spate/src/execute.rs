@@ -88,6 +88,14 @@ pub(crate) async fn collect_with_metrics(
         ExecutorKind::DataFusion => datafusion::physical_plan::collect(Arc::clone(&plan), task_ctx)
             .await
             .map(|batches| (batches, Vec::new())),
+        ExecutorKind::Cluster => match &session.options().cluster {
+            Some(url) => spate_cluster::collect(url, Arc::clone(&plan), task_ctx)
+                .await
+                .map(|batches| (batches, Vec::new())),
+            None => Err(datafusion::error::DataFusionError::Plan(
+                "a cluster session has no cluster URL".into(),
+            )),
+        },
     };
     poller.abort();
     progress.finish();

@@ -55,6 +55,7 @@ pub use progress::{Progress, ProgressSnapshot};
 pub use reader::DataFrameReader;
 pub use session::{Session, SessionBuilder};
 pub use spate_bigquery::BigQueryIo;
+pub use spate_cluster::ClusterUrl;
 pub use spate_connectors::object_stores::StoreIo;
 pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};

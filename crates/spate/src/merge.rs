@@ -177,6 +177,7 @@ async fn run_merge(
     spec: &MergeSpec,
 ) -> Result<MergeOutcome> {
     let session = source.session().clone();
+    session.refuse_on_cluster("MERGE INTO")?;
     let schema = source.schema();
     let batches = source.clone().collect().await?;
     let table = MemTable::try_new(schema, vec![batches]).map_err(|e| session.error(e))?;

@@ -284,6 +284,21 @@ impl Session {
         Ok(DataFrame::new(self.clone(), df))
     }
 
+    /// Fails, naming `part`, when this session runs on a cluster: for what spate runs in
+    /// this process around DataFusion's plans (Delta writes and merges), which a cluster
+    /// cannot run yet.
+    pub(crate) fn refuse_on_cluster(&self, part: &str) -> Result<()> {
+        match &self.inner.options.cluster {
+            Some(_) => Err(SpateError::Cluster(
+                spate_cluster::ClusterError::Unsupported {
+                    part: part.to_string(),
+                    reason: "Delta tables do not run on a cluster in this version".into(),
+                },
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Wraps a DataFusion error with this session's memory limit for the message.
     pub(crate) fn error(&self, err: datafusion::error::DataFusionError) -> SpateError {
         if crate::error::is_disk_full(&err) {
@@ -432,6 +447,30 @@ impl SessionBuilder {
         self
     }
 
+    /// Runs statements on the cluster whose scheduler listens at `url` (`df://HOST:PORT`,
+    /// see `spate cluster`) instead of in this process. Tables are resolved here, as
+    /// always; the scheduler and executors read their files at the same paths, so they
+    /// must see the same files (one machine, or a shared file system). Statements that
+    /// cannot run on a cluster yet (Delta tables, object stores) fail before anything runs.
+    /// A malformed URL fails in [`Self::build`]; an unreachable scheduler when a statement
+    /// runs.
+    ///
+    /// ```
+    /// let s = spate::Session::builder().cluster("df://127.0.0.1:50050").build().unwrap();
+    /// assert_eq!(s.options().executor, spate::ExecutorKind::Cluster);
+    /// assert!(spate::Session::builder().cluster("127.0.0.1:50050").build().is_err());
+    /// ```
+    pub fn cluster(mut self, url: &str) -> Self {
+        match url.parse() {
+            Ok(url) => {
+                self.options.cluster = Some(url);
+                self.options.executor = ExecutorKind::Cluster;
+            }
+            Err(err) => self.errors.push(SpateError::Cluster(err)),
+        }
+        self
+    }
+
     /// A value for `${name}` in SQL.
     ///
     /// ```
@@ -508,13 +547,13 @@ impl SessionBuilder {
         if let Some(retries) = self.faults.task_retries(env)? {
             options.task_retries = retries;
         }
-        let mut config = SessionConfig::new()
-            .with_target_partitions(options.threads)
-            .with_information_schema(true)
-            .with_default_catalog_and_schema(CATALOG, SCHEMA);
-        if options.executor == ExecutorKind::Spate {
-            spate_executor::configure_session(&mut config);
-        }
+        let mut config = for_executor(
+            &options,
+            SessionConfig::new()
+                .with_target_partitions(options.threads)
+                .with_information_schema(true)
+                .with_default_catalog_and_schema(CATALOG, SCHEMA),
+        )?;
         // Each sort keeps a merge buffer out of the pool; DataFusion's fixed 10 MiB makes
         // every sort fail under small limits, so it is sized from the limit (users may
         // still set it).
@@ -558,29 +597,19 @@ impl SessionBuilder {
             .with_memory_pool(Arc::clone(&pool) as _)
             .with_cache_manager(caches)
             .build_arc()?;
-        let delta: Arc<dyn TableProviderFactory> =
-            Arc::new(spate_delta::DeltaTableFactory::new(Arc::clone(&stores)));
-        let factory: Arc<dyn TableProviderFactory> =
-            Arc::new(SpateTableFactory::new(Arc::clone(&stores)));
-        let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> =
-            ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
-                .into_iter()
-                .map(|name| (name.to_string(), Arc::clone(&factory)))
-                .collect();
-        factories.insert("DELTA".to_string(), delta);
         let bigquery = Arc::new(spate_bigquery::BigQueryRegistry::new(
             options.storage.clone(),
         ));
-        factories.insert(
-            "BIGQUERY".to_string(),
-            crate::bigquery::table_factory(&bigquery),
-        );
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_table_factories(factories)
+            .with_table_factories(table_factories(&stores, &bigquery))
             .build();
+        let state = match &options.cluster {
+            Some(url) => spate_cluster::client_state(state, url)?,
+            None => state,
+        };
         let ctx = SessionContext::new_with_state(state);
         let schema = Arc::new(DataSchema::default());
         ctx.catalog(CATALOG)
@@ -605,4 +634,50 @@ impl SessionBuilder {
             }),
         })
     }
+}
+
+/// `config` set up for the session's executor: spate's planner settings, or Ballista's
+/// for a cluster.
+fn for_executor(options: &SessionOptions, mut config: SessionConfig) -> Result<SessionConfig> {
+    match (options.executor, &options.cluster) {
+        (ExecutorKind::Spate, None) => spate_executor::configure_session(&mut config),
+        (ExecutorKind::Cluster, Some(_)) => config = spate_cluster::client_config(config),
+        (ExecutorKind::DataFusion, None) => {}
+        (_, cluster) => {
+            return Err(SpateError::InvalidOption {
+                option: "executor".into(),
+                value: format!("{:?}", options.executor),
+                reason: match cluster {
+                    Some(url) => format!("statements run on the cluster at {url}"),
+                    None => {
+                        "a cluster is chosen by its URL: Session::builder().cluster(url)".into()
+                    }
+                },
+            });
+        }
+    }
+    Ok(config)
+}
+
+/// The factories of `CREATE EXTERNAL TABLE ... STORED AS`: spate's table resolution for
+/// files, and Delta tables.
+fn table_factories(
+    stores: &Arc<StoreRegistry>,
+    bigquery: &Arc<spate_bigquery::BigQueryRegistry>,
+) -> HashMap<String, Arc<dyn TableProviderFactory>> {
+    let delta: Arc<dyn TableProviderFactory> =
+        Arc::new(spate_delta::DeltaTableFactory::new(Arc::clone(stores)));
+    let factory: Arc<dyn TableProviderFactory> =
+        Arc::new(SpateTableFactory::new(Arc::clone(stores)));
+    let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> =
+        ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
+            .into_iter()
+            .map(|name| (name.to_string(), Arc::clone(&factory)))
+            .collect();
+    factories.insert("DELTA".to_string(), delta);
+    factories.insert(
+        "BIGQUERY".to_string(),
+        crate::bigquery::table_factory(bigquery),
+    );
+    factories
 }

@@ -200,6 +200,7 @@ impl DataFrameWriter {
     /// ```
     pub async fn delta(self, location: impl AsRef<Path>) -> Result<u64> {
         let session = self.df.session().clone();
+        session.refuse_on_cluster("writing a Delta table")?;
         let text = location.as_ref().to_string_lossy().into_owned();
         let at = spate_delta::DeltaLocation::parse(&text)?;
         let mut options = spate_delta::DeltaWriteOptions {

@@ -195,7 +195,9 @@ fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Fail
             builder = builder.config(key, value);
         }
     }
-    if let Some(executor) = &options.executor {
+    if let Some(url) = &options.cluster {
+        builder = builder.cluster(url);
+    } else if let Some(executor) = &options.executor {
         let kind: ExecutorKind = executor.parse().map_err(|_| {
             Failure::usage(format!(
                 "invalid --executor '{executor}': expected spate or datafusion"
@@ -241,6 +243,12 @@ async fn execute(
     options: &QueryOptions,
     sink: &Sink,
 ) -> Result<(), Failure> {
+    // A cluster that does not answer fails now, in seconds, before any statement runs.
+    if let Some(url) = &session.options().cluster {
+        spate_cluster::check_reachable(url)
+            .await
+            .map_err(|e| Failure::statement(e.to_string()))?;
+    }
     for dir in &options.data {
         let text = dir.to_string_lossy();
         if text.contains("://") {

@@ -1,0 +1,144 @@
+//! The client side: a session whose statements run on a cluster.
+//!
+//! This is what Ballista's `SessionContext::remote_with_state` does (Ballista's settings
+//! on the session, Ballista's query planner), with spate's planner in front of Ballista's
+//! ([`crate::cluster_planner`]). Nothing connects until a statement runs;
+//! [`check_reachable`] tells quickly whether the scheduler answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista_core::execution_plans::{DistributedExplainAnalyzeExec, DistributedQueryExec};
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use ballista_core::planner::BallistaQueryPlanner;
+use ballista_core::serde::protobuf::GetJobStatusParams;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::TreeNode;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
+use datafusion::execution::context::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+use datafusion_proto::protobuf::LogicalPlanNode;
+use tonic::transport::Endpoint;
+
+use crate::cluster_planner::ClusterQueryPlanner;
+use crate::cluster_url::ClusterUrl;
+use crate::error::{ClusterError, Result};
+use crate::logical_codec::SpateLogicalCodec;
+
+/// How long the scheduler has to answer [`check_reachable`].
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `config` with Ballista's settings (the `ballista.*` extension) and Ballista's defaults
+/// for DataFusion on a cluster: no round-robin repartitioning, sort-merge joins (hash
+/// joins cannot spill there), no dynamic filters across stages. Apply it before the user's
+/// own settings, so those win.
+///
+/// ```
+/// let config = spate_cluster::client_config(datafusion::prelude::SessionConfig::new());
+/// assert!(!config.options().optimizer.prefer_hash_join);
+/// assert!(config.options().extensions.get::<ballista_core::config::BallistaConfig>().is_some());
+/// ```
+pub fn client_config(config: SessionConfig) -> SessionConfig {
+    config.upgrade_for_ballista()
+}
+
+/// `state` planning its statements onto the cluster at `url`.
+pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionState> {
+    let endpoint = url.scheduler_endpoint();
+    let config = client_config(state.config().clone())
+        .with_ballista_logical_extension_codec(Arc::new(SpateLogicalCodec::default()));
+    let ballista = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
+        endpoint.clone(),
+        config.ballista_config(),
+        config.ballista_logical_extension_codec(),
+    );
+    let config = config.with_ballista_query_planner(Arc::new(ClusterQueryPlanner::new(ballista)));
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build();
+    Ok(state.upgrade_for_ballista(endpoint)?)
+}
+
+/// Runs a plan of a session from [`client_state`] to completion. The plan is Ballista's
+/// `DistributedQueryExec` (the statement, sent to the scheduler), or a plan of the
+/// session's own catalog that runs here. A plan that would run part of a statement here,
+/// around the part on the cluster (a Delta write), is refused, and so is an unreachable
+/// scheduler, before anything runs.
+pub async fn collect(
+    url: &ClusterUrl,
+    plan: Arc<dyn ExecutionPlan>,
+    context: Arc<TaskContext>,
+) -> datafusion::error::Result<Vec<RecordBatch>> {
+    let distributed = |node: &Arc<dyn ExecutionPlan>| {
+        node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+            .is_some()
+            || node
+                .downcast_ref::<DistributedExplainAnalyzeExec<LogicalPlanNode>>()
+                .is_some()
+    };
+    if !distributed(&plan) && plan.exists(|node| Ok(distributed(node)))? {
+        return Err(ClusterError::Unsupported {
+            part: plan.name().to_string(),
+            reason: "it would run in this process, around the part of the statement that \
+                     runs on the cluster"
+                .into(),
+        }
+        .into());
+    }
+    check_reachable(url).await?;
+    datafusion::physical_plan::collect(plan, context).await
+}
+
+/// Fails within seconds, saying why, when the scheduler at `url` does not answer.
+pub async fn check_reachable(url: &ClusterUrl) -> Result<()> {
+    probe_scheduler(&url.scheduler_endpoint())
+        .await
+        .map_err(|reason| ClusterError::Unreachable {
+            url: url.to_string(),
+            reason,
+        })
+}
+
+/// Asks the scheduler at `endpoint` (`http://HOST:PORT`) for the status of a job that
+/// does not exist: any answer shows a Ballista scheduler listens there.
+pub(crate) async fn probe_scheduler(endpoint: &str) -> std::result::Result<(), String> {
+    let probe = async {
+        let endpoint = Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| innermost(&e))?
+            .connect_timeout(PROBE_TIMEOUT);
+        let channel = endpoint.connect().await.map_err(|e| innermost(&e))?;
+        SchedulerGrpcClient::new(channel)
+            .get_job_status(GetJobStatusParams {
+                job_id: "spate-probe".into(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|status| {
+                format!(
+                    "something answers there, but not a spate scheduler ({})",
+                    status.message()
+                )
+            })
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no answer within {} seconds",
+                PROBE_TIMEOUT.as_secs()
+            ))
+        })
+}
+
+/// The deepest cause of an error: transport errors say "transport error" on top and
+/// "Connection refused" at the bottom.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = err;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    deepest.to_string()
+}

@@ -1,0 +1,89 @@
+//! [`SpatePhysicalCodec`]: how the scheduler encodes the plans of tasks for executors, and
+//! how executors decode them: Ballista's codec, plus the nodes spate adds. Every node it
+//! writes is a [`SpateNode`] naming which of them it holds, so the scheduler and the
+//! executors must both use it (they do: both are the `spate` binary).
+//!
+//! The nodes spate adds: CSV sinks ([`crate::shipped_csv_sink`]).
+
+use std::sync::Arc;
+
+use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use prost::Message;
+
+use crate::shipped_csv_sink;
+
+/// One encoded node: exactly one field is set.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SpateNode {
+    /// A node of Ballista's codec (its shuffles, its query stages).
+    #[prost(bytes = "vec", optional, tag = "1")]
+    ballista: Option<Vec<u8>>,
+    /// A CSV sink.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    csv_sink: Option<Vec<u8>>,
+}
+
+/// The physical codec of spate's scheduler and executors; see the module doc.
+#[derive(Debug, Default)]
+pub(crate) struct SpatePhysicalCodec {
+    ballista: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for SpatePhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let node = SpateNode::decode(buf)
+            .map_err(|e| DataFusionError::Internal(format!("bad plan node from spate: {e}")))?;
+        match (node.ballista, node.csv_sink, inputs) {
+            (Some(ballista), None, _) => {
+                self.ballista.try_decode(&ballista, inputs, ctx, converter)
+            }
+            (None, Some(sink), [input]) => {
+                shipped_csv_sink::decode(&sink, Arc::clone(input), ctx, self, converter)
+            }
+            _ => Err(DataFusionError::Internal(format!(
+                "a plan node from spate with {} inputs that spate cannot read",
+                inputs.len()
+            ))),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        let sink = match node.downcast_ref::<DataSinkExec>() {
+            Some(exec) => shipped_csv_sink::encode(exec, self, converter)?,
+            None => None,
+        };
+        let wrapped = match sink {
+            Some(sink) => SpateNode {
+                ballista: None,
+                csv_sink: Some(sink),
+            },
+            None => {
+                let mut inner = Vec::new();
+                self.ballista.try_encode(node, &mut inner, converter)?;
+                SpateNode {
+                    ballista: Some(inner),
+                    csv_sink: None,
+                }
+            }
+        };
+        wrapped
+            .encode(buf)
+            .map_err(|e| DataFusionError::Internal(format!("cannot encode a plan node: {e}")))
+    }
+}

@@ -1,0 +1,110 @@
+//! [`Scheduler`]: Ballista's scheduler, embedded, set up for spate.
+//!
+//! Clients submit statements to it as DataFusion logical plans; it plans them into stages
+//! and hands their tasks to the executors that registered with it. spate runs it with:
+//! - pull-based scheduling: executors ask for tasks when they have free slots (their polls
+//!   are their heartbeats), so an executor needs no port of its own besides its Arrow
+//!   Flight one, and that one can be picked freely;
+//! - its own listener, bound before the server starts, so port 0 gets a free port that is
+//!   known (and printed) before anyone connects;
+//! - spate's object stores and no listing cache ([`crate::server_runtime`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+use ballista_scheduler::scheduler_server::SchedulerServer;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+use tokio::net::TcpListener;
+
+use crate::cluster_url::{ClusterUrl, HostPort};
+use crate::error::{ClusterError, Result};
+use crate::physical_codec::SpatePhysicalCodec;
+use crate::server_runtime::ServerRuntime;
+
+/// How to run a scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Where to listen; port 0 picks a free port.
+    pub bind: HostPort,
+}
+
+/// A scheduler listening on its address, not serving yet.
+pub struct Scheduler {
+    listener: TcpListener,
+    address: SocketAddr,
+    url: ClusterUrl,
+    server: SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
+}
+
+impl Scheduler {
+    /// Binds the scheduler's address and starts its event loop.
+    pub async fn bind(options: &SchedulerOptions) -> Result<Self> {
+        let (listener, local) = options.bind.listen().await?;
+        let runtime = ServerRuntime::from_environment();
+        let config = SchedulerConfig {
+            bind_host: local.ip().to_string(),
+            bind_port: local.port(),
+            external_host: options.bind.host.clone(),
+            scheduling_policy: TaskSchedulingPolicy::PullStaged,
+            override_session_builder: Some(runtime.session_builder()),
+            override_physical_codec: Some(Arc::new(SpatePhysicalCodec::default())),
+            ..SchedulerConfig::default()
+        };
+        config.validate().map_err(server_error)?;
+        let config = Arc::new(config);
+        let cluster = BallistaCluster::new_from_config(&config)
+            .await
+            .map_err(server_error)?;
+        let server = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config)
+            .await
+            .map_err(server_error)?;
+        let host = advertised_host(&options.bind.host);
+        Ok(Scheduler {
+            listener,
+            address: local,
+            url: format!("df://{host}:{}", local.port()).parse()?,
+            server,
+        })
+    }
+
+    /// The address it listens on (with the port it got when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The URL clients use: the bound host (this machine's name when bound to every
+    /// interface) and port.
+    pub fn url(&self) -> &ClusterUrl {
+        &self.url
+    }
+
+    /// Serves clients and executors until the future is dropped or the server fails.
+    pub async fn serve(self) -> Result<()> {
+        start_grpc_service_with_listener(self.listener, self.server)
+            .await
+            .map_err(server_error)
+    }
+}
+
+/// The host to tell clients: the one bound, or this machine's name for `0.0.0.0`.
+fn advertised_host(bind_host: &str) -> String {
+    if bind_host != "0.0.0.0" && bind_host != "[::]" {
+        return bind_host.to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn server_error(err: ballista_core::error::BallistaError) -> ClusterError {
+    ClusterError::Server {
+        role: "the scheduler",
+        reason: err.to_string(),
+    }
+}

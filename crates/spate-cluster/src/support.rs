@@ -1,0 +1,227 @@
+//! What runs on a cluster in this version, checked on the client before a statement is
+//! submitted, so that a statement that cannot run fails before any task starts, with one
+//! line naming the part at fault.
+//!
+//! A statement travels to the scheduler as a DataFusion logical plan (protobuf). What
+//! travels: tables of Parquet, CSV, JSON and Arrow files (DataFusion's `ListingTable`, with
+//! their files' format options, schema and Hive partition columns), views, `VALUES`, and
+//! writes into such tables (`INSERT`) or to files (`COPY ... TO`). Their paths must be
+//! readable by the scheduler and every executor at the same place (one machine, or a
+//! shared file system). What does not travel yet: Delta tables, tables in object stores
+//! (`s3://`, `gs://`, `az://`, ...), in-memory tables and table functions (`range()`).
+//!
+//! Two things of `COPY ... TO` are settled here, before the plan travels: relative paths
+//! are made absolute (the scheduler and the executors run in directories of their own),
+//! and its `format.*` options go into the file format itself (DataFusion 55's protobuf
+//! form of `COPY` keeps the format but drops the statement's options, so a `delimiter`
+//! would be lost). Options that are not the format's fail the check.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::ConfigFileType;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::file_format::csv::CsvFormatFactory;
+use datafusion::datasource::file_format::json::JsonFormatFactory;
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::datasource::file_format::{
+    FileFormatFactory, file_type_to_format, format_as_file_type,
+};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::source_as_provider;
+use datafusion::datasource::{MemTable, ViewTable};
+use datafusion::logical_expr::LogicalPlan;
+
+use spate_delta::DeltaTableProvider;
+
+use crate::error::{ClusterError, Result};
+
+/// Fails, naming the part, when `plan` reads or writes something a cluster cannot.
+pub(crate) fn check_plan(plan: &LogicalPlan) -> Result<()> {
+    let mut problem = None;
+    plan.apply_with_subqueries(|node| {
+        let found = match node {
+            LogicalPlan::TableScan(scan) => check_table(
+                &scan.table_name.to_string(),
+                &source_as_provider(&scan.source)?,
+            ),
+            LogicalPlan::Dml(dml) => check_table(
+                &dml.table_name.to_string(),
+                &source_as_provider(&dml.target)?,
+            ),
+            LogicalPlan::Copy(copy) => check_copy_target(&copy.output_url)
+                .and_then(|()| check_copy_options(&copy.output_url, &copy.options)),
+            _ => Ok(()),
+        };
+        Ok(match found {
+            Ok(()) => TreeNodeRecursion::Continue,
+            Err(err) => {
+                problem = Some(err);
+                TreeNodeRecursion::Stop
+            }
+        })
+    })?;
+    problem.map_or(Ok(()), Err)
+}
+
+fn check_table(name: &str, provider: &Arc<dyn TableProvider>) -> Result<()> {
+    let unsupported = |what: String, reason: &str| {
+        Err(ClusterError::Unsupported {
+            part: format!("table '{name}' ({what})"),
+            reason: reason.to_string(),
+        })
+    };
+    if let Some(listing) = provider.downcast_ref::<ListingTable>() {
+        return match listing.table_paths().iter().find(|p| p.scheme() != "file") {
+            Some(remote) => unsupported(
+                remote.to_string(),
+                "tables in object stores do not run on a cluster in this version; only \
+                 files on a file system every machine of the cluster sees",
+            ),
+            None => Ok(()),
+        };
+    }
+    if provider.downcast_ref::<ViewTable>().is_some() {
+        return Ok(());
+    }
+    if provider.downcast_ref::<DeltaTableProvider>().is_some() {
+        return unsupported(
+            "a Delta table".into(),
+            "Delta tables do not run on a cluster in this version",
+        );
+    }
+    let kind = if provider.downcast_ref::<MemTable>().is_some() {
+        "an in-memory table"
+    } else {
+        "not a table of files"
+    };
+    unsupported(
+        kind.into(),
+        "only tables of Parquet, CSV, JSON and Arrow files run on a cluster",
+    )
+}
+
+fn check_copy_target(url: &str) -> Result<()> {
+    if url.contains("://") && !url.starts_with("file://") {
+        return Err(ClusterError::Unsupported {
+            part: format!("COPY TO {url}"),
+            reason: "writing to object stores does not run on a cluster in this version; \
+                     only to a file system every machine of the cluster sees"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// `COPY` options that are not the file format's.
+fn check_copy_options(target: &str, options: &HashMap<String, String>) -> Result<()> {
+    match options.keys().find(|key| !key.starts_with("format.")) {
+        Some(key) => Err(ClusterError::Unsupported {
+            part: format!("COPY TO {target} option '{key}'"),
+            reason: "only the file format's options (format.*) reach the cluster".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `plan` with its `COPY ... TO` targets made absolute and their options moved into their
+/// file formats; see the module doc.
+pub(crate) fn prepare_copies(plan: LogicalPlan, session: &dyn Session) -> Result<LogicalPlan> {
+    let rewritten = plan.transform_up(|node| {
+        let LogicalPlan::Copy(mut copy) = node else {
+            return Ok(Transformed::no(node));
+        };
+        if let Some(absolute) = absolute_location(&copy.output_url) {
+            copy.output_url = absolute;
+        }
+        if !copy.options.is_empty() {
+            let factory = file_type_to_format(&copy.file_type)?;
+            let configured = with_options(factory.as_ref(), session, &copy.options)?;
+            copy.file_type = format_as_file_type(configured);
+            copy.options = HashMap::new();
+        }
+        Ok(Transformed::yes(LogicalPlan::Copy(copy)))
+    })?;
+    Ok(rewritten.data)
+}
+
+/// A file format like `factory` with the session's defaults and `options` set in it.
+fn with_options(
+    factory: &dyn FileFormatFactory,
+    session: &dyn Session,
+    options: &HashMap<String, String>,
+) -> datafusion::error::Result<Arc<dyn FileFormatFactory>> {
+    let mut table = session.default_table_options();
+    let kind = if factory.downcast_ref::<CsvFormatFactory>().is_some() {
+        ConfigFileType::CSV
+    } else if factory.downcast_ref::<JsonFormatFactory>().is_some() {
+        ConfigFileType::JSON
+    } else if factory.downcast_ref::<ParquetFormatFactory>().is_some() {
+        ConfigFileType::PARQUET
+    } else {
+        return Err(ClusterError::Unsupported {
+            part: format!("COPY TO ... STORED AS {}", factory.get_ext()),
+            reason: "with options, only Parquet, CSV and JSON".into(),
+        }
+        .into());
+    };
+    table.set_config_format(kind.clone());
+    table.alter_with_string_hash_map(options)?;
+    Ok(match kind {
+        ConfigFileType::CSV => Arc::new(CsvFormatFactory::new_with_options(table.csv)),
+        ConfigFileType::JSON => Arc::new(JsonFormatFactory::new_with_options(table.json)),
+        ConfigFileType::PARQUET => Arc::new(ParquetFormatFactory::new_with_options(table.parquet)),
+    })
+}
+
+/// The absolute form of a relative local path (a trailing `/`, which makes it a
+/// directory, kept); `None` when it is a URL or already absolute.
+fn absolute_location(location: &str) -> Option<String> {
+    let path = Path::new(location);
+    if location.contains("://") || path.is_absolute() {
+        return None;
+    }
+    let mut text = std::path::absolute(path)
+        .ok()?
+        .to_string_lossy()
+        .into_owned();
+    if location.ends_with('/') && !text.ends_with('/') {
+        text.push('/');
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_locations_become_absolute() {
+        let cwd = std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string());
+        let cwd = cwd.unwrap_or_default();
+        assert_eq!(
+            absolute_location("out/x.parquet"),
+            Some(format!("{cwd}/out/x.parquet"))
+        );
+        assert_eq!(absolute_location("out/"), Some(format!("{cwd}/out/")));
+        assert_eq!(absolute_location("/data/x.csv"), None);
+        assert_eq!(absolute_location("file:///data/x.csv"), None);
+    }
+
+    #[test]
+    fn object_store_targets_are_named() {
+        let err = check_copy_target("s3://lake/out/")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.starts_with("COPY TO s3://lake/out/ cannot run on a cluster")),
+            "{err:?}"
+        );
+        assert!(check_copy_target("/tmp/out/").is_ok());
+    }
+}
