@@ -38,7 +38,10 @@ if [ ! -f "${SPATIAL_DIR}/spatial.duckdb_extension" ]; then
 fi
 
 echo "== test tools"
-command -v tpchgen-cli >/dev/null || cargo install tpchgen-cli --locked --quiet
+# TPC-H data for the cluster and tpch tests: the prebuilt PyPI wheel (cargo install compiles
+# it for about nine minutes).
+command -v tpchgen-cli >/dev/null || python3 -m pip install --quiet --disable-pip-version-check tpchgen-cli==4.0.0
+command -v tpchgen-cli >/dev/null || { echo "tpchgen-cli is not on PATH after pip install" >&2; exit 1; }
 
 echo "== DataFusion's sqllogictest files (crates/spate/tests/integration/datafusion_slt)"
 SPATE_DATAFUSION_SLT_DIR="$(./scripts/fetch-datafusion-slt.sh)"

@@ -29,14 +29,15 @@ fn ensure_tpchgen() -> Result<(), String> {
     {
         return Ok(());
     }
-    eprintln!("installing tpchgen-cli from crates.io");
-    let status = Command::new("cargo")
-        .args(["install", "tpchgen-cli", "--locked"])
+    // The PyPI wheel is prebuilt; `cargo install tpchgen-cli` compiles for minutes.
+    eprintln!("installing tpchgen-cli==4.0.0 from PyPI");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "tpchgen-cli==4.0.0"])
         .status()
-        .map_err(|e| format!("cannot run cargo install: {e}"))?;
+        .map_err(|e| format!("cannot run python3 -m pip: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err("cargo install tpchgen-cli failed".into())
+        Err("pip install tpchgen-cli==4.0.0 failed (benches/setup.sh installs it)".into())
     }
 }

@@ -48,7 +48,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Generate TPC-H Parquet data with tpchgen-cli (installed from crates.io if missing).
+    /// Generate TPC-H Parquet data with tpchgen-cli (installed from PyPI if missing).
     Generate {
         /// Scale factor (1 = about 1 GB of raw data).
         #[arg(long, default_value = "1")]
