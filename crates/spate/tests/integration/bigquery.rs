@@ -247,8 +247,13 @@ async fn a_failed_statement_leaves_the_table_unchanged() {
         "{err}"
     );
     assert_eq!(emulator.count("shop", "t"), 2);
+    // At least one whole batch of the failed statement reached a pending stream (how
+    // many depends on when the writers see the failure), besides the 2 rows inserted.
     let sent = session.bigquery_io()[0].rows_sent;
-    assert!(sent > 20_000, "rows were sent before the failure: {sent}");
+    assert!(
+        sent >= 2 + 8192,
+        "rows were sent before the failure: {sent}"
+    );
     // A whole overwrite replaces the rows; a failed one keeps them.
     let err = query_error(
         &session,
