@@ -158,6 +158,28 @@ impl Rebalancer {
         tasks.push(Arc::new(TaskUnits::new(victim.partition, given)));
         Some((stage, new_task, victim.partition))
     }
+
+    /// A rebalancer whose `stage` has one task per entry of `units`, holding that many
+    /// work units (one small file each), none claimed: for tests of the scheduler.
+    #[cfg(test)]
+    pub(crate) fn with_units(stage: StageId, units: &[usize]) -> Self {
+        use datafusion::datasource::listing::PartitionedFile;
+        let tasks = units
+            .iter()
+            .enumerate()
+            .map(|(partition, n)| {
+                let files = (0..*n)
+                    .map(|i| {
+                        FileGroup::new(vec![PartitionedFile::new(format!("{partition}-{i}"), 10)])
+                    })
+                    .collect();
+                Arc::new(TaskUnits::new(partition, files))
+            })
+            .collect();
+        Rebalancer {
+            stages: HashMap::from([(stage, tasks)]),
+        }
+    }
 }
 
 #[cfg(test)]
