@@ -23,6 +23,8 @@ use std::sync::Arc;
 
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
+use crate::shuffle::ShuffleWriterExec;
+
 /// The id of a stage within one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StageId(pub usize);
@@ -130,7 +132,8 @@ pub enum StageEvent {
 pub struct Stage {
     /// Its id; stages are numbered in the order they must run.
     pub id: StageId,
-    /// The operators it runs; leaves are scans or shuffle readers.
+    /// The operators it runs; leaves are scans or shuffle readers. A map stage's root is
+    /// its sink, a [`ShuffleWriterExec`] over its [body](Stage::body).
     pub plan: Arc<dyn ExecutionPlan>,
     /// Where its output goes.
     pub output: StageOutputKind,
@@ -155,7 +158,24 @@ impl Stage {
 
     /// The output partitions of its plan.
     pub fn plan_partitions(&self) -> usize {
-        self.plan.output_partitioning().partition_count()
+        self.body().output_partitioning().partition_count()
+    }
+
+    /// What it computes: its plan without the [`ShuffleWriterExec`] at a map stage's
+    /// root. Plan rewrites work on this.
+    pub fn body(&self) -> &Arc<dyn ExecutionPlan> {
+        match self.plan.downcast_ref::<ShuffleWriterExec>() {
+            Some(writer) => writer.input(),
+            None => &self.plan,
+        }
+    }
+
+    /// Replaces what it computes, under the same sink.
+    pub fn set_body(&mut self, body: Arc<dyn ExecutionPlan>) {
+        self.plan = match self.plan.downcast_ref::<ShuffleWriterExec>() {
+            Some(writer) => Arc::new(writer.with_input(body)) as Arc<dyn ExecutionPlan>,
+            None => body,
+        };
     }
 
     /// The plan partition task `task` executes.

@@ -121,7 +121,7 @@ impl Rebalancer {
         let Some((plan, units)) = scan::splittable_scan(stage, threads)? else {
             return Ok(());
         };
-        stage.plan = plan;
+        stage.set_body(plan);
         let tasks = units
             .into_iter()
             .enumerate()

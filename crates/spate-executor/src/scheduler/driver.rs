@@ -21,7 +21,7 @@ use crate::faults::{Draw, FaultInjection, Fraction, damage, inject_task_failure}
 use crate::metrics::QueryMetrics;
 use crate::planner::StageGraph;
 use crate::retry::{INPUT_CHECK, has_coupled_partitions, has_side_effects};
-use crate::shuffle::{ShuffleStore, Split, write_map_output};
+use crate::shuffle::{ShuffleStore, ShuffleWriterExec};
 use crate::stage::{Stage, StageOutputKind};
 use crate::task_usage::{CpuTimed, TaskMemoryPool, task_context};
 
@@ -208,26 +208,24 @@ async fn run_task(
         Arc::clone(&stage.plan)
     };
     let partition = stage.partition_of(task);
-    let stream = plan.execute(partition, Arc::clone(ctx))?;
-    let split = match &stage.output {
-        StageOutputKind::Result => {
+    // A map stage's root is its sink, which writes; the result stage returns its rows.
+    let writer = plan.downcast_ref::<ShuffleWriterExec>();
+    let writer = match (writer, &stage.output) {
+        (None, StageOutputKind::Result) => {
+            let stream = plan.execute(partition, Arc::clone(ctx))?;
             let batches: Vec<RecordBatch> = stream.try_collect().await?;
             inject_task_failure(faults, stage.id, task, draw)?;
             return Ok(TaskOutput::Result(batches));
         }
-        StageOutputKind::Shuffle(partitioning) => Split::Partitioned(partitioning.clone()),
-        StageOutputKind::PassThrough => Split::PassThrough,
+        (Some(writer), StageOutputKind::Shuffle(_) | StageOutputKind::PassThrough) => writer,
+        _ => {
+            return Err(DataFusionError::Internal(format!(
+                "stage {}: its plan's root does not match its output",
+                stage.id
+            )));
+        }
     };
-    let mut output = write_map_output(
-        stage.id,
-        (task, partition),
-        stage.plan_partitions(),
-        split,
-        stream,
-        ctx,
-        store.memory(),
-    )
-    .await?;
+    let mut output = writer.write(task, partition, ctx).await?;
     output.attempt = attempt;
     inject_task_failure(faults, stage.id, task, draw)?;
     if let Some(faults) = faults {

@@ -31,9 +31,10 @@
 //! When a stage's last task finishes it is `Done`, the shuffle outputs it read are
 //! released, the broadcast candidates whose build side it is are decided from its real
 //! output size ([`crate::adaptive`]; a switched join's probe stage is `Absorbed`), and the
-//! stages waiting on it are checked. Map tasks write their output into the shuffle store;
-//! the result stage's tasks return their batches, which are put back into partition
-//! order.
+//! stages waiting on it are checked. A map task runs its stage's sink, a
+//! [`ShuffleWriterExec`](crate::shuffle::ShuffleWriterExec), whose output the driver puts
+//! into the shuffle store; the result stage's tasks return their batches, which are put
+//! back into partition order.
 //!
 //! A failed task goes to [`crate::retry`]: it is queued again as a fresh attempt (with a
 //! fresh copy of its stage's plan, since operators keep state between the partitions of

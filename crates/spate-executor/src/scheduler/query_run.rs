@@ -200,12 +200,14 @@ impl QueryRun {
     }
 
     /// The state of `stage`.
-    pub fn state(&self, stage: StageId) -> StageState {
+    #[cfg(test)]
+    pub(super) fn state(&self, stage: StageId) -> StageState {
         self.stages[stage.0].state
     }
 
     /// The figures of `stage` so far.
-    pub fn metrics(&self, stage: StageId) -> &StageMetrics {
+    #[cfg(test)]
+    pub(super) fn metrics(&self, stage: StageId) -> &StageMetrics {
         &self.stages[stage.0].metrics
     }
 
