@@ -506,6 +506,12 @@ fn a_small_build_side_switches_its_join_to_a_broadcast_join() {
     let store = Arc::new(ShuffleStore::default());
     let graph = partitioned_join(&store, &sizing);
     assert_eq!(graph.broadcasts.len(), 1, "{}", graph.display());
+    // Each map stage's sink is shown at the root of its plan.
+    let shown = graph.display();
+    for stage in 0..2 {
+        let sink = format!("  ShuffleWriterExec: stage={stage}, partitioning=Hash(");
+        assert!(shown.contains(&sink), "{shown}");
+    }
     let options = RunOptions {
         threads: 2,
         broadcast_threshold: sizing.broadcast_threshold,
