@@ -13,7 +13,7 @@ use datafusion::prelude::SessionConfig;
 use crate::config::ExecutorConfig;
 use crate::metrics::QueryMetrics;
 use crate::planner::{StageGraph, plan_stages};
-use crate::scheduler::run_graph;
+use crate::scheduler::{RunOptions, run_graph};
 use crate::shuffle::ShuffleStore;
 use crate::sizing::Sizing;
 
@@ -88,16 +88,13 @@ impl Executor {
         );
         let faults = self.config.faults.map(|f| f.for_plan(&plan));
         let graph = plan_stages(plan, &store, &sizing)?;
-        run_graph(
-            graph,
-            &store,
-            &task_ctx,
-            self.config.threads,
-            sizing.broadcast_threshold,
-            sizing.partition_target,
-            (self.config.task_retries, faults),
-        )
-        .await
+        let options = RunOptions {
+            threads: self.config.threads,
+            broadcast_threshold: sizing.broadcast_threshold,
+            partition_target: sizing.partition_target,
+            retries: self.config.task_retries,
+        };
+        run_graph(graph, &store, &task_ctx, options, faults).await
     }
 
     /// The stage graph `plan` would run as under `task_ctx`'s memory pool, as text, for

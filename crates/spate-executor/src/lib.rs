@@ -3,18 +3,20 @@
 //! Runs an optimized DataFusion physical plan as **stages of tasks joined by shuffles**.
 //!
 //! ```text
-//!   DataFusion plan                      stages
-//!   SortPreservingMergeExec              stage 2 (1 task): SortPreservingMerge
-//!     SortExec                                      └─ ShuffleReader(stage 1, pass-through)
-//!       AggregateExec (final)            stage 1 (N tasks): Sort ─ Aggregate(final)
-//!         RepartitionExec (hash)  ──cut──►                └─ ShuffleReader(stage 0, hash)
-//!           AggregateExec (partial)      stage 0 (M tasks): Aggregate(partial) ─ scan
-//!             DataSourceExec
+//!   DataFusion plan                   stages
+//!   SortPreservingMergeExec           stage 2 (1 task): SortPreservingMerge
+//!     SortExec                                   └─ ShuffleReader(stage 1, pass-through)
+//!       AggregateExec (final)         stage 1 (N tasks): ShuffleWriter(pass-through)
+//!         RepartitionExec (hash) ─cut─►          └─ Sort ─ Aggregate(final)
+//!           AggregateExec (partial)                 └─ ShuffleReader(stage 0, hash)
+//!             DataSourceExec          stage 0 (M tasks): ShuffleWriter(hash)
+//!                                                └─ Aggregate(partial) ─ scan
 //! ```
 //!
 //! - [`planner`] cuts the plan at its exchanges: every hash or round-robin
 //!   `RepartitionExec` becomes a shuffle, and the input of a `CoalescePartitionsExec` or
 //!   `SortPreservingMergeExec` becomes a stage whose task `i` feeds reduce partition `i`.
+//!   A map stage's root is its sink, a [`ShuffleWriterExec`](shuffle::ShuffleWriterExec).
 //! - [`shuffle`] holds map outputs in memory while the memory pool grants it and spills
 //!   them to Arrow IPC files (one per map task, with an offsets index) when it does not.
 //! - [`grace`] runs a partitioned hash join whose build side does not fit in pieces.

@@ -12,7 +12,9 @@
 //!    pass-through stage: map task `i` writes reduce partition `i`, which keeps each
 //!    partition's order for the merge. An input that is already a shuffle reader is left
 //!    as it is.
-//! 3. What remains above the last cut is the result stage.
+//! 3. What remains above the last cut is the result stage. Every other stage's root is
+//!    its sink, a [`ShuffleWriterExec`] that writes its rows into the shuffle store as
+//!    its output says.
 //! 4. Under a memory limit, every hash join in `Partitioned` mode is wrapped in a
 //!    [`GraceHashJoinExec`], which runs a partition in pieces when its build side turns
 //!    out bigger than the budget.
@@ -52,7 +54,7 @@ use datafusion::physical_plan::{
 use crate::adaptive::{BroadcastCandidate, broadcast_candidates};
 use crate::grace::GraceHashJoinExec;
 use crate::metrics::QueryMetrics;
-use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
+use crate::shuffle::{ShuffleReaderExec, ShuffleStore, ShuffleWriterExec};
 use crate::sizing::Sizing;
 use crate::stage::{Stage, StageId, StageOutputKind};
 
@@ -152,20 +154,8 @@ pub fn plan_stages(
     let mut stages: Vec<Stage> = Vec::new();
     let mut cut = |input: Arc<dyn ExecutionPlan>,
                    output: StageOutputKind,
-                   equivalence: EquivalenceProperties|
-     -> Result<Arc<dyn ExecutionPlan>> {
-        let id = StageId(stages.len());
-        let stage = Stage {
-            id,
-            inputs: reader_stages(&input)?,
-            plan: input,
-            output,
-            row_limit: None,
-            split_tasks: Vec::new(),
-        };
-        let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store), equivalence);
-        stages.push(stage);
-        Ok(Arc::new(reader))
+                   equivalence: EquivalenceProperties| {
+        cut_stage(&mut stages, store, (input, output), equivalence)
     };
     // A scalar subquery runs inside its `ScalarSubqueryExec` before that node's input does,
     // and a recursive query fills its work table while it runs; an exchange below either
@@ -246,6 +236,31 @@ pub fn plan_stages(
         Vec::new()
     };
     Ok(StageGraph { stages, broadcasts })
+}
+
+/// Makes `input` the next map stage of `stages`, its rows going to `output` through a
+/// [`ShuffleWriterExec`] at its root; returns the reader of that output, which
+/// `equivalence` holds of.
+fn cut_stage(
+    stages: &mut Vec<Stage>,
+    store: &Arc<ShuffleStore>,
+    (input, output): (Arc<dyn ExecutionPlan>, StageOutputKind),
+    equivalence: EquivalenceProperties,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let id = StageId(stages.len());
+    let inputs = reader_stages(&input)?;
+    let sink = ShuffleWriterExec::try_new(input, id, output.clone(), Arc::clone(store))?;
+    let stage = Stage {
+        id,
+        inputs,
+        plan: Arc::new(sink),
+        output,
+        row_limit: None,
+        split_tasks: Vec::new(),
+    };
+    let reader = ShuffleReaderExec::for_stage(&stage, Arc::clone(store), equivalence);
+    stages.push(stage);
+    Ok(Arc::new(reader))
 }
 
 /// Marks the pass-through stages whose reader needs only some rows, from any of its

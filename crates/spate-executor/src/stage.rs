@@ -2,13 +2,18 @@
 //!
 //! # Lifecycle
 //! ```text
-//!   Waiting ──(all input stages Done)──► Runnable ──(first task starts)──► Running
-//!      │                                    └──(no tasks)──► Done               │
-//!      └──(absorbed)──► Done             Failed ◄──(a task fails)───────────┤
-//!                                        Done   ◄──(every task succeeded)───┘
+//!   Waiting ──(inputs done)──► Runnable ──(a task starts)──► Running ──(all succeeded)──► Done
+//!     │                           └──(no tasks)───────────────────────────────────────► Done
+//!     └──(absorbed)──► Absorbed
+//!   Running ──(its LIMIT has the rows)──► Limited ──(its stopped tasks are back)──► Done
+//!   Running, Limited ──(a task of coupled partitions failed)──► Rerunning
+//!   Rerunning ──(the attempts of the given-up run are back)──► Running (a new run)
+//!   Runnable, Running, Limited ──(a task failed for good)──► Failed
+//!   Done ──(a lost map output is written again)──► Recomputing ──(the last is back)──► Done
 //! ```
-//! A stage whose partitions are coupled stays `Running` while it runs again whole after
-//! a failed task (see [`crate::scheduler`]).
+//! A stage counts as finished for the stages reading it when it is `Done`, `Recomputing`
+//! (its lost output is being written again; a reader finding it missing waits) or
+//! `Absorbed`. The scheduler drives these states ([`crate::scheduler`]).
 //!
 //! A stage is *absorbed* when the stage reading it takes over its plan (a join switched to
 //! a broadcast join reads its probe side's input directly, see [`crate::adaptive`]).
@@ -17,6 +22,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
+
+use crate::shuffle::ShuffleWriterExec;
 
 /// The id of a stage within one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,9 +55,19 @@ pub enum StageState {
     Runnable,
     /// Tasks are running.
     Running,
+    /// A `LIMIT` above has the rows it needs: its queued tasks were skipped, and those
+    /// still running are being stopped.
+    Limited,
+    /// Its partitions are coupled and one of its tasks failed: the run was given up, and
+    /// the stage runs again whole once the attempts of the old run are back.
+    Rerunning,
     /// Every task succeeded.
     Done,
-    /// A task failed.
+    /// Done, and some of its map tasks run again because an output they wrote was lost.
+    Recomputing,
+    /// The stage reading it took over its plan before it ran; it never runs.
+    Absorbed,
+    /// A task failed and no retry could help.
     Failed,
 }
 
@@ -61,15 +78,27 @@ impl StageState {
         use StageState::*;
         match (self, event) {
             (Waiting, InputsDone) => Some(Runnable),
-            (Runnable, TaskStarted) => Some(Running),
-            (Running, TaskStarted) => Some(Running),
-            (Running, AllTasksSucceeded) => Some(Done),
+            (Runnable | Running, TaskStarted) => Some(Running),
             // A stage with no tasks (an empty input) is done as soon as it may run.
-            (Runnable, AllTasksSucceeded) => Some(Done),
-            (Runnable | Running, TaskFailed) => Some(Failed),
-            (Waiting, Absorbed) => Some(Done),
+            (Runnable | Running | Limited, AllTasksSucceeded) => Some(Done),
+            (Running, LimitReached) => Some(Limited),
+            (Running | Limited, RunGivenUp) => Some(Rerunning),
+            (Rerunning, RunRestarted) => Some(Running),
+            (Runnable | Running | Limited, TaskFailed) => Some(Failed),
+            (Done | Recomputing, RecomputeStarted) => Some(Recomputing),
+            (Recomputing, RecomputeEnded) => Some(Done),
+            (Waiting, StageEvent::Absorbed) => Some(StageState::Absorbed),
             _ => None,
         }
+    }
+
+    /// Whether the stages reading it may run: its output is there (or being written
+    /// again), or it was absorbed.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            StageState::Done | StageState::Recomputing | StageState::Absorbed
+        )
     }
 }
 
@@ -80,10 +109,20 @@ pub enum StageEvent {
     InputsDone,
     /// One of its tasks started.
     TaskStarted,
+    /// Its finished tasks have the rows its `LIMIT` needs.
+    LimitReached,
+    /// A task of its coupled partitions failed: its current run is given up.
+    RunGivenUp,
+    /// The attempts of its given-up run are back: it runs again whole.
+    RunRestarted,
     /// Its last task succeeded.
     AllTasksSucceeded,
-    /// One of its tasks failed.
+    /// One of its tasks failed and fails the query.
     TaskFailed,
+    /// One of its map tasks runs again, to write a lost output again.
+    RecomputeStarted,
+    /// The last of its map tasks running again is back.
+    RecomputeEnded,
     /// The stage reading it took over its plan before it ran.
     Absorbed,
 }
@@ -93,7 +132,8 @@ pub enum StageEvent {
 pub struct Stage {
     /// Its id; stages are numbered in the order they must run.
     pub id: StageId,
-    /// The operators it runs; leaves are scans or shuffle readers.
+    /// The operators it runs; leaves are scans or shuffle readers. A map stage's root is
+    /// its sink, a [`ShuffleWriterExec`] over its [body](Stage::body).
     pub plan: Arc<dyn ExecutionPlan>,
     /// Where its output goes.
     pub output: StageOutputKind,
@@ -118,7 +158,24 @@ impl Stage {
 
     /// The output partitions of its plan.
     pub fn plan_partitions(&self) -> usize {
-        self.plan.output_partitioning().partition_count()
+        self.body().output_partitioning().partition_count()
+    }
+
+    /// What it computes: its plan without the [`ShuffleWriterExec`] at a map stage's
+    /// root. Plan rewrites work on this.
+    pub fn body(&self) -> &Arc<dyn ExecutionPlan> {
+        match self.plan.downcast_ref::<ShuffleWriterExec>() {
+            Some(writer) => writer.input(),
+            None => &self.plan,
+        }
+    }
+
+    /// Replaces what it computes, under the same sink.
+    pub fn set_body(&mut self, body: Arc<dyn ExecutionPlan>) {
+        self.plan = match self.plan.downcast_ref::<ShuffleWriterExec>() {
+            Some(writer) => Arc::new(writer.with_input(body)) as Arc<dyn ExecutionPlan>,
+            None => body,
+        };
     }
 
     /// The plan partition task `task` executes.
@@ -159,7 +216,18 @@ mod tests {
         assert_eq!(Waiting.next(TaskStarted), None);
         assert_eq!(Running.next(TaskFailed), Some(Failed));
         assert_eq!(Done.next(TaskFailed), None);
-        assert_eq!(Waiting.next(Absorbed), Some(Done));
-        assert_eq!(Running.next(Absorbed), None);
+        assert_eq!(
+            Waiting.next(StageEvent::Absorbed),
+            Some(StageState::Absorbed)
+        );
+        assert_eq!(Running.next(StageEvent::Absorbed), None);
+        let rerun = [LimitReached, RunGivenUp, RunRestarted, AllTasksSucceeded]
+            .into_iter()
+            .try_fold(Running, |s, e| s.next(e));
+        assert_eq!(rerun, Some(Done));
+        assert_eq!(Done.next(RecomputeStarted), Some(Recomputing));
+        assert_eq!(Recomputing.next(RecomputeEnded), Some(Done));
+        assert_eq!(Rerunning.next(TaskStarted), None);
+        assert!(Recomputing.is_finished() && !Limited.is_finished());
     }
 }

@@ -49,7 +49,7 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitio
 use super::{is_executable, keeps_order, refresh_downstream};
 use crate::grace::GraceHashJoinExec;
 use crate::planner::reader_stages;
-use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
+use crate::shuffle::{ShuffleReaderExec, ShuffleStore, ShuffleWriterExec};
 use crate::stage::{Stage, StageId, StageOutputKind};
 
 /// A partitioned join that becomes a broadcast join if its build side turns out small.
@@ -68,7 +68,7 @@ pub(crate) fn broadcast_candidates(stages: &[Stage]) -> Result<Vec<BroadcastCand
     let mut candidates = Vec::new();
     for stage in stages {
         let mut pairs = Vec::new();
-        stage.plan.apply(|node| {
+        stage.body().apply(|node| {
             if let Some((build, probe)) = shuffled_join_inputs(node) {
                 pairs.push((build, probe));
             }
@@ -121,7 +121,7 @@ pub(crate) fn switch_to_broadcast(
     if let Some(plan) = switched_plan(&stages[join_stage.0], build, &stages[probe.0])? {
         let probe_inputs = stages[probe.0].inputs.clone();
         let stage = &mut stages[join_stage.0];
-        stage.plan = plan;
+        stage.set_body(plan);
         stage.inputs.retain(|id| *id != probe);
         stage.inputs.extend(probe_inputs);
         stage.inputs.sort();
@@ -136,7 +136,7 @@ pub(crate) fn switch_to_broadcast(
     stages[probe.0] = pushed.probe;
     let stage = &mut stages[join_stage.0];
     stage.inputs = reader_stages(&pushed.join_stage_plan)?;
-    stage.plan = pushed.join_stage_plan;
+    stage.set_body(pushed.join_stage_plan);
     Ok(Switch::PushedDown)
 }
 
@@ -168,7 +168,7 @@ fn switched_plan(
     if stage.tasks() == 1 && matches!(stage.output, StageOutputKind::Shuffle(_)) {
         return Ok(None);
     }
-    let rewritten = Arc::clone(&stage.plan).transform_down(|node| {
+    let rewritten = Arc::clone(stage.body()).transform_down(|node| {
         let join = Arc::clone(unwrap_grace(&node));
         if shuffled_join_inputs(&join) != Some((build, probe.id)) {
             return Ok(Transformed::no(node));
@@ -176,7 +176,7 @@ fn switched_plan(
         let Some(hash_join) = join.downcast_ref::<HashJoinExec>() else {
             return Ok(Transformed::no(node));
         };
-        let broadcast = broadcast_join(hash_join, &probe.plan)?;
+        let broadcast = broadcast_join(hash_join, probe.body())?;
         Ok(Transformed::new(broadcast, true, TreeNodeRecursion::Jump))
     });
     // A rewrite DataFusion refuses (an operator above that needs co-partitioned inputs)
@@ -188,7 +188,7 @@ fn switched_plan(
         return Ok(None);
     }
     let plan = rewritten.data;
-    Ok((keeps_order(&stage.plan, &plan)? && is_executable(&plan)?).then_some(plan))
+    Ok((keeps_order(stage.body(), &plan)? && is_executable(&plan)?).then_some(plan))
 }
 
 /// `hash_join` as a `CollectLeft` join: its build side (a shuffle reader) gathered into
@@ -228,7 +228,7 @@ fn pushed_down(
     store: Option<&Arc<ShuffleStore>>,
 ) -> Result<Option<PushedDown>> {
     let mut found: Option<Arc<dyn ExecutionPlan>> = None;
-    stage.plan.apply(|node| {
+    stage.body().apply(|node| {
         let join = unwrap_grace(node);
         if shuffled_join_inputs(join) == Some((build, probe.id)) {
             found = Some(Arc::clone(join));
@@ -257,7 +257,7 @@ fn pushed_down(
     if *hash_join.join_type() != JoinType::Inner || !plain_keys {
         return Ok(None);
     }
-    let broadcast = broadcast_join(hash_join, &probe.plan)?;
+    let broadcast = broadcast_join(hash_join, probe.body())?;
     if !is_executable(&broadcast)? {
         return Ok(None);
     }
@@ -265,9 +265,12 @@ fn pushed_down(
     inputs.push(build);
     inputs.sort();
     inputs.dedup();
+    let store = store.map_or_else(|| Arc::new(ShuffleStore::default()), Arc::clone);
+    let output = StageOutputKind::Shuffle(Partitioning::Hash(exprs, partitions));
+    let sink = ShuffleWriterExec::try_new(broadcast, probe.id, output.clone(), Arc::clone(&store))?;
     let pushed = Stage {
-        plan: broadcast,
-        output: StageOutputKind::Shuffle(Partitioning::Hash(exprs, partitions)),
+        plan: Arc::new(sink),
+        output,
         inputs,
         ..probe.clone()
     };
@@ -275,10 +278,9 @@ fn pushed_down(
     let mut equivalence = join.equivalence_properties().clone();
     equivalence.clear_orderings();
     equivalence.clear_per_partition_constants();
-    let store = store.map_or_else(|| Arc::new(ShuffleStore::default()), Arc::clone);
     let reader: Arc<dyn ExecutionPlan> =
         Arc::new(ShuffleReaderExec::for_stage(&pushed, store, equivalence));
-    let rewritten = Arc::clone(&stage.plan).transform_down(|node| {
+    let rewritten = Arc::clone(stage.body()).transform_down(|node| {
         Ok(if Arc::ptr_eq(unwrap_grace(&node), &join) {
             Transformed::new(Arc::clone(&reader), true, TreeNodeRecursion::Jump)
         } else {
@@ -289,7 +291,7 @@ fn pushed_down(
         return Ok(None);
     };
     let plan = rewritten.data;
-    let valid = rewritten.transformed && keeps_order(&stage.plan, &plan)? && is_executable(&plan)?;
+    let valid = rewritten.transformed && keeps_order(stage.body(), &plan)? && is_executable(&plan)?;
     Ok(valid.then_some(PushedDown {
         probe: pushed,
         join_stage_plan: plan,

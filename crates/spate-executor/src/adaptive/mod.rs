@@ -84,7 +84,7 @@ fn refresh_readers(
                 .downcast_ref::<ShuffleReaderExec>()
                 .is_some_and(|reader| reader.stage() == stage.id)
             {
-                let equivalence = stage.plan.equivalence_properties().clone();
+                let equivalence = stage.body().equivalence_properties().clone();
                 let reader = ShuffleReaderExec::for_stage(stage, Arc::clone(store), equivalence);
                 return Ok(Transformed::yes(Arc::new(reader) as Arc<dyn ExecutionPlan>));
             }
@@ -106,7 +106,8 @@ pub(crate) fn refresh_downstream(
     let stage = stages[stage].clone();
     for downstream in stages.iter_mut() {
         if downstream.inputs.contains(&stage.id) {
-            downstream.plan = refresh_readers(&downstream.plan, &stage, store)?;
+            let body = refresh_readers(downstream.body(), &stage, store)?;
+            downstream.set_body(body);
         }
     }
     Ok(())

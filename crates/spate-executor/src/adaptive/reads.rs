@@ -106,7 +106,7 @@ pub(crate) fn adapt_reads(
     let target = (advisory as u64)
         .min(all.div_ceil(threads.max(1) as u64))
         .max(MIB);
-    let join = splittable_join(&stage.plan, &inputs)?;
+    let join = splittable_join(stage.body(), &inputs)?;
     let skew = match &join {
         Some(join) => find_skew(join, &inputs, &sizes, (target / 2).max(MIB)),
         None => Vec::new(),
@@ -120,7 +120,7 @@ pub(crate) fn adapt_reads(
     };
     let mut kept: Vec<Group> = groups
         .iter()
-        .filter(|g| !yields_nothing(&stage.plan, &|reader| empty_input(g, reader)))
+        .filter(|g| !yields_nothing(stage.body(), &|reader| empty_input(g, reader)))
         .cloned()
         .collect();
     if kept.is_empty() {
@@ -135,8 +135,8 @@ pub(crate) fn adapt_reads(
     if identity {
         return Ok(None);
     }
-    let plan = rewrite_readers(&stage.plan, &inputs, &groups)?;
-    if !keeps_order(&stage.plan, &plan)?
+    let plan = rewrite_readers(stage.body(), &inputs, &groups)?;
+    if !keeps_order(stage.body(), &plan)?
         || !is_executable(&plan)?
         || plan.output_partitioning().partition_count() != groups.len()
     {
@@ -149,7 +149,7 @@ pub(crate) fn adapt_reads(
         skew_slices: skew.iter().map(|s| s.slices.len()).sum(),
         empty_skipped,
     };
-    stages[id.0].plan = plan;
+    stages[id.0].set_body(plan);
     refresh_downstream(stages, id.0, store)?;
     Ok(Some(decision))
 }
@@ -159,7 +159,7 @@ pub(crate) fn adapt_reads(
 fn hash_inputs(stage: &Stage, stages: &[Stage]) -> Result<Option<Vec<StageId>>> {
     let mut inputs = Vec::new();
     let mut plannable = true;
-    stage.plan.apply(|node| {
+    stage.body().apply(|node| {
         if let Some(reader) = node.downcast_ref::<ShuffleReaderExec>() {
             let input = &stages[reader.stage().0];
             let hashed = matches!(

@@ -121,7 +121,7 @@ impl Rebalancer {
         let Some((plan, units)) = scan::splittable_scan(stage, threads)? else {
             return Ok(());
         };
-        stage.plan = plan;
+        stage.set_body(plan);
         let tasks = units
             .into_iter()
             .enumerate()
@@ -157,6 +157,28 @@ impl Rebalancer {
         let new_task = tasks.len();
         tasks.push(Arc::new(TaskUnits::new(victim.partition, given)));
         Some((stage, new_task, victim.partition))
+    }
+
+    /// A rebalancer whose `stage` has one task per entry of `units`, holding that many
+    /// work units (one small file each), none claimed: for tests of the scheduler.
+    #[cfg(test)]
+    pub(crate) fn with_units(stage: StageId, units: &[usize]) -> Self {
+        use datafusion::datasource::listing::PartitionedFile;
+        let tasks = units
+            .iter()
+            .enumerate()
+            .map(|(partition, n)| {
+                let files = (0..*n)
+                    .map(|i| {
+                        FileGroup::new(vec![PartitionedFile::new(format!("{partition}-{i}"), 10)])
+                    })
+                    .collect();
+                Arc::new(TaskUnits::new(partition, files))
+            })
+            .collect();
+        Rebalancer {
+            stages: HashMap::from([(stage, tasks)]),
+        }
     }
 }
 

@@ -127,7 +127,7 @@ pub(super) type SplittableScan = (Arc<dyn ExecutionPlan>, Vec<Vec<FileGroup>>);
 /// with no distribution required (its other inputs, such as a broadcast build side,
 /// being single partitions it reads whole in every task).
 pub(super) fn splittable_scan(stage: &Stage, threads: usize) -> Result<Option<SplittableScan>> {
-    let plan = &stage.plan;
+    let plan = stage.body();
     let output_fits = match &stage.output {
         StageOutputKind::Shuffle(Partitioning::Hash(..) | Partitioning::RoundRobinBatch(_)) => true,
         StageOutputKind::PassThrough => stage.row_limit.is_none(),

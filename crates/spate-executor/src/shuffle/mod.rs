@@ -23,4 +23,4 @@ mod writer;
 pub use reader::{ReadSpec, ShuffleReaderExec};
 pub(crate) use store::ShuffleReservation;
 pub use store::{HeldMemory, MapOutput, ShuffleStore};
-pub(crate) use writer::{Split, write_map_output};
+pub use writer::ShuffleWriterExec;

@@ -78,7 +78,7 @@ impl ShuffleReaderExec {
         store: Arc<ShuffleStore>,
         equivalence: EquivalenceProperties,
     ) -> Self {
-        let schema = stage.plan.schema();
+        let schema = stage.body().schema();
         let partitioning = match &stage.output {
             StageOutputKind::Shuffle(Partitioning::Hash(exprs, n)) => {
                 Partitioning::Hash(exprs.clone(), *n)
