@@ -13,4 +13,4 @@ mod server;
 
 pub use bqemulator::BqEmulator;
 pub use moto::Moto;
-use server::{find_program, free_port, http, http_request, stop, wait_for_port};
+use server::{find_program, http, http_request, listening_port, stop};

@@ -769,15 +769,18 @@ mod tests {
         let group = 4 * MIB;
         let all: Vec<u64> = (0..16).collect();
         let (counted, store, path, data) = setup(40 * MIB, 32 * MIB).await;
-        store.state.lock().idle = Duration::from_millis(50);
         // A scan that stops after three row groups (at a LIMIT): windows up to 40 MiB wait.
         for start in (0..3 * group).step_by(group as usize) {
             read_and_check(&store, &path, &data, &columns(start, group, &all)).await;
         }
         assert!(store.state.lock().buffered > 0);
         assert_eq!(counted.io().read_ahead_unused, 0);
-        // Let the background fetches finish, then idle past the limit.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Once the background fetches have finished, every window counts as idle.
+        let fetches: Vec<_> = (store.state.lock().objects.values())
+            .flat_map(|object| object.windows.iter().map(|w| w.bytes.clone()))
+            .collect();
+        futures::future::join_all(fetches).await;
+        store.state.lock().idle = Duration::ZERO;
         let listed: Vec<ObjectMeta> = store.list(None).map(|m| m.unwrap()).collect().await;
         assert_eq!(listed.len(), 1);
         assert_eq!(store.state.lock().buffered, 0, "idle windows are dropped");

@@ -1,8 +1,8 @@
-//! [`TestStore`]: a store in memory that answers GETs slowly, or refuses some, as a server
-//! might; for the tests of the store layers above it.
+//! [`TestStore`]: a store in memory that holds GETs until enough run at once, or refuses
+//! some, as a server might; for the tests of the store layers above it.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -13,21 +13,24 @@ use object_store::{
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
-/// A store in memory whose GETs take `delay`, and fail with a 503-like error when their
-/// range is longer than `longest_get`.
+/// A store in memory whose GETs may wait at a gate, and fail with a 503-like error when
+/// their range is longer than `longest_get`.
 #[derive(Debug)]
 pub(crate) struct TestStore {
     inner: InMemory,
-    delay: Duration,
+    /// When set, each GET waits until the gate's number of GETs wait together.
+    gate: Option<Arc<tokio::sync::Barrier>>,
     longest_get: u64,
 }
 
 impl TestStore {
-    /// GETs take `delay`, as a server's would.
-    pub(crate) fn slow(delay: Duration) -> Self {
+    /// GETs are answered in groups of `at_once`: each waits until `at_once` GETs are
+    /// running, so exactly that many are in flight together, whatever the machine's speed.
+    /// (A caller that never starts `at_once` GETs at once waits for ever.)
+    pub(crate) fn gated(at_once: usize) -> Self {
         TestStore {
             inner: InMemory::new(),
-            delay,
+            gate: Some(Arc::new(tokio::sync::Barrier::new(at_once))),
             longest_get: u64::MAX,
         }
     }
@@ -36,7 +39,7 @@ impl TestStore {
     pub(crate) fn refusing_gets_over(bytes: u64) -> Self {
         TestStore {
             inner: InMemory::new(),
-            delay: Duration::ZERO,
+            gate: None,
             longest_get: bytes,
         }
     }
@@ -68,8 +71,8 @@ impl ObjectStore for TestStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
+        if let Some(gate) = &self.gate {
+            gate.wait().await;
         }
         if let Some(GetRange::Bounded(range)) = &options.range
             && range.end - range.start > self.longest_get

@@ -1,9 +1,11 @@
 //! DataFusion's own sqllogictest files, run through spate's executor.
 //!
 //! The files ship in the `datafusion-sqllogictest` crate of the DataFusion version spate
-//! builds on; `scripts/fetch-datafusion-slt.sh` downloads it once and prints the directory
-//! to put in `SPATE_DATAFUSION_SLT_DIR` (`scripts/test.sh` does both). Without the
-//! variable the test says it was skipped and passes.
+//! builds on. `SPATE_DATAFUSION_SLT_DIR` names the unpacked crate; without it the test
+//! runs `scripts/fetch-datafusion-slt.sh`, which downloads the crate once into
+//! `~/.cache/spate-testdata` and prints its directory. When neither gives the files (no
+//! network on the first run), the test fails and says how to get them: a plain
+//! `cargo test` never passes without running the comparison.
 //!
 //! Each file runs record by record twice, each time in a fresh session as DataFusion's
 //! runner sets one up (4 target partitions, no information schema): once with
@@ -40,6 +42,8 @@ use report::{FileRun, Outcome, RecordRun, Summary};
 
 /// Where the `datafusion-sqllogictest` crate is unpacked.
 const DIR_VAR: &str = "SPATE_DATAFUSION_SLT_DIR";
+/// Downloads the crate once and prints where it is (relative to the repository).
+const FETCH_SCRIPT: &str = "scripts/fetch-datafusion-slt.sh";
 /// A record that runs longer fails.
 const RECORD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Files run at once (each under both executors at once).
@@ -71,14 +75,7 @@ const SKIPPED: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datafusion_slt_files_pass_under_spate_where_they_pass_under_datafusion() {
-    let Some(dir) = std::env::var_os(DIR_VAR) else {
-        say(&format!(
-            "SKIPPED datafusion_slt: {DIR_VAR} is not set. Run \
-             `export {DIR_VAR}=$(scripts/fetch-datafusion-slt.sh)` (scripts/test.sh does)."
-        ));
-        return;
-    };
-    let suite = Arc::new(Suite::open(Path::new(&dir)));
+    let suite = Arc::new(Suite::open(&slt_dir()));
     let started = Instant::now();
     let (run, skipped): (Vec<_>, Vec<_>) = suite
         .files()
@@ -119,6 +116,33 @@ async fn datafusion_slt_files_pass_under_spate_where_they_pass_under_datafusion(
         report::KNOWN_DIFFERENCES,
         unexpected.join("\n\n")
     );
+}
+
+/// The unpacked `datafusion-sqllogictest` crate: `$SPATE_DATAFUSION_SLT_DIR`, else what
+/// `scripts/fetch-datafusion-slt.sh` prints (it downloads the crate on its first run and
+/// answers from its cache after). Fails the test, saying how to get the files, when the
+/// script cannot.
+fn slt_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(DIR_VAR) {
+        return PathBuf::from(dir);
+    }
+    let script = repository().join(FETCH_SCRIPT);
+    let output = std::process::Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let dir = printed.lines().last().unwrap_or_default().trim();
+    assert!(
+        output.status.success() && !dir.is_empty(),
+        "DataFusion's sqllogictest files are missing and {FETCH_SCRIPT} could not download \
+         them ({}):\n{}\nRun `export {DIR_VAR}=$({FETCH_SCRIPT})` where crates.io is \
+         reachable, or unpack the datafusion-sqllogictest crate of Cargo.lock's DataFusion \
+         version and set {DIR_VAR} to it.",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    say(&format!("datafusion_slt: files from {dir}"));
+    PathBuf::from(dir)
 }
 
 fn shuffle_partitions() -> Option<usize> {

@@ -7,7 +7,7 @@ use object_store::azure::{AzureAccessKey, AzureAuthorizer, AzureCredential};
 use object_store::client::{HttpRequest, HttpRequestBody};
 use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
-use super::{find_program, free_port, http_request, stop, wait_for_port};
+use super::{find_program, http_request, listening_port, stop};
 
 /// Azurite's well-known development account.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -33,16 +33,15 @@ impl Azurite {
             "azurite-blob",
             "npm install --prefix ~/.cache/spate-tools/azurite azurite@3.35.0",
         );
-        let port = free_port();
         let child = Command::new(&program)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args(["--blobHost", "127.0.0.1", "--blobPort", "0"])
             .args(["--inMemoryPersistence", "--silent", "--disableTelemetry"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let mut azurite = Azurite { child, port };
-        wait_for_port(port, "azurite-blob", &mut azurite.child);
+        let mut azurite = Azurite { child, port: 0 };
+        azurite.port = listening_port(&mut azurite.child, "azurite-blob");
         for container in containers {
             azurite.create_container(container);
         }

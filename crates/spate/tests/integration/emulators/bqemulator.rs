@@ -46,7 +46,7 @@ impl BqEmulator {
             rest_port: 0,
             grpc_port: 0,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(120);
         while emulator.rest_port == 0 || emulator.grpc_port == 0 {
             if let Ok(Some(status)) = emulator.child.try_wait() {
                 let text = std::fs::read_to_string(&log_path).unwrap_or_default();

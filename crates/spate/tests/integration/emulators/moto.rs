@@ -4,7 +4,7 @@ use std::process::{Child, Command, Stdio};
 
 use spate_connectors::object_stores::StoreConfig;
 
-use super::{free_port, http, stop, wait_for_port};
+use super::{http, listening_port, stop};
 
 /// moto's S3 server.
 pub struct Moto {
@@ -15,15 +15,15 @@ pub struct Moto {
 impl Moto {
     /// Starts moto and creates `buckets`.
     pub fn start(buckets: &[&str]) -> Moto {
-        let port = free_port();
         let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server is not installed: ./scripts/test.sh installs it (pip install 'moto[s3,server]' flask flask-cors)");
-        let mut moto = Moto { child, port };
-        wait_for_port(port, "moto_server", &mut moto.child);
+        let mut moto = Moto { child, port: 0 };
+        moto.port = listening_port(&mut moto.child, "moto_server");
+        let port = moto.port;
         for bucket in buckets {
             let status = http(port, "PUT", &format!("/{bucket}"));
             assert!(

@@ -4,7 +4,7 @@
 use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
 use super::super::common::*;
-use super::super::emulators::{Azurite, free_port};
+use super::super::emulators::{Azurite, ClosedPort};
 use super::{
     dataframe_writer_round_trip, dead_endpoint_fails_fast, missing_locations_fail_clearly,
     partitioned_tables_round_trip,
@@ -72,10 +72,11 @@ async fn azure_errors_name_the_location_and_the_cause() {
     .await;
     assert!(msg.contains("no data files in az://lake/denied/"), "{msg}");
 
+    let closed = ClosedPort::new();
     let dead = StoreConfig {
         stores: vec![StoreSettings {
             prefix: "az://".into(),
-            endpoint: Some(format!("http://127.0.0.1:{}", free_port())),
+            endpoint: Some(format!("http://127.0.0.1:{}", closed.port)),
             retries: Some(1),
             connect_timeout_secs: Some(2),
             timeout_secs: Some(3),

@@ -4,7 +4,7 @@
 use spate_connectors::object_stores::{StoreConfig, StoreSettings};
 
 use super::super::common::*;
-use super::super::emulators::{FakeGcs, free_port};
+use super::super::emulators::{ClosedPort, FakeGcs};
 use super::{
     dataframe_writer_round_trip, dead_endpoint_fails_fast, missing_locations_fail_clearly,
     partitioned_tables_round_trip,
@@ -61,5 +61,6 @@ async fn gcs_errors_name_the_location_and_the_cause() {
     assert!(msg.contains("gs://lake"), "{msg}");
     assert!(!msg.contains(secret), "{msg}");
 
-    dead_endpoint_fails_fast(FakeGcs::config_at(free_port()), "gs://lake/one/").await;
+    let closed = ClosedPort::new();
+    dead_endpoint_fails_fast(FakeGcs::config_at(closed.port), "gs://lake/one/").await;
 }

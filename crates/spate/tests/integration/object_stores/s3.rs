@@ -4,7 +4,7 @@ use spate::SaveMode;
 use spate_connectors::object_stores::StoreConfig;
 
 use super::super::common::*;
-use super::super::emulators::{Moto, free_port};
+use super::super::emulators::{ClosedPort, Moto};
 use super::dead_endpoint_fails_fast;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,11 +106,12 @@ async fn s3_errors_name_the_location_and_come_fast() {
     .await;
     assert!(msg.contains("no data files in s3://lake/empty/"), "{msg}");
 
+    let closed = ClosedPort::new();
     let dead = StoreConfig::parse(&format!(
         "[[stores]]\nprefix = \"s3://\"\nendpoint = \"http://127.0.0.1:{}\"\nregion = \"us-east-1\"\n\
          retries = 1\nconnect_timeout_secs = 2\ntimeout_secs = 3\n\
          options = {{ aws_access_key_id = \"test\", aws_secret_access_key = \"test\" }}",
-        free_port()
+        closed.port
     ))
     .unwrap();
     dead_endpoint_fails_fast(dead, "s3://lake/x/").await;
