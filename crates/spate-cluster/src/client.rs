@@ -66,7 +66,7 @@ pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionStat
 /// `DistributedQueryExec` (the statement, sent to the scheduler), or a plan of the
 /// session's own catalog that runs here. A plan that would run part of a statement here,
 /// around the part on the cluster (a Delta write), is refused, and so is an unreachable
-/// scheduler, before anything runs.
+/// scheduler, before anything runs; a scheduler lost while it ran is named as such.
 pub async fn collect(
     url: &ClusterUrl,
     plan: Arc<dyn ExecutionPlan>,
@@ -89,7 +89,19 @@ pub async fn collect(
         .into());
     }
     check_reachable(url).await?;
-    datafusion::physical_plan::collect(plan, context).await
+    match datafusion::physical_plan::collect(plan, context).await {
+        Ok(batches) => Ok(batches),
+        // A failure because the scheduler went away says so in one line, rather than
+        // as the transport error of the client's next status request.
+        Err(err) => match check_reachable(url).await {
+            Err(ClusterError::Unreachable { reason, .. }) => Err(ClusterError::SchedulerLost {
+                url: url.to_string(),
+                reason,
+            }
+            .into()),
+            _ => Err(err),
+        },
+    }
 }
 
 /// Fails within seconds, saying why, when the scheduler at `url` does not answer.
