@@ -7,7 +7,7 @@
 //! notes since when each running job has been without one, and fails those that waited
 //! [`FaultSettings::executor_wait`](crate::FaultSettings) with a message saying so. The
 //! job's status turns to failed at once (the client polling it sees the message); the
-//! job is then cancelled, which clears it from the scheduler's active jobs, a few seconds
+//! job is then cancelled, which clears it from the scheduler's active jobs, five seconds
 //! later, so that the client reads the message rather than Ballista's "Cancelled".
 
 use std::collections::HashMap;
