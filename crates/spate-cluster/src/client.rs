@@ -33,7 +33,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `config` with Ballista's settings (the `ballista.*` extension) and Ballista's defaults
 /// for DataFusion on a cluster: no round-robin repartitioning, sort-merge joins (hash
-/// joins cannot spill there), no dynamic filters across stages. Apply it before the user's
+/// joins cannot spill there), no dynamic filters across stages; and Ballista's static
+/// planner rather than its adaptive one (see below). Apply it before the user's
 /// own settings, so those win.
 ///
 /// ```
@@ -42,7 +43,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// assert!(config.options().extensions.get::<ballista_core::config::BallistaConfig>().is_some());
 /// ```
 pub fn client_config(config: SessionConfig) -> SessionConfig {
-    config.upgrade_for_ballista()
+    // Ballista's adaptive planner stalls when an executor holding shuffle output is lost
+    // (the job never finishes); its static planner recomputes the lost output.
+    config
+        .upgrade_for_ballista()
+        .with_ballista_adaptive_query_planner(false)
 }
 
 /// `state` planning its statements onto the cluster at `url`.

@@ -14,7 +14,6 @@ const TASK_LOG: &[(&str, &str)] = &[("RUST_LOG", "warn,ballista_executor=info")]
 /// killed with SIGKILL. The scheduler drops it within 10 s, the lost work is redone on the
 /// other, and the query returns the rows it returns locally.
 #[test]
-#[ignore = "the job hangs after the lost executor is dropped (within 11 s, checked); being investigated, see docs/cluster.md"]
 fn an_executor_killed_in_the_middle_of_tpch_q18_and_q21_changes_no_rows() {
     let dir = tempfile::tempdir().unwrap();
     let data = tpch_sf01();
