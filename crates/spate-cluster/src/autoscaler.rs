@@ -194,6 +194,8 @@ mod tests {
     #[test]
     fn waiting_tasks_add_one_executor_at_a_time_up_to_the_maximum() {
         let mut scaler = Autoscaler::new(policy());
+        // `cluster up` names the executors it starts first, too.
+        assert_eq!(scaler.next_id(), "executor-1");
         let t0 = Instant::now();
         let one = vec!["executor-1".to_string()];
         let busy = load(5, vec![executor("executor-1", 1, false)]);
