@@ -2,6 +2,7 @@
 //! rename nothing.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -74,6 +75,7 @@ const CLUSTER_EXAMPLES: &str = "\
 Examples:
   on one machine, to try it:
     spate cluster up --executors 2
+    spate cluster up --min-executors 1 --max-executors 4     (scaled by the load)
   on several machines:
     spate cluster scheduler --bind 0.0.0.0:50050                 (on host sched-1)
     spate cluster executor --scheduler sched-1:50050 --memory-limit 8GiB   (on each worker)
@@ -81,6 +83,14 @@ Examples:
 
 Executors read and write files at the paths the client names: give every machine the
 same files (a shared file system). See docs/cluster.md.";
+
+const UP_POLICY: &str = "\
+Autoscaling (--min-executors A --max-executors B): the scheduler reports its waiting
+tasks and what each executor runs twice a second. While tasks wait (for
+--scale-up-after), one more executor starts, up to B; the next waits until it joined.
+An executor that runs nothing and holds no shuffle output of a running job is idle; one
+idle for --scale-down-after while nothing waits is stopped (SIGTERM), down to A. The
+defaults need no tuning.";
 
 /// `spate cluster ...`
 #[derive(Debug, Subcommand)]
@@ -91,30 +101,95 @@ pub enum ClusterCommand {
         /// Where to listen (0.0.0.0: every interface; port 0: a free port).
         #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
         bind: String,
+        #[command(flatten)]
+        faults: FaultArgs,
         /// Stop when the parent process dies (set by `spate cluster up`).
         #[arg(long, hide = true)]
         watch_parent: bool,
+        /// Print the scheduler's load (waiting tasks, executors) on standard output twice
+        /// a second (set by `spate cluster up` to scale executors).
+        #[arg(long, hide = true)]
+        report_load: bool,
     },
     /// Run an executor until Ctrl-C: it registers with the scheduler, runs tasks and
     /// serves their output to other executors and to clients (Arrow Flight).
     Executor(ExecutorArgs),
     /// Start a scheduler and executors on this machine, as child processes, and print the
     /// URL for --cluster; Ctrl-C stops them all.
+    #[command(after_help = UP_POLICY)]
     Up {
         /// Where the scheduler listens (port 0: a free port); executors listen on free
         /// ports of the same host.
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
         bind: String,
-        /// How many executors.
-        #[arg(long, value_name = "N", default_value_t = 2)]
-        executors: usize,
+        /// How many executors, always (default 2; or scale with --min/--max-executors).
+        #[arg(long, value_name = "N", conflicts_with_all = ["min_executors", "max_executors"])]
+        executors: Option<usize>,
+        #[command(flatten)]
+        scaling: ScalingArgs,
         /// Tasks each executor runs at once (default: all cores, each).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
         /// The memory limit of each executor, e.g. 1GiB.
         #[arg(long, value_name = "SIZE")]
         memory_limit: Option<String>,
+        #[command(flatten)]
+        faults: FaultArgs,
     },
+}
+
+/// How a scheduler notices lost executors and how long jobs wait for one.
+#[derive(Debug, Clone, Args)]
+pub struct FaultArgs {
+    /// Drop an executor not heard from for this long: its running tasks and the shuffle
+    /// output it held are recomputed on the others. Executors with every slot busy still
+    /// check in every 5 s, so at least 6s. A killed executor is noticed within this
+    /// plus 2 s.
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = duration)]
+    pub executor_timeout: Duration,
+    /// Fail a job that finds no executor at all (none joined, or all were lost) after
+    /// waiting this long for one.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub executor_wait: Duration,
+}
+
+/// Autoscaling of `spate cluster up`: executors are added while tasks wait and removed
+/// when idle, between the two bounds.
+#[derive(Debug, Clone, Args)]
+pub struct ScalingArgs {
+    /// Scale executors by the load, keeping at least this many (at least 1).
+    #[arg(long, value_name = "A", requires = "max_executors")]
+    pub min_executors: Option<usize>,
+    /// Scale executors by the load, up to this many.
+    #[arg(long, value_name = "B", requires = "min_executors")]
+    pub max_executors: Option<usize>,
+    /// Start another executor when tasks have waited this long (one at a time, each once
+    /// the previous one joined).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    pub scale_up_after: Duration,
+    /// Stop an executor that ran no task and held no shuffle output of a running job for
+    /// this long, while no task waits (SIGTERM: it finishes what it runs).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub scale_down_after: Duration,
+}
+
+/// Parses `500ms`, `8s`, `2m` or a number of seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 500ms, 8s or 2m, got '{text}'"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        other => return Err(format!("unknown unit '{other}' (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +240,9 @@ pub struct ExecutorArgs {
     /// Stop when the parent process dies (set by `spate cluster up`).
     #[arg(long, hide = true)]
     pub watch_parent: bool,
+    /// The id to register under (set by `spate cluster up`; default: a random one).
+    #[arg(long, hide = true)]
+    pub id: Option<String>,
 }
 
 /// How results are printed.

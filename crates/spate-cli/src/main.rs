@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
 mod progress;
 
 use std::process::ExitCode;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    logging::install(matches!(cli.command, Command::Cluster { .. }));
     match cli.command {
         Command::Run { files, options } => commands::query::run_files(&files, &options),
         Command::Sql { query, options } => commands::query::run_inline(&query, &options),

@@ -33,7 +33,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `config` with Ballista's settings (the `ballista.*` extension) and Ballista's defaults
 /// for DataFusion on a cluster: no round-robin repartitioning, sort-merge joins (hash
-/// joins cannot spill there), no dynamic filters across stages. Apply it before the user's
+/// joins cannot spill there), no dynamic filters across stages; and Ballista's static
+/// planner rather than its adaptive one (see below). Apply it before the user's
 /// own settings, so those win.
 ///
 /// ```
@@ -42,7 +43,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// assert!(config.options().extensions.get::<ballista_core::config::BallistaConfig>().is_some());
 /// ```
 pub fn client_config(config: SessionConfig) -> SessionConfig {
-    config.upgrade_for_ballista()
+    // Ballista's adaptive planner stalls when an executor holding shuffle output is lost
+    // (the job never finishes); its static planner recomputes the lost output.
+    config
+        .upgrade_for_ballista()
+        .with_ballista_adaptive_query_planner(false)
 }
 
 /// `state` planning its statements onto the cluster at `url`.
@@ -66,7 +71,7 @@ pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionStat
 /// `DistributedQueryExec` (the statement, sent to the scheduler), or a plan of the
 /// session's own catalog that runs here. A plan that would run part of a statement here,
 /// around the part on the cluster (a Delta write), is refused, and so is an unreachable
-/// scheduler, before anything runs.
+/// scheduler, before anything runs; a scheduler lost while it ran is named as such.
 pub async fn collect(
     url: &ClusterUrl,
     plan: Arc<dyn ExecutionPlan>,
@@ -89,7 +94,19 @@ pub async fn collect(
         .into());
     }
     check_reachable(url).await?;
-    datafusion::physical_plan::collect(plan, context).await
+    match datafusion::physical_plan::collect(plan, context).await {
+        Ok(batches) => Ok(batches),
+        // A failure because the scheduler went away says so in one line, rather than
+        // as the transport error of the client's next status request.
+        Err(err) => match check_reachable(url).await {
+            Err(ClusterError::Unreachable { reason, .. }) => Err(ClusterError::SchedulerLost {
+                url: url.to_string(),
+                reason,
+            }
+            .into()),
+            _ => Err(err),
+        },
+    }
 }
 
 /// Fails within seconds, saying why, when the scheduler at `url` does not answer.

@@ -21,6 +21,14 @@ pub enum ClusterError {
     #[error("cannot reach the cluster's scheduler at {url}: {reason}")]
     Unreachable { url: String, reason: String },
 
+    /// The scheduler stopped answering while a statement ran on the cluster. What the
+    /// statement's tasks had written so far stays where it is (see docs/cluster.md).
+    #[error(
+        "lost the cluster's scheduler at {url} while the statement ran ({reason}); the \
+         statement did not finish"
+    )]
+    SchedulerLost { url: String, reason: String },
+
     /// Part of a statement cannot run on a cluster (yet); checked before anything runs.
     #[error("{part} cannot run on a cluster yet: {reason}")]
     Unsupported { part: String, reason: String },

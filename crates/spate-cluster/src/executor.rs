@@ -56,6 +56,9 @@ pub struct ExecutorOptions {
     /// Where shuffle output and spill files go; `None`: a temporary directory, removed when
     /// the executor stops.
     pub work_dir: Option<PathBuf>,
+    /// The id it registers under (unique among the scheduler's executors); `None`: a
+    /// random one.
+    pub id: Option<String>,
 }
 
 /// What an executor reports while it starts.
@@ -165,6 +168,7 @@ fn process_config(
     );
     let runtime = ServerRuntime::from_environment();
     ExecutorProcessConfig {
+        executor_id: options.id.clone().unwrap_or(defaults.executor_id.clone()),
         bind_host: flight.ip().to_string(),
         port: flight.port(),
         // Pull-based executors serve no gRPC of their own.

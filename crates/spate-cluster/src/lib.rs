@@ -8,17 +8,26 @@
 //! - [`Scheduler`] and [`run_executor`] embed Ballista's scheduler and executor in this
 //!   process (`spate cluster scheduler`, `spate cluster executor`), with free ports when
 //!   asked for port 0, spate's object stores, and pull-based scheduling.
+//! - [`FaultSettings`] decide how fast the scheduler drops a lost executor and how long a
+//!   job waits when there is none; [`LoadObserver`] reads the scheduler's load
+//!   ([`ClusterLoad`]: waiting tasks, what each executor runs).
 //! - [`LocalCluster`] runs a scheduler and executors as child processes of the `spate`
-//!   binary (`spate cluster up`) and stops them all.
+//!   binary (`spate cluster up`) and stops them all; with a [`ScalingPolicy`] it starts and
+//!   stops executors by the load, through an [`ExecutorProvider`] ([`LocalProcesses`]).
 //!
 //! It depends on DataFusion, Ballista, `spate-connectors` and `spate-delta` (to name Delta
 //! tables in errors), never on the `spate` library.
 
+mod autoscaler;
 mod client;
+mod cluster_load;
 mod cluster_planner;
 mod cluster_url;
+mod config;
 mod error;
 mod executor;
+mod executor_provider;
+mod executor_wait;
 mod local_cluster;
 mod logical_codec;
 mod physical_codec;
@@ -29,10 +38,16 @@ mod shipped_csv_sink;
 mod signals;
 mod support;
 
+pub use autoscaler::ScalingPolicy;
 pub use client::{check_reachable, client_config, client_state, collect};
+pub use cluster_load::{ClusterLoad, ExecutorLoad, LoadObserver};
 pub use cluster_url::{ClusterUrl, DEFAULT_SCHEDULER_PORT, HostPort};
+pub use config::FaultSettings;
 pub use error::{ClusterError, Result};
 pub use executor::{ExecutorEvent, ExecutorOptions, run_executor};
-pub use local_cluster::{LocalCluster, LocalClusterEvent, LocalClusterOptions, watch_parent};
+pub use executor_provider::{ExecutorProvider, LocalExecutorSpec, LocalProcesses};
+pub use local_cluster::{
+    ExecutorCount, LocalCluster, LocalClusterEvent, LocalClusterOptions, watch_parent,
+};
 pub use scheduler::{Scheduler, SchedulerOptions};
 pub use signals::shutdown_signal;

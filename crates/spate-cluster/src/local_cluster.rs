@@ -3,10 +3,13 @@
 //!
 //! # Lifecycle
 //! 1. Start `spate cluster scheduler --bind HOST:PORT` and read the `df://` URL it prints
-//!    on standard output (with port 0 it names the port it got).
-//! 2. Start each executor with `spate cluster executor --scheduler HOST:PORT --bind HOST:0`:
-//!    each binds a free port of its own.
-//! 3. Wait for Ctrl-C or SIGTERM, or for the scheduler to exit.
+//!    on standard output (with port 0 it names the port it got). Its later lines are its
+//!    load reports (`--report-load`, when autoscaling) or are passed on to standard error.
+//! 2. Start the executors through [`LocalProcesses`] (`spate cluster executor --scheduler
+//!    HOST:PORT --bind HOST:0 --id executor-N`): each binds a free port of its own.
+//! 3. Run until Ctrl-C or SIGTERM, or until the scheduler exits. With a fixed number of
+//!    executors, one that exits is reported; autoscaling ([`crate::autoscaler`]) starts
+//!    and stops executors from the scheduler's load reports, and restarts to the minimum.
 //! 4. Stop: SIGTERM to the executors (they finish their running tasks), then to the
 //!    scheduler; whatever still runs after a grace period gets SIGKILL. Dropping a
 //!    `LocalCluster` kills what is left, so an early return or a panic leaves nothing
@@ -17,22 +20,35 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::{Signal, kill_process};
 
+use crate::autoscaler::{Autoscaler, Decision, ScalingPolicy};
+use crate::cluster_load::ClusterLoad;
 use crate::cluster_url::{ClusterUrl, HostPort};
+use crate::config::FaultSettings;
 use crate::error::{ClusterError, Result};
+use crate::executor_provider::{
+    ExecutorProvider, LocalExecutorSpec, LocalProcesses, STOP_GRACE, spawn, stop_all,
+};
 use crate::signals::shutdown_signal;
 
 /// How long the scheduler may take to print its URL.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long stopped processes may take to finish before they are killed.
-const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How often children are checked.
 const POLL: Duration = Duration::from_millis(200);
+
+/// How many executors a local cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorCount {
+    /// This many, always.
+    Fixed(usize),
+    /// Between the policy's bounds, by the scheduler's load.
+    Scaled(ScalingPolicy),
+}
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -40,18 +56,34 @@ pub struct LocalClusterOptions {
     /// The scheduler's address; port 0 picks a free port.
     pub bind: HostPort,
     /// How many executors.
-    pub executors: usize,
+    pub executors: ExecutorCount,
     /// Task slots per executor (`None`: each takes this machine's cores).
     pub threads: Option<usize>,
     /// The memory limit of each executor, in bytes (`None`: Ballista's default).
     pub memory_limit: Option<u64>,
+    /// The scheduler's fault settings.
+    pub faults: FaultSettings,
 }
 
 /// Something that happened to a running local cluster.
 #[derive(Debug)]
 pub enum LocalClusterEvent {
-    /// An executor process ended on its own; the others go on.
-    ExecutorExited { pid: u32, status: ExitStatus },
+    /// An executor process ended on its own, or after it was stopped.
+    ExecutorExited { id: String, status: String },
+    /// The autoscaler started an executor because `pending` tasks waited.
+    ExecutorStarted {
+        id: String,
+        pid: u32,
+        pending: usize,
+        running: usize,
+    },
+    /// The autoscaler stopped an executor idle for `idle`, which had run `tasks` tasks.
+    ExecutorStopping {
+        id: String,
+        idle: Duration,
+        tasks: usize,
+        running: usize,
+    },
 }
 
 /// A scheduler and executors running as child processes; see the module doc.
@@ -59,49 +91,64 @@ pub enum LocalClusterEvent {
 pub struct LocalCluster {
     url: ClusterUrl,
     scheduler: Option<Child>,
-    executors: Vec<Child>,
+    /// The scheduler's standard output after its URL.
+    scheduler_lines: Option<mpsc::Receiver<String>>,
+    executors: LocalProcesses,
+    scaler: Option<Autoscaler>,
 }
 
 impl LocalCluster {
     /// Starts the scheduler and the executors with `program`, the `spate` binary.
     pub fn start(program: &Path, options: &LocalClusterOptions) -> Result<Self> {
-        let mut cluster = LocalCluster {
-            url: "df://127.0.0.1".parse()?,
-            scheduler: None,
-            executors: Vec::new(),
-        };
-        let bind = options.bind.to_string();
         let mut scheduler = spawn(
             "the scheduler",
             Command::new(program)
-                .args(["cluster", "scheduler", "--bind", &bind, "--watch-parent"])
+                .args(scheduler_args(options))
                 .stdout(Stdio::piped()),
         )?;
-        let url = read_url(&mut scheduler);
-        cluster.scheduler = Some(scheduler);
-        let url = url?;
+        let read = read_url(&mut scheduler);
+        let (url, lines) = match read {
+            Ok(read) => read,
+            Err(err) => {
+                let _ = scheduler.kill();
+                let _ = scheduler.wait();
+                return Err(err);
+            }
+        };
         // Clients and executors reach a scheduler bound to all interfaces through this
         // machine's loopback address.
-        cluster.url = if options.bind.host == "0.0.0.0" || options.bind.host == "[::]" {
+        let url: ClusterUrl = if options.bind.host == "0.0.0.0" || options.bind.host == "[::]" {
             format!("df://127.0.0.1:{}", url.address().port).parse()?
         } else {
             url
         };
-        let scheduler_address = cluster.url.address().to_string();
-        for _ in 0..options.executors {
-            let mut command = Command::new(program);
-            command
-                .args(["cluster", "executor", "--scheduler", &scheduler_address])
-                .args(["--bind", &format!("{}:0", options.bind.host)])
-                .arg("--watch-parent")
-                .stdout(Stdio::null());
-            if let Some(threads) = options.threads {
-                command.args(["--threads", &threads.to_string()]);
+        let executors = LocalProcesses::new(LocalExecutorSpec {
+            program: program.to_path_buf(),
+            scheduler: url.address().clone(),
+            host: options.bind.host.clone(),
+            threads: options.threads,
+            memory_limit: options.memory_limit,
+        });
+        let mut cluster = LocalCluster {
+            url,
+            scheduler: Some(scheduler),
+            scheduler_lines: Some(lines),
+            executors,
+            scaler: None,
+        };
+        let initial = match options.executors {
+            ExecutorCount::Fixed(n) => n,
+            ExecutorCount::Scaled(policy) => {
+                cluster.scaler = Some(Autoscaler::new(policy));
+                policy.min
             }
-            if let Some(limit) = options.memory_limit {
-                command.args(["--memory-limit", &limit.to_string()]);
-            }
-            cluster.executors.push(spawn("an executor", &mut command)?);
+        };
+        for n in 1..=initial {
+            let id = match &mut cluster.scaler {
+                Some(scaler) => scaler.next_id(),
+                None => format!("executor-{n}"),
+            };
+            cluster.executors.start(&id)?;
         }
         Ok(cluster)
     }
@@ -115,13 +162,13 @@ impl LocalCluster {
     pub fn pids(&self) -> Vec<u32> {
         self.scheduler
             .iter()
-            .chain(&self.executors)
             .map(Child::id)
+            .chain(self.executors.pids())
             .collect()
     }
 
     /// Runs until Ctrl-C or SIGTERM (`Ok`) or until the scheduler exits (an error), then
-    /// stops every process. Executors that end on their own are reported to `on_event`.
+    /// stops every process. What happens to executors is reported to `on_event`.
     pub async fn run_until_stopped(mut self, on_event: impl Fn(LocalClusterEvent)) -> Result<()> {
         let outcome = tokio::select! {
             _ = shutdown_signal() => Ok(()),
@@ -131,20 +178,23 @@ impl LocalCluster {
         outcome
     }
 
-    /// Completes with an error when the scheduler exits.
+    /// Watches the children and scales; completes with an error when the scheduler exits
+    /// or an executor cannot be started.
     async fn watch(&mut self, on_event: &impl Fn(LocalClusterEvent)) -> ClusterError {
         loop {
             tokio::time::sleep(POLL).await;
-            self.executors.retain_mut(|child| match child.try_wait() {
-                Ok(Some(status)) => {
-                    on_event(LocalClusterEvent::ExecutorExited {
-                        pid: child.id(),
-                        status,
-                    });
-                    false
+            for (id, status) in self.executors.reap() {
+                on_event(LocalClusterEvent::ExecutorExited { id, status });
+            }
+            let load = self.latest_load();
+            if let (Some(scaler), Some(load)) = (&mut self.scaler, load) {
+                let decisions = scaler.decide(&load, Instant::now(), &self.executors.running());
+                for decision in decisions {
+                    if let Err(err) = apply(&mut self.executors, decision, on_event) {
+                        return err;
+                    }
                 }
-                _ => true,
-            });
+            }
             if let Some(scheduler) = &mut self.scheduler
                 && let Ok(Some(status)) = scheduler.try_wait()
             {
@@ -157,40 +207,87 @@ impl LocalCluster {
         }
     }
 
+    /// The last load report the scheduler printed since the previous call; its other
+    /// lines go to standard error.
+    fn latest_load(&mut self) -> Option<ClusterLoad> {
+        let lines = self.scheduler_lines.as_ref()?;
+        let mut latest = None;
+        for line in lines.try_iter() {
+            match line.parse::<ClusterLoad>() {
+                Ok(load) => latest = Some(load),
+                Err(_) => eprintln!("{line}"),
+            }
+        }
+        latest
+    }
+
     /// Stops the executors, then the scheduler: SIGTERM, then SIGKILL after the grace period.
     pub fn stop(&mut self) {
-        stop_all(std::mem::take(&mut self.executors));
+        self.executors.stop_all();
         stop_all(self.scheduler.take().into_iter().collect());
     }
 }
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        for mut child in self
-            .scheduler
-            .take()
-            .into_iter()
-            .chain(self.executors.drain(..))
-        {
-            let _ = child.kill();
-            let _ = child.wait();
+        // The executors are killed when `self.executors` drops.
+        if let Some(mut scheduler) = self.scheduler.take() {
+            let _ = scheduler.kill();
+            let _ = scheduler.wait();
         }
     }
 }
 
-fn spawn(what: &str, command: &mut Command) -> Result<Child> {
-    command
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| ClusterError::Process {
-            what: format!("cannot start {what} ({})", command.get_program().display()),
-            reason: e.to_string(),
-        })
+/// Carries out one decision of the autoscaler.
+fn apply(
+    executors: &mut LocalProcesses,
+    decision: Decision,
+    on_event: &impl Fn(LocalClusterEvent),
+) -> Result<()> {
+    match decision {
+        Decision::Start { id, pending } => {
+            executors.start(&id)?;
+            on_event(LocalClusterEvent::ExecutorStarted {
+                pid: executors.pid(&id).unwrap_or(0),
+                id,
+                pending,
+                running: executors.running().len(),
+            });
+        }
+        Decision::Stop { id, idle, tasks } => {
+            executors.stop(&id)?;
+            on_event(LocalClusterEvent::ExecutorStopping {
+                id,
+                idle,
+                tasks,
+                running: executors.running().len(),
+            });
+        }
+    }
+    Ok(())
 }
 
-/// The `df://` URL the scheduler prints first on its standard output. Later lines are
-/// passed on to this process's standard error.
-fn read_url(scheduler: &mut Child) -> Result<ClusterUrl> {
+/// `spate cluster scheduler ...` for `options`.
+fn scheduler_args(options: &LocalClusterOptions) -> Vec<String> {
+    let mut args: Vec<String> = ["cluster", "scheduler", "--bind"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(options.bind.to_string());
+    args.push("--watch-parent".into());
+    args.push("--executor-timeout".into());
+    args.push(format!("{}s", options.faults.executor_timeout.as_secs()));
+    args.push("--executor-wait".into());
+    args.push(format!("{}s", options.faults.executor_wait.as_secs()));
+    if matches!(options.executors, ExecutorCount::Scaled(_)) {
+        args.push("--report-load".into());
+    }
+    args
+}
+
+/// The `df://` URL the scheduler prints first on its standard output, and a channel of
+/// its later lines.
+fn read_url(scheduler: &mut Child) -> Result<(ClusterUrl, mpsc::Receiver<String>)> {
     let failed = |reason: String| ClusterError::Process {
         what: "the scheduler did not start".into(),
         reason,
@@ -205,36 +302,19 @@ fn read_url(scheduler: &mut Child) -> Result<ClusterUrl> {
             .lines()
             .map_while(std::io::Result::ok)
         {
-            if sender.send(line.clone()).is_err() {
-                eprintln!("{line}");
+            if sender.send(line).is_err() {
+                break;
             }
         }
     });
     let line = lines
         .recv_timeout(START_TIMEOUT)
         .map_err(|_| failed("see its error above".into()))?;
-    drop(lines);
-    line.trim()
+    let url = line
+        .trim()
         .parse()
-        .map_err(|e: ClusterError| failed(e.to_string()))
-}
-
-/// SIGTERM to every child, then SIGKILL to those still running after the grace period.
-fn stop_all(mut children: Vec<Child>) {
-    for child in &children {
-        if let Some(pid) = Pid::from_raw(child.id() as i32) {
-            let _ = kill_process(pid, Signal::TERM);
-        }
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    while !children.is_empty() && Instant::now() < deadline {
-        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+        .map_err(|e: ClusterError| failed(e.to_string()))?;
+    Ok((url, lines))
 }
 
 /// Stops this process (SIGTERM to itself, so it shuts down as on Ctrl-C) when its parent

@@ -7,7 +7,10 @@
 //!   Flight one, and that one can be picked freely;
 //! - its own listener, bound before the server starts, so port 0 gets a free port that is
 //!   known (and printed) before anyone connects;
-//! - spate's object stores and no listing cache ([`crate::server_runtime`]).
+//! - spate's object stores and no listing cache ([`crate::server_runtime`]);
+//! - fault settings from [`FaultSettings`] (see [`crate::config`]): executors dropped
+//!   after `executor_timeout` without a heartbeat, checked every second; jobs left without
+//!   any executor failed after `executor_wait` ([`crate::executor_wait`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,8 +23,11 @@ use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use tokio::net::TcpListener;
 
+use crate::cluster_load::LoadObserver;
 use crate::cluster_url::{ClusterUrl, HostPort};
+use crate::config::{EXPIRE_CHECK_INTERVAL, FaultSettings, STAGE_MAX_ATTEMPTS, TASK_MAX_ATTEMPTS};
 use crate::error::{ClusterError, Result};
+use crate::executor_wait::fail_jobs_without_executors;
 use crate::physical_codec::SpatePhysicalCodec;
 use crate::server_runtime::ServerRuntime;
 
@@ -30,6 +36,8 @@ use crate::server_runtime::ServerRuntime;
 pub struct SchedulerOptions {
     /// Where to listen; port 0 picks a free port.
     pub bind: HostPort,
+    /// How fast lost executors are noticed and how long jobs wait for one.
+    pub faults: FaultSettings,
 }
 
 /// A scheduler listening on its address, not serving yet.
@@ -38,6 +46,7 @@ pub struct Scheduler {
     address: SocketAddr,
     url: ClusterUrl,
     server: SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
+    faults: FaultSettings,
 }
 
 impl Scheduler {
@@ -45,6 +54,8 @@ impl Scheduler {
     pub async fn bind(options: &SchedulerOptions) -> Result<Self> {
         let (listener, local) = options.bind.listen().await?;
         let runtime = ServerRuntime::from_environment();
+        let faults = options.faults;
+        let timeout = faults.executor_timeout.as_secs().max(1);
         let config = SchedulerConfig {
             bind_host: local.ip().to_string(),
             bind_port: local.port(),
@@ -52,6 +63,16 @@ impl Scheduler {
             scheduling_policy: TaskSchedulingPolicy::PullStaged,
             override_session_builder: Some(runtime.session_builder()),
             override_physical_codec: Some(Arc::new(SpatePhysicalCodec::default())),
+            executor_timeout_seconds: timeout,
+            expire_dead_executor_interval_seconds: EXPIRE_CHECK_INTERVAL.as_secs(),
+            // A stopping executor (SIGTERM) is dropped this long after it said so, unless
+            // it exits sooner; its tasks meanwhile finish and report.
+            executor_termination_grace_period: timeout,
+            // Ballista's own wait after the last executor is lost; the watchdog of
+            // `executor_wait` covers that case too, and jobs that never saw one.
+            no_executors_grace_period_seconds: faults.executor_wait.as_secs().max(timeout),
+            task_max_failures: TASK_MAX_ATTEMPTS,
+            stage_max_failures: STAGE_MAX_ATTEMPTS,
             ..SchedulerConfig::default()
         };
         config.validate().map_err(server_error)?;
@@ -68,6 +89,7 @@ impl Scheduler {
             address: local,
             url: format!("df://{host}:{}", local.port()).parse()?,
             server,
+            faults,
         })
     }
 
@@ -82,11 +104,28 @@ impl Scheduler {
         &self.url
     }
 
+    /// What reads this scheduler's load (its queue and executors), for `--report-load`.
+    pub fn load_observer(&self) -> LoadObserver {
+        LoadObserver::new(Arc::clone(&self.server.state), self.faults.executor_timeout)
+    }
+
     /// Serves clients and executors until the future is dropped or the server fails.
     pub async fn serve(self) -> Result<()> {
-        start_grpc_service_with_listener(self.listener, self.server)
+        let hint = format!(
+            "start one with: spate cluster executor --scheduler {}",
+            self.url.address()
+        );
+        let watchdog = tokio::spawn(fail_jobs_without_executors(
+            self.server.clone(),
+            self.faults.executor_wait,
+            self.faults.executor_timeout,
+            hint,
+        ));
+        let served = start_grpc_service_with_listener(self.listener, self.server)
             .await
-            .map_err(server_error)
+            .map_err(server_error);
+        watchdog.abort();
+        served
     }
 }
 

@@ -21,6 +21,7 @@ pub fn run(flags: ExecutorArgs) -> Result<(), Failure> {
         threads: threads(flags.threads)?,
         memory_limit: memory_limit(flags.memory_limit.as_deref())?,
         work_dir: flags.work_dir,
+        id: flags.id,
     };
     if flags.watch_parent {
         watch_parent();

@@ -7,24 +7,79 @@ mod scheduler;
 mod up;
 
 use std::future::Future;
+use std::time::Duration;
 
-use spate_cluster::{ClusterError, HostPort};
+use spate_cluster::{ClusterError, ExecutorCount, FaultSettings, HostPort, ScalingPolicy};
 
-use crate::cli::ClusterCommand;
+use crate::cli::{ClusterCommand, FaultArgs, ScalingArgs};
 use crate::exit::Failure;
 
 /// `spate cluster COMMAND`
 pub fn run(command: ClusterCommand) -> Result<(), Failure> {
     match command {
-        ClusterCommand::Scheduler { bind, watch_parent } => scheduler::run(&bind, watch_parent),
+        ClusterCommand::Scheduler {
+            bind,
+            faults,
+            watch_parent,
+            report_load,
+        } => scheduler::run(&bind, fault_settings(&faults)?, watch_parent, report_load),
         ClusterCommand::Executor(args) => executor::run(args),
         ClusterCommand::Up {
             bind,
             executors,
+            scaling,
             threads,
             memory_limit,
-        } => up::run(&bind, executors, threads, memory_limit.as_deref()),
+            faults,
+        } => up::run(up::UpArgs {
+            bind,
+            executors: executor_count(executors, &scaling)?,
+            threads,
+            memory_limit,
+            faults: fault_settings(&faults)?,
+        }),
     }
+}
+
+/// The fault settings of `flags`; a timeout shorter than a busy executor's check-in
+/// interval would drop healthy executors.
+fn fault_settings(flags: &FaultArgs) -> Result<FaultSettings, Failure> {
+    if flags.executor_timeout < Duration::from_secs(6) {
+        return Err(Failure::usage(format!(
+            "invalid --executor-timeout '{:?}': at least 6s (busy executors check in every 5 s)",
+            flags.executor_timeout
+        )));
+    }
+    Ok(FaultSettings {
+        executor_timeout: flags.executor_timeout,
+        executor_wait: flags.executor_wait,
+    })
+}
+
+/// `--executors N` or `--min-executors A --max-executors B` (clap makes them exclusive).
+fn executor_count(fixed: Option<usize>, scaling: &ScalingArgs) -> Result<ExecutorCount, Failure> {
+    let (min, max) = match (scaling.min_executors, scaling.max_executors) {
+        (Some(min), Some(max)) => (min, max),
+        _ => {
+            return match fixed.unwrap_or(2) {
+                0 => Err(Failure::usage(
+                    "invalid --executors '0': a cluster needs at least one executor",
+                )),
+                n => Ok(ExecutorCount::Fixed(n)),
+            };
+        }
+    };
+    if min == 0 || max < min {
+        return Err(Failure::usage(format!(
+            "invalid --min-executors {min} --max-executors {max}: need 1 <= A <= B"
+        )));
+    }
+    Ok(ExecutorCount::Scaled(ScalingPolicy {
+        min,
+        max,
+        scale_up_after: scaling.scale_up_after,
+        scale_down_after: scaling.scale_down_after,
+    }))
 }
 
 /// Runs `work` on a multi-threaded runtime.

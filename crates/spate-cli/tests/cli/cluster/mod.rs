@@ -1,158 +1,36 @@
 //! Cluster mode: a scheduler and executors started as separate `spate cluster` processes
 //! on free ports of 127.0.0.1 (they bind port 0 and the scheduler prints the URL it got),
-//! the same statements run there and locally, and the bad-input cases. Every process a
-//! test starts is killed when its guard drops, also when the test fails.
+//! the same statements run there and locally, and the bad-input cases; lost executors and
+//! schedulers ([`faults`]); autoscaling ([`scaling`]). Every process a test starts is
+//! killed when its guard drops, also when the test fails ([`harness`]).
 
-use std::io::{BufRead, BufReader};
+mod faults;
+mod harness;
+mod scaling;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::common::*;
+use harness::*;
 
 /// How long a process may take to exit or to be gone; only a hung test waits this long.
 const HANG: Duration = Duration::from_secs(120);
 
-/// A process started by a test, killed and reaped when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `spate cluster ARGS...` as a child process with its standard output and error piped
-/// (read them with [`first_line`] and [`wait_for_stderr`], or [`drain`] them).
-fn start(dir: &Path, args: &[&str]) -> Process {
-    let child = Command::new(assert_cmd::cargo::cargo_bin("spate"))
-        .current_dir(dir)
-        .arg("cluster")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Process(child)
-}
-
-/// The first line of the process's standard output (the `df://` URL of a scheduler or of
-/// `cluster up`).
-fn first_line(process: &mut Process) -> String {
-    let stdout = process.0.stdout.take().unwrap();
-    let mut line = String::new();
-    let mut reader = BufReader::new(stdout);
-    reader.read_line(&mut line).unwrap();
-    drain(Some(reader));
-    assert!(line.starts_with("df://"), "expected a URL, got {line:?}");
-    line.trim().to_string()
-}
-
-/// Reads what is left of a stream in a thread of its own, so the process never blocks
-/// writing to a full pipe.
-fn drain(stream: Option<impl std::io::Read + Send + 'static>) {
-    if let Some(mut stream) = stream {
-        std::thread::spawn(move || std::io::copy(&mut stream, &mut std::io::sink()));
-    }
-}
-
-/// A scheduler and `executors` executors, each a process of its own.
-struct TestCluster {
-    url: String,
-    _processes: Vec<Process>,
-}
-
-impl TestCluster {
-    fn start(dir: &Path, executors: usize, threads: &str) -> Self {
-        let mut scheduler = start(dir, &["scheduler", "--bind", "127.0.0.1:0"]);
-        let url = first_line(&mut scheduler);
-        drain(scheduler.0.stderr.take());
-        let address = url.trim_start_matches("df://").to_string();
-        let mut processes = vec![scheduler];
-        for n in 0..executors {
-            // In the test's directory, so that killed executors leave nothing behind.
-            let work = dir.join(format!("executor-{n}"));
-            let mut executor = start(
-                dir,
-                &[
-                    "executor",
-                    "--scheduler",
-                    &address,
-                    "--bind",
-                    "127.0.0.1:0",
-                    "--threads",
-                    threads,
-                    "--memory-limit",
-                    "512MiB",
-                    "--work-dir",
-                    work.to_str().unwrap(),
-                ],
-            );
-            drain(executor.0.stdout.take());
-            drain(executor.0.stderr.take());
-            processes.push(executor);
-        }
-        TestCluster {
-            url,
-            _processes: processes,
-        }
-    }
-}
-
-/// The first line where two outputs differ, for messages.
-fn first_difference(a: &str, b: &str) -> Option<String> {
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    if let Some(i) = a.iter().zip(&b).position(|(x, y)| x != y) {
-        return Some(format!("line {}: {:?} vs {:?}", i + 1, a[i], b[i]));
-    }
-    (a.len() != b.len()).then(|| format!("{} lines vs {} lines", a.len(), b.len()))
-}
-
-/// TPC-H at SF 0.1 (from `tpchgen-cli`, which the test script installs): all 22 queries
-/// on a cluster of two single-threaded executors return what they return locally.
+/// TPC-H at SF 0.1: all 22 queries on a cluster of two single-threaded executors return
+/// what they return locally.
 #[test]
 fn tpch_on_two_executors_returns_the_local_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("tpch");
-    let generated = Command::new("tpchgen-cli")
-        .args(["parquet", "-s", "0.1", "--output-dir"])
-        .arg(&data)
-        .status()
-        .expect("tpchgen-cli is needed (scripts/test.sh installs it)");
-    assert!(generated.success());
-    let queries: Vec<String> = (1..=22)
-        .map(|n| {
-            repo()
-                .join(format!("benches/queries/tpch/q{n:02}.sql"))
-                .display()
-                .to_string()
-        })
-        .collect();
-    let run_all = |extra: &[&str]| {
-        let mut cmd = spate(dir.path());
-        cmd.arg("run")
-            .args(&queries)
-            .args([
-                "--data",
-                data.to_str().unwrap(),
-                "--threads",
-                "2",
-                "--quiet",
-            ])
-            .args(extra);
-        let (code, stdout, stderr) = run(&mut cmd);
-        assert_eq!(code, 0, "{extra:?}: {stderr}");
-        stdout
-    };
-    let local = run_all(&[]);
+    let data = tpch_sf01();
+    let all: Vec<usize> = (1..=22).collect();
+    let local = run_tpch(dir.path(), &data, &all, &[]);
     let cluster = TestCluster::start(dir.path(), 2, "1");
-    let remote = run_all(&["--cluster", &cluster.url]);
+    let remote = run_tpch(dir.path(), &data, &all, &["--cluster", &cluster.url]);
     // The queries ran as Ballista jobs: the scheduler explains their stages.
     let (code, explained, stderr) = run(spate(dir.path()).args([
         "explain",
-        &queries[2],
+        &tpch_query(3),
         "--data",
         data.to_str().unwrap(),
         "--format",
@@ -283,77 +161,69 @@ fn a_malformed_cluster_url_is_a_usage_error() {
     assert_error(&result, 2, "invalid address 'sched'");
 }
 
-/// Reads `process`'s standard error until a line contains `needle`; the lines read.
-fn wait_for_stderr(process: &mut Process, needle: &str) -> String {
-    let stderr = process.0.stderr.take().unwrap();
-    let mut reader = BufReader::new(stderr);
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            panic!("the process ended before saying {needle:?}: {seen}");
-        }
-        seen.push_str(&line);
-        if line.contains(needle) {
-            drain(Some(reader));
-            return seen;
-        }
+#[test]
+fn fault_and_scaling_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = run(spate(dir.path()).args(["cluster", "scheduler", "--executor-timeout", "2s"]));
+    assert_error(&result, 2, "invalid --executor-timeout '2s': at least 6s");
+    let result = run(spate(dir.path()).args([
+        "cluster",
+        "up",
+        "--min-executors",
+        "3",
+        "--max-executors",
+        "2",
+    ]));
+    assert_error(&result, 2, "need 1 <= A <= B");
+    let (code, _, stderr) = run(spate(dir.path()).args([
+        "cluster",
+        "up",
+        "--executors",
+        "2",
+        "--min-executors",
+        "1",
+        "--max-executors",
+        "2",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let (code, help, _) = run(spate(dir.path()).args(["cluster", "up", "--help"]));
+    assert_eq!(code, 0);
+    for shown in [
+        "--scale-up-after",
+        "[default: 1s]",
+        "[default: 30s]",
+        "--executor-wait",
+    ] {
+        assert!(help.contains(shown), "{shown} in {help}");
     }
-}
-
-/// Sends `signal` (`INT`, `TERM`, `KILL`) to process `pid`.
-fn signal(pid: u32, signal: &str) {
-    let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
-/// Waits for the process to exit; its exit code. Fails the test after [`HANG`].
-fn exit_code(process: &mut Process) -> Option<i32> {
-    let started = Instant::now();
-    while started.elapsed() < HANG {
-        if let Some(status) = process.0.try_wait().unwrap() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("still running after {HANG:?}");
 }
 
 #[test]
 fn an_executor_without_a_scheduler_keeps_trying_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let mut executor = start(dir.path(), &["executor", "--scheduler", "127.0.0.1:1"]);
-    let said = wait_for_stderr(
-        &mut executor,
+    let said = executor.stderr_lines().wait_for_text(
+        Duration::from_secs(30),
         "the scheduler at 127.0.0.1:1 does not answer",
     );
     assert!(said.contains("retrying"), "{said}");
-    signal(executor.0.id(), "INT");
-    assert_eq!(exit_code(&mut executor), Some(0));
+    signal(executor.id(), "INT");
+    assert_eq!(executor.exit_within(HANG), Some(0));
 }
 
-/// Whether process `pid` is gone (or a zombie nobody reaped yet).
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-    }
-}
-
-/// The child process ids `spate cluster up` lists on its standard error.
-fn children_of_up(up: &mut Process) -> Vec<u32> {
-    let said = wait_for_stderr(up, "Ctrl-C stops them all");
+/// The child process ids `spate cluster up` lists on its standard error, which is then
+/// read by the lines returned.
+pub fn children_of_up(up: &mut Process) -> (Vec<u32>, Lines) {
+    let mut lines = up.stderr_lines();
+    let said = lines.wait_for_text(Duration::from_secs(60), "Ctrl-C stops them all");
     let list = said
         .split("(processes ")
         .nth(1)
         .and_then(|rest| rest.split(')').next())
         .unwrap_or_else(|| panic!("no process list: {said}"));
-    list.split(", ").map(|p| p.parse().unwrap()).collect()
+    let pids = list.split(", ").map(|p| p.parse().unwrap()).collect();
+    (pids, lines)
 }
 
 #[test]
@@ -375,7 +245,7 @@ fn cluster_up_runs_statements_and_leaves_nothing_running_after_sigterm_or_sigkil
             ],
         );
         let url = first_line(&mut up);
-        let children = children_of_up(&mut up);
+        let (children, _lines) = children_of_up(&mut up);
         assert_eq!(children.len(), 3, "a scheduler and two executors");
         let remote = run(spate(dir.path()).args([
             "sql",
@@ -386,8 +256,8 @@ fn cluster_up_runs_statements_and_leaves_nothing_running_after_sigterm_or_sigkil
             &url,
         ]));
         assert_eq!(remote, local);
-        signal(up.0.id(), stop);
-        let code = exit_code(&mut up);
+        signal(up.id(), stop);
+        let code = up.exit_within(HANG);
         if stop == "TERM" {
             assert_eq!(code, Some(0));
         }
