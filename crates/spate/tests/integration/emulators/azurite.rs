@@ -93,6 +93,7 @@ impl Azurite {
         };
         StoreConfig {
             stores: vec![settings("az://"), settings("abfss://")],
+            ..StoreConfig::default()
         }
     }
 
