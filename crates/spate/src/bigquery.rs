@@ -16,7 +16,7 @@ use spate_bigquery::{SinkOptions, WriteMode, is_bigquery_location};
 use spate_delta::PartitionOverwriteMode;
 
 use crate::dataframe::DataFrame;
-use crate::error::{Result, SpateError};
+use crate::error::Result;
 use crate::execute::ExecutionMetrics;
 use crate::session::Session;
 use crate::writer::SaveMode;

@@ -118,7 +118,7 @@ fn secrets_of_the_config_never_show_in_errors() {
 fn the_environment_alone_reaches_an_http_endpoint() {
     let moto = Moto::start(&["lake"]);
     let dir = tempfile::tempdir().unwrap();
-    let with_env = |cmd: &mut std::process::Command| {
+    let with_env = |cmd: &mut assert_cmd::Command| {
         cmd.env(
             "AWS_ENDPOINT_URL",
             format!("http://127.0.0.1:{}", moto.port),
