@@ -17,7 +17,7 @@
 use std::str::FromStr;
 
 use datafusion::common::{config_field, extensions_options};
-use datafusion::config::ConfigExtension;
+use datafusion::config::{ConfigExtension, ExtensionOptions};
 use spate_connectors::object_stores::StoreConfig;
 use spate_executor::{FaultInjection, Fraction};
 
@@ -71,7 +71,45 @@ extensions_options! {
     }
 }
 
-impl ConfigExtension for SpateConfig {
+/// [`SpateConfig`] as registered with DataFusion: the same settings, listed by full key.
+///
+/// The entries `extensions_options!` makes are named by field alone (`shuffle_partitions`),
+/// so `SHOW ALL` would list them unprefixed and Ballista, which sends a session's entries
+/// to the scheduler by name, could not set them back; this wrapper names them
+/// `spate.shuffle_partitions`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpateExtension(pub SpateConfig);
+
+impl ExtensionOptions for SpateExtension {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> datafusion::error::Result<()> {
+        self.0.set(key, value)
+    }
+
+    fn entries(&self) -> Vec<datafusion::config::ConfigEntry> {
+        self.0
+            .entries()
+            .into_iter()
+            .map(|mut entry| {
+                entry.key = format!("{}.{}", Self::PREFIX, entry.key);
+                entry
+            })
+            .collect()
+    }
+}
+
+impl ConfigExtension for SpateExtension {
     const PREFIX: &'static str = "spate";
 }
 
@@ -104,7 +142,6 @@ impl SpateConfig {
     /// Every setting with its default and description, in declaration order (the
     /// defaults of a fresh extension, not of a built session).
     pub fn documented() -> Vec<datafusion::config::ConfigEntry> {
-        use datafusion::config::ExtensionOptions;
         SpateConfig::default().entries()
     }
 }
@@ -206,7 +243,6 @@ pub(crate) const FAULT_ENV: [(&str, &str); 4] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::config::ExtensionOptions;
 
     #[test]
     fn settings_parse_through_the_extension() {

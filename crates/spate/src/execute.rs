@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use spate_connectors::object_stores::StoreIo;
 use spate_executor::{Executor, OperatorFigures, QueryMetrics, StageMetrics};
 
-use crate::config::{ExecutorKind, SpateConfig};
+use crate::config::{ExecutorKind, SpateExtension};
 use crate::error::{Result, SpateError};
 use crate::session::Session;
 
@@ -84,8 +84,8 @@ pub(crate) async fn collect_with_metrics(
                 .session_config()
                 .options()
                 .extensions
-                .get::<SpateConfig>()
-                .cloned()
+                .get::<SpateExtension>()
+                .map(|e| e.0.clone())
                 .unwrap_or_default();
             let config = settings.executor_config(session.options().threads);
             Executor::new(config)

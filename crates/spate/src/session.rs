@@ -15,7 +15,7 @@ use datafusion::execution::context::SessionContext;
 use spate_connectors::object_stores::StoreRegistry;
 
 use crate::catalog::{DataSchema, DirectoryTables, TableSource};
-use crate::config::{SessionOptions, SpateConfig};
+use crate::config::{SessionOptions, SpateConfig, SpateExtension};
 use crate::dataframe::DataFrame;
 use crate::error::{Result, SpateError};
 use crate::memory::PeakMemoryPool;
@@ -119,8 +119,8 @@ impl Session {
             .config()
             .options()
             .extensions
-            .get::<SpateConfig>()
-            .cloned()
+            .get::<SpateExtension>()
+            .map(|e| e.0.clone())
             .unwrap_or_default()
     }
 

@@ -27,7 +27,9 @@ use spate_connectors::object_stores::{StoreConfig, StoreRegistry};
 use spate_executor::FaultInjection;
 
 use crate::catalog::{DataSchema, SpateTableFactory};
-use crate::config::{ByteSize, ExecutorKind, FAULT_ENV, SessionOptions, SpateConfig};
+use crate::config::{
+    ByteSize, ExecutorKind, FAULT_ENV, SessionOptions, SpateConfig, SpateExtension,
+};
 use crate::error::{Result, SpateError};
 use crate::memory::PeakMemoryPool;
 use crate::progress::Progress;
@@ -366,7 +368,7 @@ impl SessionBuilder {
                 .with_target_partitions(options.threads)
                 .with_information_schema(true)
                 .with_default_catalog_and_schema(CATALOG, SCHEMA)
-                .with_option_extension(self.config.clone()),
+                .with_option_extension(SpateExtension(self.config.clone())),
         )?;
         // Each sort keeps a merge buffer out of the pool; DataFusion's fixed 10 MiB makes
         // every sort fail under small limits, so it is sized from the limit (users may
