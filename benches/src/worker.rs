@@ -81,7 +81,10 @@ fn send(reply: &Reply) -> Result<(), String> {
 }
 
 fn session(options: &WorkerOptions, threads: usize) -> Result<Session, String> {
-    let mut builder = Session::builder().threads(threads);
+    // A benchmark harness: the differential test injects faults through SPATE_INJECT_*.
+    let mut builder = Session::builder()
+        .threads(threads)
+        .fault_injection_from_env();
     let faults = match options.executor.as_str() {
         "spate-faults" => true,
         "cluster" => {

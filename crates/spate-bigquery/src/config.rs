@@ -111,12 +111,20 @@ impl BigQueryConfig {
     }
 }
 
-fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
-    value.parse().map_err(|_| BigQueryError::InvalidOption {
+/// `value` of option `key` as a count ([`spate_connectors::parse_count`]).
+fn parse_number<T: TryFrom<u64>>(key: &str, value: &str) -> Result<T> {
+    let invalid = |reason: String| BigQueryError::InvalidOption {
         option: key.to_string(),
         value: value.to_string(),
-        reason: "expected a whole number".into(),
-    })
+        reason,
+    };
+    let count = spate_connectors::parse_count(value, 0).map_err(|e| match e {
+        spate_connectors::ConnectorError::InvalidValue { expected, .. } => {
+            invalid(format!("expected {expected}"))
+        }
+        other => invalid(other.to_string()),
+    })?;
+    T::try_from(count).map_err(|_| invalid("too large".into()))
 }
 
 #[cfg(test)]

@@ -279,41 +279,44 @@ pub struct QueryOptions {
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// The most memory queries may use before spilling, e.g. 512MiB or 2GiB
-    /// (default: 70% of available memory).
+    /// (default: 70% of available memory). Sets spate.memory_limit.
     #[arg(long, value_name = "SIZE", env = "SPATE_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores). Sets spate.threads.
     #[arg(long, value_name = "N", env = "SPATE_THREADS")]
-    pub threads: Option<usize>,
-    /// Reduce partitions of every shuffle (default: chosen from the plan).
+    pub threads: Option<String>,
+    /// Reduce partitions of every shuffle (default: chosen from the plan). Sets
+    /// spate.shuffle_partitions.
     #[arg(long, value_name = "N", env = "SPATE_SHUFFLE_PARTITIONS")]
-    pub shuffle_partitions: Option<usize>,
+    pub shuffle_partitions: Option<String>,
     /// Re-plan from the sizes stages actually produce: on (default) or off. On, a
-    /// partitioned join whose build side turns out small becomes a broadcast join.
+    /// partitioned join whose build side turns out small becomes a broadcast join. Sets
+    /// spate.adaptive.
     #[arg(long, value_name = "on|off", env = "SPATE_ADAPTIVE",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub adaptive: Option<bool>,
     /// Retries of a failed task before the query fails (default 3; 0: none). Errors no
-    /// retry can fix (SQL, types, arithmetic, a missing path) fail at once.
+    /// retry can fix (SQL, types, arithmetic, a missing path) fail at once. Sets
+    /// spate.task_retries.
     #[arg(long, value_name = "N", env = "SPATE_TASK_RETRIES")]
-    pub task_retries: Option<usize>,
-    /// Fault injection: the fraction of task attempts to fail, e.g. 0.2 (default: the
-    /// SPATE_INJECT_TASK_FAILURES environment variable, else 0).
+    pub task_retries: Option<String>,
+    /// Fault injection, for testing: the fraction of task attempts to fail, e.g. 0.2
+    /// (default 0). Sets spate.inject_task_failures.
     #[arg(long, value_name = "FRACTION")]
     pub inject_task_failures: Option<String>,
-    /// Fault injection: the fraction of shuffle blocks to corrupt, e.g. 0.05 (default:
-    /// SPATE_INJECT_SHUFFLE_CORRUPTION, else 0).
+    /// Fault injection, for testing: the fraction of shuffle blocks to corrupt, e.g. 0.05
+    /// (default 0). Sets spate.inject_shuffle_corruption.
     #[arg(long, value_name = "FRACTION")]
     pub inject_shuffle_corruption: Option<String>,
-    /// Fault injection: the seed that picks which attempts and blocks (default:
-    /// SPATE_INJECT_SEED, else 0).
+    /// Fault injection, for testing: the seed that picks which attempts and blocks
+    /// (default 0). Sets spate.inject_seed.
     #[arg(long, value_name = "N")]
     pub inject_seed: Option<String>,
     /// After each statement, print what it took on standard error: time, peak memory,
     /// spills, and per stage tasks, rows, shuffle bytes in memory and spilled.
     #[arg(long)]
     pub metrics: bool,
-    /// Which executor runs queries: spate (default) or datafusion.
+    /// Which executor runs queries: spate (default) or datafusion. Sets spate.executor.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
     /// Run the statements on the cluster whose scheduler listens at URL
@@ -323,7 +326,8 @@ pub struct QueryOptions {
     /// injection) do not apply, and --executor is ignored.
     #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
-    /// Object-store settings per URL prefix (endpoints, regions, credentials, retries,
+    /// Settings (its [spate] and [datafusion] tables; flags win over them) and
+    /// object-store settings per URL prefix (endpoints, regions, credentials, retries,
     /// timeouts, max concurrent requests); default: spate.toml in the working directory,
     /// when there is one.
     #[arg(long, value_name = "PATH", env = "SPATE_CONFIG")]
@@ -334,4 +338,40 @@ pub struct QueryOptions {
     /// Set by `spate explain`: explain queries and writes instead of running them.
     #[arg(skip)]
     pub explain: bool,
+}
+
+impl QueryOptions {
+    /// The flags that are settings, as (flag, key, value) for those given: the one place
+    /// that maps flags to `spate.*` keys. `--executor` is left out when `--cluster`
+    /// chooses the executor.
+    pub fn settings(&self) -> Vec<(&'static str, &'static str, String)> {
+        let adaptive = self.adaptive.map(|on| on.to_string());
+        let executor = self.executor.clone().filter(|_| self.cluster.is_none());
+        [
+            ("--memory-limit", "spate.memory_limit", &self.memory_limit),
+            ("--threads", "spate.threads", &self.threads),
+            (
+                "--shuffle-partitions",
+                "spate.shuffle_partitions",
+                &self.shuffle_partitions,
+            ),
+            ("--adaptive", "spate.adaptive", &adaptive),
+            ("--task-retries", "spate.task_retries", &self.task_retries),
+            (
+                "--inject-task-failures",
+                "spate.inject_task_failures",
+                &self.inject_task_failures,
+            ),
+            (
+                "--inject-shuffle-corruption",
+                "spate.inject_shuffle_corruption",
+                &self.inject_shuffle_corruption,
+            ),
+            ("--inject-seed", "spate.inject_seed", &self.inject_seed),
+            ("--executor", "spate.executor", &executor),
+        ]
+        .into_iter()
+        .filter_map(|(flag, key, value)| value.clone().map(|v| (flag, key, v)))
+        .collect()
+    }
 }

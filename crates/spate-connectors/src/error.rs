@@ -34,6 +34,11 @@ pub enum ConnectorError {
     #[error("cannot connect to {url}: {reason}")]
     Store { url: String, reason: String },
 
+    /// A size or count that does not parse (see [`crate::units`]); the caller names the
+    /// setting it was given for.
+    #[error("invalid value '{value}': expected {expected}")]
+    InvalidValue { value: String, expected: String },
+
     /// The configuration file is unreadable or invalid.
     #[error("{path}: {reason}")]
     Config { path: String, reason: String },

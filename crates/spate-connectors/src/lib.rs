@@ -3,9 +3,12 @@
 //! Where data lives. [`object_stores`] turns any URL (`s3://`, `s3a://`, `gs://`, `az://`,
 //! `abfss://`, `http(s)://`, `file://`, plain paths) into an object store on first use,
 //! with credentials from each cloud's usual environment variables, per-prefix settings from
-//! `spate.toml`, and per-table overrides.
+//! `spate.toml`, and per-table overrides. [`units`] parses the sizes and counts of every
+//! spate setting.
 
 mod error;
 pub mod object_stores;
+pub mod units;
 
 pub use error::{ConnectorError, Result};
+pub use units::{ByteSize, parse_count};

@@ -27,6 +27,38 @@ pub enum WriteMode {
     Ignore,
 }
 
+/// Delta's and Spark's `partitionOverwriteMode`: which partitions an overwrite replaces.
+///
+/// ```
+/// use spate_delta::PartitionOverwriteMode;
+/// assert_eq!("DYNAMIC".parse::<PartitionOverwriteMode>().ok(), Some(PartitionOverwriteMode::Dynamic));
+/// assert!("some".parse::<PartitionOverwriteMode>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartitionOverwriteMode {
+    /// All of them (or those `replaceWhere` selects).
+    #[default]
+    Static,
+    /// Those the new rows fall in.
+    Dynamic,
+}
+
+impl std::str::FromStr for PartitionOverwriteMode {
+    type Err = DeltaError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "static" => Ok(PartitionOverwriteMode::Static),
+            "dynamic" => Ok(PartitionOverwriteMode::Dynamic),
+            _ => Err(DeltaError::InvalidOption {
+                option: "partitionOverwriteMode".into(),
+                value: text.to_string(),
+                reason: "expected static or dynamic".into(),
+            }),
+        }
+    }
+}
+
 /// Which rows an overwrite replaces.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum OverwriteScope {
@@ -100,18 +132,20 @@ impl DeltaWriteOptions {
                 self.overwrite = OverwriteScope::ReplaceWhere(value.to_string());
             }
             "partitionoverwritemode" => {
-                self.overwrite = match value.to_ascii_lowercase().as_str() {
-                    "dynamic" => OverwriteScope::WrittenPartitions,
-                    "static" => OverwriteScope::Table,
-                    _ => return Err(invalid("expected static or dynamic")),
+                self.overwrite = match value.parse::<PartitionOverwriteMode>()? {
+                    PartitionOverwriteMode::Dynamic => OverwriteScope::WrittenPartitions,
+                    PartitionOverwriteMode::Static => OverwriteScope::Table,
                 };
             }
             "targetfilesize" => {
-                let bytes = parse_size(value).ok_or_else(|| {
-                    invalid("expected a size in bytes, or with a KiB, MiB or GiB suffix")
+                let size: spate_connectors::ByteSize = value.parse().map_err(|e| match e {
+                    spate_connectors::ConnectorError::InvalidValue { expected, .. } => {
+                        invalid(&format!("expected {expected}"))
+                    }
+                    other => invalid(&other.to_string()),
                 })?;
                 self.target_file_size =
-                    NonZeroU64::new(bytes).ok_or_else(|| invalid("must be more than 0"))?;
+                    NonZeroU64::new(size.bytes()).ok_or_else(|| invalid("must be more than 0"))?;
             }
             _ => {
                 return Err(invalid(
@@ -123,34 +157,19 @@ impl DeltaWriteOptions {
     }
 }
 
-/// `1048576`, `1MiB`, `64 MiB`, `1GiB`, `512KiB` (also `KB`/`MB`/`GB`, as powers of 1024).
-fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number.parse().ok()?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return None,
-    };
-    number.checked_mul(1u64 << shift)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn sizes_parse_with_units() {
-        assert_eq!(parse_size("128MiB"), Some(128 << 20));
-        assert_eq!(parse_size("1 GiB"), Some(1 << 30));
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("12 parsecs"), None);
+        let mut options = DeltaWriteOptions::default();
+        for (text, bytes) in [("128MiB", 128 << 20), ("1 GiB", 1 << 30), ("4096", 4096)] {
+            options.set("targetFileSize", text).unwrap();
+            assert_eq!(options.target_file_size.get(), bytes, "{text}");
+        }
+        let err = options.set("targetFileSize", "12 parsecs").unwrap_err();
+        assert!(err.to_string().contains("512MiB"), "{err}");
         assert_eq!(
             DeltaWriteOptions::default().target_file_size.get(),
             DEFAULT_TARGET_FILE_SIZE

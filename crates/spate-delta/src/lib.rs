@@ -26,7 +26,9 @@ mod table;
 mod write;
 mod writer_exec;
 
-pub use config::{DEFAULT_TARGET_FILE_SIZE, DeltaWriteOptions, OverwriteScope, WriteMode};
+pub use config::{
+    DEFAULT_TARGET_FILE_SIZE, DeltaWriteOptions, OverwriteScope, PartitionOverwriteMode, WriteMode,
+};
 pub use error::{DeltaError, Result};
 pub use factory::DeltaTableFactory;
 pub use location::DeltaLocation;

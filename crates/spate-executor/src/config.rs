@@ -12,6 +12,9 @@ pub struct ExecutorConfig {
     /// Re-plan from the sizes stages actually produce (switch a partitioned join whose
     /// build side turns out small to a broadcast join).
     pub adaptive: bool,
+    /// Build-side bytes up to which adaptive execution turns a partitioned join into a
+    /// broadcast join; `None` picks it from the memory limit (see [`crate::sizing`]).
+    pub broadcast_threshold: Option<usize>,
     /// How many times a failed task is retried, each time as a fresh attempt, before the
     /// query fails: a task runs at most `task_retries + 1` times. Errors no retry can fix
     /// fail the query at once (see [`crate::retry`]). Default: 3.
@@ -29,6 +32,7 @@ impl Default for ExecutorConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shuffle_partitions: None,
             adaptive: true,
+            broadcast_threshold: None,
             task_retries: DEFAULT_TASK_RETRIES,
             faults: None,
         }

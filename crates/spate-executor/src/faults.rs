@@ -80,6 +80,11 @@ impl fmt::Display for Fraction {
     }
 }
 
+// A fraction is a DataFusion setting (`spate.inject_task_failures = 0.2`).
+datafusion::common::config_field!(Fraction, value => Fraction::parse(value)
+    .map_err(|reason| DataFusionError::Configuration(
+        format!("expected a fraction between 0 and 1 ({reason})")))?);
+
 /// Which faults to inject; see the module doc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FaultInjection {

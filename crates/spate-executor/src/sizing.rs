@@ -12,8 +12,9 @@
 //!   in pieces (see [`crate::grace`]).
 //!
 //! - **Broadcast threshold**: a partitioned join whose build side turns out to hold at most
-//!   `min(L/8, 64 MiB)` (64 MiB without a limit) becomes a broadcast join (see
-//!   [`crate::adaptive`]); with `adaptive` off, never.
+//!   `min(L/8, 64 MiB)` (64 MiB without a limit), or the configured
+//!   `broadcast_threshold`, becomes a broadcast join (see [`crate::adaptive`]); with
+//!   `adaptive` off, never.
 //!
 //! - **Partition target**: with adaptivity on, a stage reading hash shuffles reads about
 //!   `L / (8·T)` bytes per task (between 1 MiB and 64 MiB; 64 MiB without a limit):
@@ -80,9 +81,11 @@ impl Sizing {
             shuffle_partitions,
             shuffle_memory_cap: limit.map_or(usize::MAX, |l| l / 5 * 2),
             join_build_budget: limit.map(|l| (l / (4 * threads)).max(1)),
-            broadcast_threshold: config
-                .adaptive
-                .then(|| limit.map_or(MAX_BROADCAST, |l| (l / 8).min(MAX_BROADCAST))),
+            broadcast_threshold: config.adaptive.then(|| {
+                config
+                    .broadcast_threshold
+                    .unwrap_or_else(|| limit.map_or(MAX_BROADCAST, |l| (l / 8).min(MAX_BROADCAST)))
+            }),
             partition_target: config.adaptive.then(|| {
                 limit.map_or(MAX_PARTITION_TARGET, |l| {
                     (l / (8 * threads)).clamp(MIB, MAX_PARTITION_TARGET)
@@ -200,9 +203,15 @@ mod tests {
         assert_eq!(small.broadcast_threshold, Some(10 * MIB));
         assert_eq!(small.partition_target, Some(5 * MIB));
         assert_eq!(sizing.partition_target, Some(1000 * MIB / 16));
+        let set = ExecutorConfig {
+            broadcast_threshold: Some(3 * MIB),
+            ..config.clone()
+        };
+        let sizing = Sizing::new(&set, &empty(), MemoryLimit::Finite(1000 * MIB));
+        assert_eq!(sizing.broadcast_threshold, Some(3 * MIB));
         let fixed = ExecutorConfig {
             adaptive: false,
-            ..config
+            ..set
         };
         let sizing = Sizing::new(&fixed, &empty(), MemoryLimit::Finite(1000 * MIB));
         assert_eq!(sizing.broadcast_threshold, None);

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use datafusion::sql::parser::{CopyToSource, CopyToStatement};
 use spate_bigquery::{SinkOptions, WriteMode, is_bigquery_location};
+use spate_delta::PartitionOverwriteMode;
 
 use crate::dataframe::DataFrame;
-use crate::error::{Result, SpateError};
+use crate::error::Result;
 use crate::execute::ExecutionMetrics;
 use crate::session::Session;
 use crate::writer::SaveMode;
@@ -39,29 +40,15 @@ fn write_options(
     for (key, value) in options {
         match key.trim_start_matches("format.") {
             k if k.eq_ignore_ascii_case("partitionOverwriteMode") => {
-                dynamic = match value.to_ascii_lowercase().as_str() {
-                    "dynamic" => true,
-                    "static" => false,
-                    _ => {
-                        return Err(SpateError::InvalidOption {
-                            option: key.clone(),
-                            value: value.clone(),
-                            reason: "expected dynamic or static".into(),
-                        });
-                    }
-                };
+                dynamic =
+                    value.parse::<PartitionOverwriteMode>()? == PartitionOverwriteMode::Dynamic;
             }
             k => {
                 table_options.insert(k.to_string(), value.clone());
             }
         }
     }
-    let mode = match mode {
-        SaveMode::Append => WriteMode::Append,
-        SaveMode::Overwrite => WriteMode::Overwrite,
-        SaveMode::ErrorIfExists => WriteMode::ErrorIfExists,
-        SaveMode::Ignore => WriteMode::Ignore,
-    };
+    let mode = WriteMode::from(mode);
     let replace_by = if dynamic && mode == WriteMode::Overwrite {
         partition_by.to_vec()
     } else {
@@ -125,23 +112,9 @@ impl Session {
         &self,
         copy: &CopyToStatement,
     ) -> Result<(u64, ExecutionMetrics)> {
-        let mut mode = SaveMode::Append;
-        let mut options = BTreeMap::new();
-        for (key, value) in &copy.options {
-            let value = match value {
-                datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
-                | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
-                other => other.to_string(),
-            };
-            if key
-                .trim_start_matches("format.")
-                .eq_ignore_ascii_case("mode")
-            {
-                mode = parse_save_mode(&value)?;
-            } else {
-                options.insert(key.clone(), value);
-            }
-        }
+        let (mode, given) = crate::writer::copy_options(copy)?;
+        let mode = mode.unwrap_or(SaveMode::Append);
+        let options: BTreeMap<String, String> = given.into_iter().collect();
         let sql = match &copy.source {
             CopyToSource::Relation(name) => format!("SELECT * FROM {name}"),
             CopyToSource::Query(query) => query.to_string(),
@@ -156,21 +129,6 @@ impl Session {
     /// [`ExecutionMetrics::bigquery_io`](crate::ExecutionMetrics::bigquery_io).
     pub fn bigquery_io(&self) -> Vec<spate_bigquery::BigQueryIo> {
         self.inner.bigquery.io()
-    }
-}
-
-/// A COPY's `mode` option.
-fn parse_save_mode(value: &str) -> Result<SaveMode> {
-    match value.to_ascii_lowercase().as_str() {
-        "append" => Ok(SaveMode::Append),
-        "overwrite" => Ok(SaveMode::Overwrite),
-        "error" | "errorifexists" => Ok(SaveMode::ErrorIfExists),
-        "ignore" => Ok(SaveMode::Ignore),
-        _ => Err(SpateError::InvalidOption {
-            option: "mode".into(),
-            value: value.to_string(),
-            reason: "expected append, overwrite, error or ignore".into(),
-        }),
     }
 }
 

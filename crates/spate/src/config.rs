@@ -1,107 +1,148 @@
-//! Session options and their defaults.
+//! spate's settings: one DataFusion configuration extension, [`SpateConfig`].
 //!
-//! Every knob a user can turn lives in [`SessionOptions`], with its default taken from the
-//! machine ([`crate::system`]). Sizes are written the way people write them (`512MiB`,
-//! `2GiB`, `1.5G`) and parsed by [`ByteSize`].
+//! Every setting is a typed field with a default and a doc comment, under the prefix
+//! `spate.` (`spate.shuffle_partitions`). All ways of setting one take the same path,
+//! DataFusion's `ConfigOptions::set`: the builder's typed methods and
+//! [`crate::SessionBuilder::config`], the `[spate]` table of `spate.toml`, the command
+//! line's flags (each mapped to its key), and `SET spate.x = ...` in SQL. The settings are
+//! part of the session's DataFusion config, so `SHOW ALL` and
+//! `information_schema.df_settings` list them, and the executor reads them from the
+//! statement's task context when it runs (a `SET` applies from the next statement on).
+//! Settings marked *read when the session is built* size the session itself (its memory
+//! pool, threads, spill directory, executor) and are fixed from then on.
+//!
+//! `docs/configuration.md` is generated from this extension (see the test
+//! `configuration_doc_is_current`).
 
-use std::fmt;
 use std::str::FromStr;
 
+use datafusion::common::{config_field, extensions_options};
+use datafusion::config::{ConfigExtension, ExtensionOptions};
 use spate_connectors::object_stores::StoreConfig;
 use spate_executor::{FaultInjection, Fraction};
 
 use crate::error::SpateError;
-use crate::system;
 
-/// A number of bytes, parsed from and shown as text like `512MiB` or `2GiB`.
+pub use spate_connectors::ByteSize;
+
+extensions_options! {
+    /// spate's settings, keys `spate.<name>`; see the module doc.
+    pub struct SpateConfig {
+        /// The most memory queries may use together before operators spill to disk, e.g.
+        /// `512MiB` or `2GiB`. Default: 70% of the memory available (cgroup limits
+        /// included), at least 64 MiB. Read when the session is built.
+        pub memory_limit: Option<ByteSize>, default = None
+        /// Worker threads, and the partitions plans are split into (at least 1). Default:
+        /// the cores this process may use. Read when the session is built.
+        pub threads: Option<usize>, default = None
+        /// Which executor runs queries: `spate` or `datafusion` (a cluster is chosen by
+        /// its URL, `Session::builder().cluster(url)` or `--cluster`). Read when the
+        /// session is built.
+        pub executor: ExecutorKind, default = ExecutorKind::Spate
+        /// Where spill files go. Default: the system's temporary directory. Read when the
+        /// session is built.
+        pub spill_dir: Option<String>, default = None
+        /// Reduce partitions of every shuffle of spate's executor (at least 1). Default:
+        /// chosen per query from the memory limit and the bytes its scans read.
+        pub shuffle_partitions: Option<usize>, default = None
+        /// Re-plan queries from the sizes their stages actually produce (spate's
+        /// executor): a partitioned join whose build side turns out small becomes a
+        /// broadcast join, small reduce partitions are read together and skewed ones in
+        /// slices.
+        pub adaptive: bool, default = true
+        /// The largest build side, e.g. `32MiB`, for which adaptive execution turns a
+        /// partitioned join into a broadcast join. Default: an eighth of the memory
+        /// limit, at most 64 MiB.
+        pub broadcast_threshold: Option<ByteSize>, default = None
+        /// How many times spate's executor retries a failed task before the query fails
+        /// (0: never). Errors no retry can fix (SQL, types, arithmetic, a missing path)
+        /// fail at once.
+        pub task_retries: usize, default = spate_executor::DEFAULT_TASK_RETRIES
+        /// Fault injection, for testing: the fraction of task attempts made to fail
+        /// (0 to 1). Never read from the environment (see
+        /// `SessionBuilder::fault_injection_from_env`).
+        pub inject_task_failures: Fraction, default = Fraction::default()
+        /// Fault injection, for testing: the fraction of shuffle blocks corrupted or lost
+        /// (0 to 1).
+        pub inject_shuffle_corruption: Fraction, default = Fraction::default()
+        /// Fault injection, for testing: the seed that picks which attempts and blocks;
+        /// the same seed, plan and data give the same faults.
+        pub inject_seed: u64, default = 0
+    }
+}
+
+/// [`SpateConfig`] as registered with DataFusion: the same settings, listed by full key.
 ///
-/// ```
-/// use spate::ByteSize;
-/// assert_eq!("512MiB".parse::<ByteSize>().unwrap().bytes(), 512 * 1024 * 1024);
-/// assert_eq!("2g".parse::<ByteSize>().unwrap().bytes(), 2 * 1024 * 1024 * 1024);
-/// assert_eq!(ByteSize(3 * 1024 * 1024 * 1024).to_string(), "3.0 GiB");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ByteSize(pub u64);
+/// The entries `extensions_options!` makes are named by field alone (`shuffle_partitions`),
+/// so `SHOW ALL` would list them unprefixed and Ballista, which sends a session's entries
+/// to the scheduler by name, could not set them back; this wrapper names them
+/// `spate.shuffle_partitions`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpateExtension(pub SpateConfig);
 
-impl ByteSize {
-    /// `n` mebibytes.
-    ///
-    /// ```
-    /// assert_eq!(spate::ByteSize::mib(2).bytes(), 2 * 1024 * 1024);
-    /// ```
-    pub const fn mib(n: u64) -> Self {
-        ByteSize(n << 20)
+impl ExtensionOptions for SpateExtension {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
-    /// `n` gibibytes.
-    ///
-    /// ```
-    /// assert_eq!(spate::ByteSize::gib(1).to_string(), "1.0 GiB");
-    /// ```
-    pub const fn gib(n: u64) -> Self {
-        ByteSize(n << 30)
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 
-    /// The number of bytes.
-    ///
-    /// ```
-    /// assert_eq!(spate::ByteSize(1536).bytes(), 1536);
-    /// ```
-    pub fn bytes(self) -> u64 {
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> datafusion::error::Result<()> {
+        self.0.set(key, value)
+    }
+
+    fn entries(&self) -> Vec<datafusion::config::ConfigEntry> {
         self.0
+            .entries()
+            .into_iter()
+            .map(|mut entry| {
+                entry.key = format!("{}.{}", Self::PREFIX, entry.key);
+                entry
+            })
+            .collect()
     }
 }
 
-impl FromStr for ByteSize {
-    type Err = SpateError;
-
-    /// Accepts a number with an optional unit: B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB
-    /// (all binary multiples, case-insensitive, blanks allowed between).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: &str| SpateError::InvalidOption {
-            option: "size".into(),
-            value: text.to_string(),
-            reason: reason.to_string(),
-        };
-        let trimmed = text.trim();
-        let split = trimmed
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(trimmed.len());
-        let (number, unit) = trimmed.split_at(split);
-        let number: f64 = number
-            .parse()
-            .map_err(|_| bad("expected a number with a unit such as 512MiB or 2GiB"))?;
-        let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "k" | "kb" | "kib" => 1 << 10,
-            "m" | "mb" | "mib" => 1 << 20,
-            "g" | "gb" | "gib" => 1 << 30,
-            "t" | "tb" | "tib" => 1 << 40,
-            _ => return Err(bad("unknown unit; use B, KiB, MiB, GiB or TiB")),
-        };
-        let bytes = number * multiplier as f64;
-        if !bytes.is_finite() || bytes < 1.0 {
-            return Err(bad("must be at least one byte"));
-        }
-        Ok(ByteSize(bytes as u64))
-    }
+impl ConfigExtension for SpateExtension {
+    const PREFIX: &'static str = "spate";
 }
 
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-        let mut value = self.0 as f64;
-        let mut unit = 0;
-        while value >= 1024.0 && unit < UNITS.len() - 1 {
-            value /= 1024.0;
-            unit += 1;
+impl SpateConfig {
+    /// The faults to inject; `None` when there are none.
+    pub fn faults(&self) -> Option<FaultInjection> {
+        let faults = FaultInjection {
+            task_failures: self.inject_task_failures,
+            shuffle_corruption: self.inject_shuffle_corruption,
+            seed: self.inject_seed,
+        };
+        (faults.task_failures.get() > 0.0 || faults.shuffle_corruption.get() > 0.0)
+            .then_some(faults)
+    }
+
+    /// The settings spate's executor runs a statement with; `threads` is the session's.
+    pub fn executor_config(&self, threads: usize) -> spate_executor::ExecutorConfig {
+        let bytes =
+            |size: Option<ByteSize>| size.map(|s| usize::try_from(s.bytes()).unwrap_or(usize::MAX));
+        spate_executor::ExecutorConfig {
+            threads,
+            shuffle_partitions: self.shuffle_partitions.map(|n| n.max(1)),
+            adaptive: self.adaptive,
+            broadcast_threshold: bytes(self.broadcast_threshold),
+            task_retries: self.task_retries,
+            faults: self.faults(),
         }
-        if unit == 0 {
-            write!(f, "{} B", self.0)
-        } else {
-            write!(f, "{value:.1} {}", UNITS[unit])
-        }
+    }
+
+    /// Every setting with its default and description, in declaration order (the
+    /// defaults of a fresh extension, not of a built session).
+    pub fn documented() -> Vec<datafusion::config::ConfigEntry> {
+        SpateConfig::default().entries()
     }
 }
 
@@ -136,60 +177,49 @@ impl FromStr for ExecutorKind {
     }
 }
 
-/// The options of a [`crate::Session`].
+// The executor is a setting: `spate.executor = datafusion`.
+config_field!(ExecutorKind, value => value.parse::<ExecutorKind>()
+    .map_err(|e| datafusion::error::DataFusionError::Configuration(match e {
+        SpateError::InvalidOption { reason, .. } => reason,
+        other => other.to_string(),
+    }))?);
+
+impl std::fmt::Display for ExecutorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExecutorKind::Spate => "spate",
+            ExecutorKind::DataFusion => "datafusion",
+            ExecutorKind::Cluster => "cluster",
+        })
+    }
+}
+
+/// What a [`crate::Session`] was built with: the settings read when it was built, resolved
+/// (defaults taken from the machine), and what is not a setting. The settings that apply
+/// per statement are in [`crate::Session::config`].
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
-    /// The most memory queries may use; operators spill to disk beyond it.
-    /// Default: [`system::default_memory_limit`].
+    /// The most memory queries may use; operators spill to disk beyond it
+    /// (`spate.memory_limit`).
     pub memory_limit: ByteSize,
-    /// Worker threads, and the number of partitions plans are split into.
-    /// Default: the cores this process may use.
+    /// Worker threads, and the number of partitions plans are split into
+    /// (`spate.threads`).
     pub threads: usize,
-    /// Which executor runs queries.
+    /// Which executor runs queries (`spate.executor`, or a cluster).
     pub executor: ExecutorKind,
     /// The cluster statements run on (`df://HOST:PORT`), when the executor is
     /// [`ExecutorKind::Cluster`].
     pub cluster: Option<spate_cluster::ClusterUrl>,
-    /// DataFusion settings (`datafusion.*` keys) applied on top of spate's defaults.
-    pub settings: Vec<(String, String)>,
+    /// Where spill files go; `None` is the system's temp directory (`spate.spill_dir`).
+    pub spill_dir: Option<std::path::PathBuf>,
     /// Values for `${name}` in SQL run through [`crate::Session::run_script`].
     pub params: Vec<(String, String)>,
-    /// Object-store settings per URL prefix (the contents of `spate.toml`).
+    /// Object-store settings per URL prefix (the `[[stores]]` of `spate.toml`).
     pub storage: StoreConfig,
-    /// Reduce partitions of every shuffle (spate's executor); `None` lets the plan decide.
-    pub shuffle_partitions: Option<usize>,
-    /// Where spill files go; `None` is the system's temp directory.
-    pub spill_dir: Option<std::path::PathBuf>,
-    /// Re-plan queries from the sizes their stages actually produce (spate's executor):
-    /// a partitioned join whose build side turns out small becomes a broadcast join.
-    /// Default: on.
-    pub adaptive: bool,
-    /// How many times a failed task is retried (spate's executor) before the query fails;
-    /// errors no retry can fix (SQL, types, arithmetic, a missing input path) fail at
-    /// once. Default: 3 (so a task runs at most 4 times), or `SPATE_TASK_RETRIES`.
-    pub task_retries: usize,
-    /// Faults injected on purpose (spate's executor), to check that queries survive them.
-    /// Default: none, or what the `SPATE_INJECT_TASK_FAILURES`,
-    /// `SPATE_INJECT_SHUFFLE_CORRUPTION` and `SPATE_INJECT_SEED` environment variables
-    /// say ([`crate::SessionBuilder::build`] reads them).
-    pub faults: FaultInjection,
 }
 
-impl SessionOptions {
-    /// The settings spate's executor runs with.
-    pub fn executor_config(&self) -> spate_executor::ExecutorConfig {
-        spate_executor::ExecutorConfig {
-            threads: self.threads,
-            shuffle_partitions: self.shuffle_partitions,
-            adaptive: self.adaptive,
-            task_retries: self.task_retries,
-            faults: Some(self.faults)
-                .filter(|f| f.task_failures.get() > 0.0 || f.shuffle_corruption.get() > 0.0),
-        }
-    }
-}
-
-/// The environment variable for the retries of a failed task.
+/// The environment variable for the retries of a failed task, read by
+/// [`crate::SessionBuilder::fault_injection_from_env`] only.
 pub const ENV_TASK_RETRIES: &str = "SPATE_TASK_RETRIES";
 /// The environment variable for the fraction of task attempts to fail.
 pub const ENV_INJECT_TASK_FAILURES: &str = "SPATE_INJECT_TASK_FAILURES";
@@ -198,144 +228,108 @@ pub const ENV_INJECT_SHUFFLE_CORRUPTION: &str = "SPATE_INJECT_SHUFFLE_CORRUPTION
 /// The environment variable for the seed that picks the faults.
 pub const ENV_INJECT_SEED: &str = "SPATE_INJECT_SEED";
 
-/// Parses a fraction of attempts or blocks given as option `option`.
-pub(crate) fn parse_fraction(option: &str, value: &str) -> Result<Fraction, SpateError> {
-    Fraction::parse(value).map_err(|reason| SpateError::InvalidOption {
-        option: option.into(),
-        value: value.into(),
-        reason: format!("expected a fraction between 0 and 1 ({reason})"),
-    })
-}
-
-/// Parses a fault-injection seed given as option `option`.
-pub(crate) fn parse_seed(option: &str, value: &str) -> Result<u64, SpateError> {
-    value.trim().parse().map_err(|_| SpateError::InvalidOption {
-        option: option.into(),
-        value: value.into(),
-        reason: "expected a whole number from 0 to 18446744073709551615".into(),
-    })
-}
-
-/// Retry and fault-injection settings given explicitly (builder, `config` keys, CLI flags); what is
-/// not given comes from the environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FaultSettings {
-    pub task_retries: Option<usize>,
-    pub task_failures: Option<Fraction>,
-    pub shuffle_corruption: Option<Fraction>,
-    pub seed: Option<u64>,
-}
-
-impl FaultSettings {
-    /// The retries given explicitly, else from `SPATE_TASK_RETRIES`, else `None`.
-    pub fn task_retries(
-        &self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<usize>, SpateError> {
-        if self.task_retries.is_some() {
-            return Ok(self.task_retries);
-        }
-        env(ENV_TASK_RETRIES)
-            .map(|value| {
-                value.trim().parse().map_err(|_| SpateError::InvalidOption {
-                    option: ENV_TASK_RETRIES.into(),
-                    value,
-                    reason: "expected a whole number".into(),
-                })
-            })
-            .transpose()
-    }
-
-    /// The faults to inject: each setting given explicitly, else from its environment
-    /// variable (read through `env`), else none. A bad variable is an error naming it.
-    pub fn resolve(
-        self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<FaultInjection, SpateError> {
-        let fraction = |given: Option<Fraction>, var: &str| match given {
-            Some(f) => Ok(f),
-            None => env(var).map_or(Ok(Fraction::default()), |v| parse_fraction(var, &v)),
-        };
-        Ok(FaultInjection {
-            task_failures: fraction(self.task_failures, ENV_INJECT_TASK_FAILURES)?,
-            shuffle_corruption: fraction(self.shuffle_corruption, ENV_INJECT_SHUFFLE_CORRUPTION)?,
-            seed: match self.seed {
-                Some(seed) => seed,
-                None => env(ENV_INJECT_SEED).map_or(Ok(0), |v| parse_seed(ENV_INJECT_SEED, &v))?,
-            },
-        })
-    }
-}
-
-impl Default for SessionOptions {
-    fn default() -> Self {
-        SessionOptions {
-            memory_limit: system::default_memory_limit(),
-            threads: system::available_cores(),
-            executor: ExecutorKind::default(),
-            cluster: None,
-            settings: Vec::new(),
-            params: Vec::new(),
-            storage: StoreConfig::default(),
-            shuffle_partitions: None,
-            spill_dir: None,
-            adaptive: true,
-            task_retries: spate_executor::DEFAULT_TASK_RETRIES,
-            faults: FaultInjection::default(),
-        }
-    }
-}
+/// The keys [`crate::SessionBuilder::fault_injection_from_env`] sets, by the environment
+/// variable they come from.
+pub(crate) const FAULT_ENV: [(&str, &str); 4] = [
+    (ENV_INJECT_TASK_FAILURES, "spate.inject_task_failures"),
+    (
+        ENV_INJECT_SHUFFLE_CORRUPTION,
+        "spate.inject_shuffle_corruption",
+    ),
+    (ENV_INJECT_SEED, "spate.inject_seed"),
+    (ENV_TASK_RETRIES, "spate.task_retries"),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_sizes() {
-        let parse = |s: &str| s.parse::<ByteSize>().map(ByteSize::bytes);
-        assert_eq!(parse("1024").ok(), Some(1024));
-        assert_eq!(parse("1.5 GiB").ok(), Some(3 << 29));
-        assert_eq!(parse("64kb").ok(), Some(64 << 10));
-        assert!(parse("lots").is_err());
-        assert!(parse("12 parsecs").is_err());
-        assert!(parse("0").is_err());
+    fn settings_parse_through_the_extension() {
+        let mut config = SpateConfig::default();
+        config.set("memory_limit", "2G").unwrap();
+        config.set("shuffle_partitions", "8").unwrap();
+        config.set("executor", "DataFusion").unwrap();
+        config.set("inject_task_failures", "0.25").unwrap();
+        assert_eq!(config.memory_limit, Some(ByteSize::gib(2)));
+        assert_eq!(config.shuffle_partitions, Some(8));
+        assert_eq!(config.executor, ExecutorKind::DataFusion);
+        assert_eq!(config.faults().map(|f| f.task_failures.get()), Some(0.25));
+        for (key, bad) in [
+            ("memory_limit", "lots"),
+            ("executor", "spark"),
+            ("inject_task_failures", "1.5"),
+            ("adaptive", "maybe"),
+            ("no_such_setting", "1"),
+        ] {
+            assert!(config.set(key, bad).is_err(), "{key} = {bad}");
+        }
     }
 
     #[test]
-    fn displays_sizes() {
-        assert_eq!(ByteSize(512).to_string(), "512 B");
-        assert_eq!(ByteSize(512 << 20).to_string(), "512.0 MiB");
+    fn every_setting_is_documented() {
+        let entries = SpateConfig::documented();
+        assert!(entries.len() >= 11, "{entries:?}");
+        for entry in &entries {
+            assert!(entry.description.len() > 20, "{}", entry.key);
+        }
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"shuffle_partitions") && keys.contains(&"spill_dir"));
     }
 
-    #[test]
-    fn fault_settings_come_from_the_environment_unless_given() {
-        let env = |var: &str| match var {
-            ENV_INJECT_TASK_FAILURES => Some("0.2".to_string()),
-            ENV_INJECT_SEED => Some("42".to_string()),
-            _ => None,
-        };
-        let faults = FaultSettings::default().resolve(env).ok();
-        assert_eq!(
-            faults.map(|f| (f.task_failures.get(), f.seed)),
-            Some((0.2, 42))
+    /// Where the generated settings reference lives.
+    fn configuration_doc() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md")
+    }
+
+    /// `docs/configuration.md`, rendered from the extension's entries.
+    fn render_configuration_doc() -> String {
+        let mut doc = String::from(
+            "# Configuration\n\n\
+             <!-- Generated from `SpateConfig` (crates/spate/src/config.rs); do not edit. \
+             Regenerate with `SPATE_UPDATE_DOCS=1 cargo test -p spate --lib \
+             configuration_doc_is_current`. -->\n\n\
+             spate's settings are one DataFusion configuration extension, keys `spate.*`. \
+             They are set, each later way overriding the earlier ones key by key:\n\n\
+             1. in `spate.toml` (the working directory's, or `--config PATH`), in its \
+             `[spate]` table (`shuffle_partitions = 8`); its `[datafusion.*]` tables set \
+             DataFusion's options the same way;\n\
+             2. by the command line's flags (`--shuffle-partitions 8`, see \
+             [the CLI guide](cli.md)) and their environment variables;\n\
+             3. in the library, by `Session::builder()`'s methods \
+             (`.shuffle_partitions(8)`) or keys (`.config(\"spate.shuffle_partitions\", \"8\")`);\n\
+             4. in SQL, by `SET spate.shuffle_partitions = 8`, from the next statement on.\n\n\
+             `SHOW ALL` and `information_schema.df_settings` list them with their current \
+             values. Sizes are written `512MiB`, `2G` or `1GB` (all binary multiples). \
+             Settings read when the session is built size the session itself and do not \
+             change after.\n\n\
+             | key | default | description |\n|---|---|---|\n",
         );
-        let given = FaultSettings {
-            task_failures: Fraction::new(0.5),
-            ..FaultSettings::default()
-        };
-        let faults = given.resolve(env).ok();
-        assert_eq!(faults.map(|f| f.task_failures.get()), Some(0.5));
-        let bad = |var: &str| (var == ENV_INJECT_SHUFFLE_CORRUPTION).then(|| "1.5".to_string());
-        let err = FaultSettings::default()
-            .resolve(bad)
-            .err()
-            .map(|e| e.to_string());
-        assert_eq!(
-            err.as_deref(),
-            Some(
-                "invalid SPATE_INJECT_SHUFFLE_CORRUPTION '1.5': expected a fraction between 0 \
-                 and 1 (1.5 is not between 0 and 1)"
-            )
+        for entry in SpateConfig::documented() {
+            let default = entry.value.map_or("none".to_string(), |v| format!("`{v}`"));
+            doc.push_str(&format!(
+                "| `spate.{}` | {default} | {} |\n",
+                entry.key,
+                entry.description.replace('|', "\\|")
+            ));
+        }
+        doc
+    }
+
+    /// The committed `docs/configuration.md` is what the extension renders; with
+    /// `SPATE_UPDATE_DOCS=1` the test writes it instead.
+    #[test]
+    fn configuration_doc_is_current() {
+        let rendered = render_configuration_doc();
+        let path = configuration_doc();
+        if std::env::var_os("SPATE_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &rendered).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == rendered,
+            "docs/configuration.md is stale: run `SPATE_UPDATE_DOCS=1 cargo test -p spate --lib \
+             configuration_doc_is_current` and commit the result"
         );
     }
 
@@ -346,5 +340,6 @@ mod tests {
             Some(ExecutorKind::DataFusion)
         );
         assert!("spark".parse::<ExecutorKind>().is_err());
+        assert_eq!(ExecutorKind::DataFusion.to_string(), "datafusion");
     }
 }

@@ -7,11 +7,12 @@
 //! `partitionOverwriteMode`, `targetFileSize`. The query runs on the session's executor.
 
 use datafusion::sql::parser::{CopyToSource, CopyToStatement};
-use spate_delta::{DeltaLocation, DeltaWriteOptions, WriteMode};
+use spate_delta::{DeltaLocation, DeltaWriteOptions};
 
 use crate::error::{Result, SpateError};
 use crate::execute::ExecutionMetrics;
 use crate::session::Session;
+use crate::writer::SaveMode;
 
 /// Whether a COPY writes Delta (DataFusion has no Delta file format; spate runs these).
 pub(crate) fn is_delta_copy(copy: &CopyToStatement) -> bool {
@@ -63,35 +64,14 @@ impl Session {
     ) -> Result<(u64, ExecutionMetrics)> {
         self.refuse_on_cluster("COPY ... STORED AS DELTA")?;
         let at = DeltaLocation::parse(&copy.target)?;
+        let (mode, given) = crate::writer::copy_options(copy)?;
         let mut options = DeltaWriteOptions {
-            mode: WriteMode::Append,
+            mode: mode.unwrap_or(SaveMode::Append).into(),
             partition_by: copy.partitioned_by.clone(),
             ..Default::default()
         };
-        for (key, value) in &copy.options {
-            let value = match value {
-                datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
-                | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let key = key.trim_start_matches("format.");
-            if key.eq_ignore_ascii_case("mode") {
-                options.mode = match value.to_ascii_lowercase().as_str() {
-                    "append" => WriteMode::Append,
-                    "overwrite" => WriteMode::Overwrite,
-                    "error" | "errorifexists" => WriteMode::ErrorIfExists,
-                    "ignore" => WriteMode::Ignore,
-                    _ => {
-                        return Err(SpateError::InvalidOption {
-                            option: "mode".into(),
-                            value,
-                            reason: "expected append, overwrite, error or ignore".into(),
-                        });
-                    }
-                };
-            } else {
-                options.set(key, &value)?;
-            }
+        for (key, value) in &given {
+            options.set(key, value)?;
         }
         let sql = match &copy.source {
             CopyToSource::Relation(name) => format!("SELECT * FROM {name}"),

@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use spate_connectors::object_stores::StoreIo;
 use spate_executor::{Executor, OperatorFigures, QueryMetrics, StageMetrics};
 
-use crate::config::ExecutorKind;
+use crate::config::{ExecutorKind, SpateExtension};
 use crate::error::{Result, SpateError};
 use crate::session::Session;
 
@@ -79,7 +79,15 @@ pub(crate) async fn collect_with_metrics(
     let task_ctx = session.inner.ctx.task_ctx();
     let result = match session.options().executor {
         ExecutorKind::Spate => {
-            let config = session.options().executor_config();
+            // The settings as of this statement (a `SET spate.x` before it included).
+            let settings = task_ctx
+                .session_config()
+                .options()
+                .extensions
+                .get::<SpateExtension>()
+                .map(|e| e.0.clone())
+                .unwrap_or_default();
+            let config = settings.executor_config(session.options().threads);
             Executor::new(config)
                 .execute(Arc::clone(&plan), task_ctx)
                 .await

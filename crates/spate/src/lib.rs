@@ -17,7 +17,8 @@
 //!
 //! Modules: [`Session`] (entry point, table registration), [`DataFrame`] (transformations
 //! and actions), [`DataFrameReader`] / [`DataFrameWriter`] (files in and out), [`script`]
-//! (SQL scripts with `${param}`s), [`io`] (result formats).
+//! (SQL scripts with `${param}`s), [`io`] (result formats), [`SpateConfig`] (the settings,
+//! `spate.*`).
 
 /// The library guide (`docs/library.md`), compiled and run as doctests so it stays true.
 #[cfg(doctest)]
@@ -38,6 +39,7 @@ mod progress;
 mod reader;
 pub mod script;
 mod session;
+mod session_builder;
 mod statement;
 mod system;
 mod writer;
@@ -45,7 +47,7 @@ mod writer;
 pub use catalog::FileFormatKind;
 pub use config::{
     ByteSize, ENV_INJECT_SEED, ENV_INJECT_SHUFFLE_CORRUPTION, ENV_INJECT_TASK_FAILURES,
-    ExecutorKind, SessionOptions,
+    ENV_TASK_RETRIES, ExecutorKind, SessionOptions, SpateConfig,
 };
 pub use dataframe::{DataFrame, GroupedData, JoinType};
 pub use error::{Result, SpateError};

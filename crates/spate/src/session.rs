@@ -7,37 +7,21 @@
 //! tables and settings.
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::catalog::TableProviderFactory;
-use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SessionContext;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::SessionConfig;
 
-use spate_connectors::object_stores::{StoreConfig, StoreRegistry};
+use spate_connectors::object_stores::StoreRegistry;
 
-use crate::catalog::{DataSchema, DirectoryTables, SpateTableFactory, TableSource};
-use crate::config::{
-    ByteSize, ExecutorKind, FaultSettings, SessionOptions, parse_fraction, parse_seed,
-};
+use crate::catalog::{DataSchema, DirectoryTables, TableSource};
+use crate::config::{SessionOptions, SpateConfig, SpateExtension};
 use crate::dataframe::DataFrame;
 use crate::error::{Result, SpateError};
 use crate::memory::PeakMemoryPool;
 use crate::progress::Progress;
 use crate::reader::DataFrameReader;
-use spate_executor::FaultInjection;
-
-/// The default catalog and schema names, as in DataFusion.
-const CATALOG: &str = "datafusion";
-const SCHEMA: &str = "public";
-/// How many of the largest memory consumers an out-of-memory error lists.
-const TOP_CONSUMERS_IN_ERRORS: NonZeroUsize = NonZeroUsize::new(3).unwrap();
+pub use crate::session_builder::SessionBuilder;
 
 /// A spate session: registers tables, runs SQL and builds DataFrames.
 ///
@@ -116,6 +100,28 @@ impl Session {
     /// ```
     pub fn options(&self) -> &SessionOptions {
         &self.inner.options
+    }
+
+    /// spate's settings as they are now: as built, changed by any `SET spate.x = ...`
+    /// since. The next statement runs with these.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let session = spate::Session::builder().shuffle_partitions(4).build()?;
+    /// session.sql("set spate.shuffle_partitions = 8").await?;
+    /// assert_eq!(session.config().shuffle_partitions, Some(8));
+    /// # Ok(()) }
+    /// ```
+    pub fn config(&self) -> SpateConfig {
+        self.inner
+            .ctx
+            .state()
+            .config()
+            .options()
+            .extensions
+            .get::<SpateExtension>()
+            .map(|e| e.0.clone())
+            .unwrap_or_default()
     }
 
     /// The DataFusion context underneath, for what spate does not wrap.
@@ -315,369 +321,4 @@ impl Session {
         let limit = self.inner.options.memory_limit.to_string();
         SpateError::from_datafusion(err, Some(&limit))
     }
-}
-
-/// Builds a [`Session`]; see [`Session::builder`].
-#[derive(Debug, Default)]
-pub struct SessionBuilder {
-    options: SessionOptions,
-    faults: FaultSettings,
-    errors: Vec<SpateError>,
-}
-
-impl SessionBuilder {
-    /// The most memory queries may use before operators spill to disk.
-    ///
-    /// ```
-    /// let s = spate::Session::builder().memory_limit(spate::ByteSize::mib(256)).build().unwrap();
-    /// assert_eq!(s.options().memory_limit.to_string(), "256.0 MiB");
-    /// ```
-    pub fn memory_limit(mut self, limit: ByteSize) -> Self {
-        self.options.memory_limit = limit;
-        self
-    }
-
-    /// Worker threads and plan partitions (at least 1).
-    ///
-    /// ```
-    /// let s = spate::Session::builder().threads(0).build().unwrap();
-    /// assert_eq!(s.options().threads, 1);
-    /// ```
-    pub fn threads(mut self, threads: usize) -> Self {
-        self.options.threads = threads.max(1);
-        self
-    }
-
-    /// Object-store settings per URL prefix (endpoints, regions, credentials), as in
-    /// `spate.toml`.
-    ///
-    /// ```
-    /// let config = spate_connectors::object_stores::StoreConfig::parse("[[stores]]\nprefix = \"s3://lake/\"\nregion = \"eu-west-1\"").unwrap();
-    /// let s = spate::Session::builder().storage(config).build().unwrap();
-    /// assert_eq!(s.options().storage.stores.len(), 1);
-    /// ```
-    pub fn storage(mut self, config: StoreConfig) -> Self {
-        self.options.storage = config;
-        self
-    }
-
-    /// Reduce partitions of every shuffle of spate's executor (by default the plan's).
-    ///
-    /// ```
-    /// let s = spate::Session::builder().shuffle_partitions(7).build().unwrap();
-    /// assert_eq!(s.options().shuffle_partitions, Some(7));
-    /// ```
-    pub fn shuffle_partitions(mut self, partitions: usize) -> Self {
-        self.options.shuffle_partitions = Some(partitions.max(1));
-        self
-    }
-
-    /// Where spill files go (default: the system's temp directory). Spill files are
-    /// removed when their query ends.
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let s = spate::Session::builder().spill_dir(dir.path()).build().unwrap();
-    /// assert_eq!(s.options().spill_dir.as_deref(), Some(dir.path()));
-    /// ```
-    pub fn spill_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.options.spill_dir = Some(dir.into());
-        self
-    }
-
-    /// Whether spate's executor re-plans queries from the sizes their stages actually
-    /// produce (on by default): a partitioned join whose build side turns out small
-    /// becomes a broadcast join, so its probe side is never shuffled.
-    ///
-    /// ```
-    /// let s = spate::Session::builder().adaptive(false).build().unwrap();
-    /// assert!(!s.options().adaptive);
-    /// ```
-    pub fn adaptive(mut self, adaptive: bool) -> Self {
-        self.options.adaptive = adaptive;
-        self
-    }
-
-    /// How many times spate's executor retries a failed task before the query fails
-    /// (default 3, or `SPATE_TASK_RETRIES`; 0 turns retries off). Errors no retry can
-    /// fix fail at once.
-    ///
-    /// ```
-    /// let s = spate::Session::builder().task_retries(5).build().unwrap();
-    /// assert_eq!(s.options().task_retries, 5);
-    /// ```
-    pub fn task_retries(mut self, retries: usize) -> Self {
-        self.faults.task_retries = Some(retries);
-        self
-    }
-
-    /// Faults for spate's executor to inject, to check that queries survive them: this
-    /// fraction of task attempts fail, this fraction of shuffle blocks are corrupted, as
-    /// the seed picks them. Without it, [`Self::build`] reads `SPATE_INJECT_TASK_FAILURES`,
-    /// `SPATE_INJECT_SHUFFLE_CORRUPTION` and `SPATE_INJECT_SEED`.
-    ///
-    /// ```
-    /// use spate::{FaultInjection, Fraction};
-    /// let faults = FaultInjection {
-    ///     task_failures: Fraction::new(0.2).unwrap(),
-    ///     shuffle_corruption: Fraction::new(0.05).unwrap(),
-    ///     seed: 7,
-    /// };
-    /// let s = spate::Session::builder().inject_faults(faults).build().unwrap();
-    /// assert_eq!(s.options().faults, faults);
-    /// ```
-    pub fn inject_faults(mut self, faults: FaultInjection) -> Self {
-        self.faults = FaultSettings {
-            task_failures: Some(faults.task_failures),
-            shuffle_corruption: Some(faults.shuffle_corruption),
-            seed: Some(faults.seed),
-            ..self.faults
-        };
-        self
-    }
-
-    /// Which executor runs queries (spate's by default).
-    ///
-    /// ```
-    /// let s = spate::Session::builder().executor(spate::ExecutorKind::DataFusion).build().unwrap();
-    /// assert_eq!(s.options().executor, spate::ExecutorKind::DataFusion);
-    /// ```
-    pub fn executor(mut self, executor: ExecutorKind) -> Self {
-        self.options.executor = executor;
-        self
-    }
-
-    /// Runs statements on the cluster whose scheduler listens at `url` (`df://HOST:PORT`,
-    /// see `spate cluster`) instead of in this process. Tables are resolved here, as
-    /// always; the scheduler and executors read their files at the same paths, so they
-    /// must see the same files (one machine, or a shared file system). Statements that
-    /// cannot run on a cluster yet (Delta tables, object stores) fail before anything runs.
-    /// A malformed URL fails in [`Self::build`]; an unreachable scheduler when a statement
-    /// runs.
-    ///
-    /// ```
-    /// let s = spate::Session::builder().cluster("df://127.0.0.1:50050").build().unwrap();
-    /// assert_eq!(s.options().executor, spate::ExecutorKind::Cluster);
-    /// assert!(spate::Session::builder().cluster("127.0.0.1:50050").build().is_err());
-    /// ```
-    pub fn cluster(mut self, url: &str) -> Self {
-        match url.parse() {
-            Ok(url) => {
-                self.options.cluster = Some(url);
-                self.options.executor = ExecutorKind::Cluster;
-            }
-            Err(err) => self.errors.push(SpateError::Cluster(err)),
-        }
-        self
-    }
-
-    /// A value for `${name}` in SQL.
-    ///
-    /// ```
-    /// let s = spate::Session::builder().param("day", "2026-11-23").build().unwrap();
-    /// let script = s.prepare_script("x.sql", "select '${day}'").unwrap();
-    /// assert_eq!(script.statements[0].sql, "select '2026-11-23'");
-    /// ```
-    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options.params.push((name.into(), value.into()));
-        self
-    }
-
-    /// A setting by key: `spate.memory_limit`, `spate.threads`, `spate.executor`,
-    /// `spate.task_retries`, `spate.inject_task_failures`, `spate.inject_shuffle_corruption`,
-    /// `spate.inject_seed`, or any DataFusion `datafusion.*` option. Bad keys and values
-    /// fail in [`Self::build`].
-    ///
-    /// ```
-    /// let ok = spate::Session::builder().config("spate.threads", "2").config("datafusion.execution.batch_size", "1024").build().unwrap();
-    /// assert_eq!(ok.options().threads, 2);
-    /// assert!(spate::Session::builder().config("datafusion.no_such_key", "1").build().is_err());
-    /// ```
-    pub fn config(mut self, key: &str, value: &str) -> Self {
-        let result = match key {
-            "spate.memory_limit" => value.parse().map(|v| self.options.memory_limit = v),
-            "spate.threads" => value
-                .parse::<usize>()
-                .map(|v| self.options.threads = v.max(1))
-                .map_err(|e| SpateError::InvalidOption {
-                    option: key.into(),
-                    value: value.into(),
-                    reason: e.to_string(),
-                }),
-            "spate.executor" => value.parse().map(|v| self.options.executor = v),
-            "spate.task_retries" => value
-                .parse::<usize>()
-                .map(|v| self.faults.task_retries = Some(v))
-                .map_err(|e| SpateError::InvalidOption {
-                    option: key.into(),
-                    value: value.into(),
-                    reason: e.to_string(),
-                }),
-            "spate.inject_task_failures" => {
-                parse_fraction(key, value).map(|v| self.faults.task_failures = Some(v))
-            }
-            "spate.inject_shuffle_corruption" => {
-                parse_fraction(key, value).map(|v| self.faults.shuffle_corruption = Some(v))
-            }
-            "spate.inject_seed" => parse_seed(key, value).map(|v| self.faults.seed = Some(v)),
-            _ => {
-                self.options.settings.push((key.into(), value.into()));
-                Ok(())
-            }
-        };
-        if let Err(err) = result {
-            self.errors.push(err);
-        }
-        self
-    }
-
-    /// Builds the session.
-    ///
-    /// ```
-    /// let session = spate::Session::builder().build().unwrap();
-    /// assert_eq!(session.options().executor, spate::ExecutorKind::Spate);
-    /// ```
-    pub fn build(mut self) -> Result<Session> {
-        if let Some(err) = self.errors.pop() {
-            return Err(err);
-        }
-        let mut options = self.options;
-        let env = |var: &str| std::env::var(var).ok();
-        options.faults = self.faults.resolve(env)?;
-        if let Some(retries) = self.faults.task_retries(env)? {
-            options.task_retries = retries;
-        }
-        let mut config = for_executor(
-            &options,
-            SessionConfig::new()
-                .with_target_partitions(options.threads)
-                .with_information_schema(true)
-                .with_default_catalog_and_schema(CATALOG, SCHEMA),
-        )?;
-        // Each sort keeps a merge buffer out of the pool; DataFusion's fixed 10 MiB makes
-        // every sort fail under small limits, so it is sized from the limit (users may
-        // still set it).
-        let sort_reserve = options.memory_limit.bytes() / (4 * options.threads as u64).max(1);
-        // Batches sized from the memory each thread has (users may still set it).
-        config = config.with_batch_size(crate::system::default_batch_size(
-            options.memory_limit,
-            options.threads,
-        ));
-        let execution = &mut config.options_mut().execution;
-        execution.sort_spill_reservation_bytes = execution
-            .sort_spill_reservation_bytes
-            .min(usize::try_from(sort_reserve).unwrap_or(usize::MAX));
-        for (key, value) in &options.settings {
-            config
-                .options_mut()
-                .set(key, value)
-                .map_err(|e| SpateError::InvalidOption {
-                    option: key.clone(),
-                    value: value.clone(),
-                    reason: SpateError::from(e).to_string(),
-                })?;
-        }
-        let limit = usize::try_from(options.memory_limit.bytes()).unwrap_or(usize::MAX);
-        let pool = Arc::new(PeakMemoryPool::new(Arc::new(TrackConsumersPool::new(
-            FairSpillPool::new(limit),
-            TOP_CONSUMERS_IN_ERRORS,
-        ))));
-        // No listing cache: pipelines write a directory and read it back in one session,
-        // and DataFusion's cache never expires, so reads would miss the new files.
-        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
-        let stores = Arc::new(StoreRegistry::new(options.storage.clone()));
-        let disk = match &options.spill_dir {
-            Some(dir) => DiskManagerBuilder::default()
-                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
-            None => DiskManagerBuilder::default(),
-        };
-        let runtime = RuntimeEnvBuilder::new()
-            .with_disk_manager_builder(disk)
-            .with_object_store_registry(Arc::clone(&stores) as _)
-            .with_memory_pool(Arc::clone(&pool) as _)
-            .with_cache_manager(caches)
-            .build_arc()?;
-        let bigquery = Arc::new(spate_bigquery::BigQueryRegistry::new(
-            options.storage.clone(),
-        ));
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .with_table_factories(table_factories(&stores, &bigquery))
-            .build();
-        let state = match &options.cluster {
-            Some(url) => spate_cluster::client_state(state, url)?,
-            None => state,
-        };
-        let ctx = SessionContext::new_with_state(state);
-        let schema = Arc::new(DataSchema::default());
-        ctx.catalog(CATALOG)
-            .ok_or_else(|| SpateError::InvalidOption {
-                option: "datafusion.catalog.default_catalog".into(),
-                value: CATALOG.into(),
-                reason: "the default catalog is missing".into(),
-            })?
-            .register_schema(SCHEMA, Arc::clone(&schema) as _)?;
-        schema.attach(ctx.state_weak_ref());
-        let params = options.params.iter().cloned().collect();
-        Ok(Session {
-            inner: Arc::new(SessionInner {
-                ctx,
-                options,
-                schema,
-                params,
-                progress: Arc::new(Progress::default()),
-                memory: pool,
-                stores,
-                bigquery,
-            }),
-        })
-    }
-}
-
-/// `config` set up for the session's executor: spate's planner settings, or Ballista's
-/// for a cluster.
-fn for_executor(options: &SessionOptions, mut config: SessionConfig) -> Result<SessionConfig> {
-    match (options.executor, &options.cluster) {
-        (ExecutorKind::Spate, None) => spate_executor::configure_session(&mut config),
-        (ExecutorKind::Cluster, Some(_)) => config = spate_cluster::client_config(config),
-        (ExecutorKind::DataFusion, None) => {}
-        (_, cluster) => {
-            return Err(SpateError::InvalidOption {
-                option: "executor".into(),
-                value: format!("{:?}", options.executor),
-                reason: match cluster {
-                    Some(url) => format!("statements run on the cluster at {url}"),
-                    None => {
-                        "a cluster is chosen by its URL: Session::builder().cluster(url)".into()
-                    }
-                },
-            });
-        }
-    }
-    Ok(config)
-}
-
-/// The factories of `CREATE EXTERNAL TABLE ... STORED AS`: spate's table resolution for
-/// files, and Delta tables.
-fn table_factories(
-    stores: &Arc<StoreRegistry>,
-    bigquery: &Arc<spate_bigquery::BigQueryRegistry>,
-) -> HashMap<String, Arc<dyn TableProviderFactory>> {
-    let delta: Arc<dyn TableProviderFactory> =
-        Arc::new(spate_delta::DeltaTableFactory::new(Arc::clone(stores)));
-    let factory: Arc<dyn TableProviderFactory> =
-        Arc::new(SpateTableFactory::new(Arc::clone(stores)));
-    let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> =
-        ["PARQUET", "CSV", "TSV", "JSON", "NDJSON", "ARROW"]
-            .into_iter()
-            .map(|name| (name.to_string(), Arc::clone(&factory)))
-            .collect();
-    factories.insert("DELTA".to_string(), delta);
-    factories.insert(
-        "BIGQUERY".to_string(),
-        crate::bigquery::table_factory(bigquery),
-    );
-    factories
 }

@@ -409,7 +409,7 @@ impl Session {
     /// The stages spate's executor would run `plan` as, as text.
     pub(crate) async fn stage_graph(&self, plan: &LogicalPlan) -> Result<String> {
         let physical = self.physical_plan(plan).await?;
-        let config = self.options().executor_config();
+        let config = self.config().executor_config(self.options().threads);
         Executor::new(config)
             .explain(physical, &self.inner.ctx.task_ctx())
             .map_err(|e| self.error(e))

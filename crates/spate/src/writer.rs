@@ -43,6 +43,76 @@ pub enum SaveMode {
     Ignore,
 }
 
+impl std::str::FromStr for SaveMode {
+    type Err = SpateError;
+
+    /// A COPY's `mode` option: `append`, `overwrite`, `error` (or `errorifexists`),
+    /// `ignore`, case-insensitive.
+    ///
+    /// ```
+    /// assert_eq!("Overwrite".parse::<spate::SaveMode>().ok(), Some(spate::SaveMode::Overwrite));
+    /// assert!("replace".parse::<spate::SaveMode>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "append" => Ok(SaveMode::Append),
+            "overwrite" => Ok(SaveMode::Overwrite),
+            "error" | "errorifexists" => Ok(SaveMode::ErrorIfExists),
+            "ignore" => Ok(SaveMode::Ignore),
+            _ => Err(SpateError::InvalidOption {
+                option: "mode".into(),
+                value: text.to_string(),
+                reason: "expected append, overwrite, error or ignore".into(),
+            }),
+        }
+    }
+}
+
+impl From<SaveMode> for spate_delta::WriteMode {
+    fn from(mode: SaveMode) -> Self {
+        match mode {
+            SaveMode::ErrorIfExists => spate_delta::WriteMode::ErrorIfExists,
+            SaveMode::Overwrite => spate_delta::WriteMode::Overwrite,
+            SaveMode::Append => spate_delta::WriteMode::Append,
+            SaveMode::Ignore => spate_delta::WriteMode::Ignore,
+        }
+    }
+}
+
+impl From<SaveMode> for spate_bigquery::WriteMode {
+    fn from(mode: SaveMode) -> Self {
+        match mode {
+            SaveMode::ErrorIfExists => spate_bigquery::WriteMode::ErrorIfExists,
+            SaveMode::Overwrite => spate_bigquery::WriteMode::Overwrite,
+            SaveMode::Append => spate_bigquery::WriteMode::Append,
+            SaveMode::Ignore => spate_bigquery::WriteMode::Ignore,
+        }
+    }
+}
+
+/// A COPY's options as text: its `mode` (if given) apart, the rest by key with DataFusion's
+/// `format.` prefix removed.
+pub(crate) fn copy_options(
+    copy: &datafusion::sql::parser::CopyToStatement,
+) -> Result<(Option<SaveMode>, Vec<(String, String)>)> {
+    let mut mode = None;
+    let mut options = Vec::new();
+    for (key, value) in &copy.options {
+        let value = match value {
+            datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
+            | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let key = key.trim_start_matches("format.");
+        if key.eq_ignore_ascii_case("mode") {
+            mode = Some(value.parse()?);
+        } else {
+            options.push((key.to_string(), value));
+        }
+    }
+    Ok((mode, options))
+}
+
 /// Writes a DataFrame; see [`DataFrame::write`].
 ///
 /// ```
@@ -204,12 +274,7 @@ impl DataFrameWriter {
         let text = location.as_ref().to_string_lossy().into_owned();
         let at = spate_delta::DeltaLocation::parse(&text)?;
         let mut options = spate_delta::DeltaWriteOptions {
-            mode: match self.mode {
-                SaveMode::ErrorIfExists => spate_delta::WriteMode::ErrorIfExists,
-                SaveMode::Overwrite => spate_delta::WriteMode::Overwrite,
-                SaveMode::Append => spate_delta::WriteMode::Append,
-                SaveMode::Ignore => spate_delta::WriteMode::Ignore,
-            },
+            mode: self.mode.into(),
             partition_by: self.partition_by.clone(),
             ..Default::default()
         };

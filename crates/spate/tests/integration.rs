@@ -13,6 +13,7 @@ mod integration {
     pub mod faults;
     mod object_stores;
     mod scripts;
+    mod settings;
     pub mod slt;
     mod tables;
     mod writer;

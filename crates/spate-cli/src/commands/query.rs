@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use spate::io::{ResultFormat, write_result, write_result_file};
-use spate::{ByteSize, ExecutorKind, PreparedStatement, Session, SpateError, StatementResult};
+use spate::{ByteSize, PreparedStatement, Session, SpateError, StatementResult};
 use spate_connectors::object_stores::StoreConfig;
 
 use crate::cli::{Format, QueryOptions};
@@ -77,16 +77,10 @@ struct Sink {
 }
 
 fn run_scripts(scripts: Vec<(String, String)>, options: &QueryOptions) -> Result<(), Failure> {
-    let threads = options
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        return Err(Failure::usage("invalid --threads '0': must be at least 1"));
-    }
     let sink = sink(options)?;
-    let session = build_session(options, threads)?;
+    let session = build_session(options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+        .worker_threads(session.options().threads)
         .enable_all()
         .build()
         .map_err(|e| Failure::statement(format!("cannot start the runtime: {e}")))?;
@@ -138,73 +132,11 @@ fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
     })
 }
 
-fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Failure> {
-    let mut builder = Session::builder().threads(threads);
-    if let Some(limit) = &options.memory_limit {
-        let limit: ByteSize = limit.parse().map_err(|_| {
-            Failure::usage(format!(
-                "invalid --memory-limit '{limit}': expected a size such as 512MiB or 2GiB"
-            ))
-        })?;
-        builder = builder.memory_limit(limit);
-    }
-    if let Some(partitions) = options.shuffle_partitions {
-        if partitions == 0 {
-            return Err(Failure::usage(
-                "invalid --shuffle-partitions '0': must be at least 1",
-            ));
-        }
-        builder = builder.shuffle_partitions(partitions);
-    }
-    if let Some(adaptive) = options.adaptive {
-        builder = builder.adaptive(adaptive);
-    }
-    if let Some(retries) = options.task_retries {
-        builder = builder.task_retries(retries);
-    }
-    let injected = [
-        (
-            "--inject-task-failures",
-            "spate.inject_task_failures",
-            &options.inject_task_failures,
-        ),
-        (
-            "--inject-shuffle-corruption",
-            "spate.inject_shuffle_corruption",
-            &options.inject_shuffle_corruption,
-        ),
-        ("--inject-seed", "spate.inject_seed", &options.inject_seed),
-    ];
-    for (flag, key, value) in injected {
-        if let Some(value) = value {
-            let valid = if key == "spate.inject_seed" {
-                value.trim().parse::<u64>().is_ok()
-            } else {
-                spate::Fraction::parse(value).is_ok()
-            };
-            if !valid {
-                let expected = if key == "spate.inject_seed" {
-                    "a whole number"
-                } else {
-                    "a fraction between 0 and 1"
-                };
-                return Err(Failure::usage(format!(
-                    "invalid {flag} '{value}': expected {expected}"
-                )));
-            }
-            builder = builder.config(key, value);
-        }
-    }
-    if let Some(url) = &options.cluster {
-        builder = builder.cluster(url);
-    } else if let Some(executor) = &options.executor {
-        let kind: ExecutorKind = executor.parse().map_err(|_| {
-            Failure::usage(format!(
-                "invalid --executor '{executor}': expected spate or datafusion"
-            ))
-        })?;
-        builder = builder.executor(kind);
-    }
+/// The session of the flags: the settings of the config file first, then each flag's
+/// key (so flags win), then the cluster and the parameters. A bad value is a usage error
+/// naming the flag it came from.
+fn build_session(options: &QueryOptions) -> Result<Session, Failure> {
+    let mut builder = Session::builder();
     let config_path = options.config.clone().or_else(|| {
         let default = PathBuf::from(DEFAULT_CONFIG);
         default.is_file().then_some(default)
@@ -213,11 +145,31 @@ fn build_session(options: &QueryOptions, threads: usize) -> Result<Session, Fail
         let config = StoreConfig::from_file(&path).map_err(|e| Failure::usage(e.to_string()))?;
         builder = builder.storage(config);
     }
+    let settings = options.settings();
+    for (_, key, value) in &settings {
+        builder = builder.config(key, value);
+    }
+    if let Some(url) = &options.cluster {
+        builder = builder.cluster(url);
+    }
     for param in &options.params {
         let (name, value) = split_pair(param, "--param", "NAME=VALUE")?;
         builder = builder.param(name, value);
     }
-    Ok(builder.build()?)
+    builder.build().map_err(|err| match err {
+        SpateError::InvalidOption {
+            option,
+            value,
+            reason,
+        } if settings.iter().any(|(_, key, _)| *key == option) => {
+            let flag = settings
+                .iter()
+                .find_map(|(flag, key, _)| (*key == option).then_some(*flag))
+                .unwrap_or_default();
+            Failure::usage(format!("invalid {flag} '{value}': {reason}"))
+        }
+        other => other.into(),
+    })
 }
 
 fn split_pair<'a>(text: &'a str, flag: &str, shape: &str) -> Result<(&'a str, &'a str), Failure> {

@@ -108,3 +108,49 @@ fn secrets_of_the_config_never_show_in_errors() {
     let result = sql(dir.path(), "select 1", &["--config", "bad.toml"]);
     assert_error(&result, 2, "bad.toml: line 11, ");
 }
+
+/// Issue 17: an S3-compatible server from the standard environment alone
+/// (`AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, as MinIO, LocalStack and moto users set them),
+/// with no `spate.toml`: `spate run q.sql --data s3://lake/warehouse/` reads the tables.
+/// Until the settings merged key by key, the store's client options replaced the
+/// environment's and lost `allow_http` ("URL scheme is not allowed").
+#[test]
+fn the_environment_alone_reaches_an_http_endpoint() {
+    let moto = Moto::start(&["lake"]);
+    let dir = tempfile::tempdir().unwrap();
+    let with_env = |cmd: &mut assert_cmd::Command| {
+        cmd.env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", moto.port),
+        )
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1");
+    };
+    let mut seed = spate(dir.path());
+    seed.args([
+        "sql",
+        "COPY (SELECT value AS id FROM range(10)) TO 's3://lake/warehouse/items/' STORED AS PARQUET",
+    ]);
+    with_env(&mut seed);
+    let seeded = run(&mut seed);
+    assert_eq!(seeded.0, 0, "{}", seeded.2);
+
+    std::fs::write(
+        dir.path().join("q.sql"),
+        "select count(*) as n, sum(id) as s from items;\n",
+    )
+    .unwrap();
+    let mut read = spate(dir.path());
+    read.args(["run", "q.sql", "--data", "s3://lake/warehouse/"]);
+    with_env(&mut read);
+    let result = run(&mut read);
+    assert_eq!(result.0, 0, "{}", result.2);
+    assert_eq!(result.1, "n,s\n10,45\n");
+    assert!(
+        !result.2.contains(SECRET),
+        "the secret leaked: {}",
+        result.2
+    );
+}

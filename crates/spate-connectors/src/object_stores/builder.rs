@@ -1,9 +1,13 @@
 //! Building one object store from a URL and its settings.
 //!
 //! Each cloud's builder starts from its environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), then
-//! takes the endpoint, region and options of the settings. Unknown option keys are errors
-//! that name the key, never silently ignored. Requests time out and retry a bounded number
-//! of times, so a dead endpoint fails in seconds.
+//! takes the endpoint, region, client settings and options of the settings (`spate.toml`
+//! merged with a table's options) one key at a time: a key the settings give overrides the
+//! environment's, and every key they do not give keeps the environment's value
+//! (`AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` alone reach an S3-compatible server over
+//! HTTP). Unknown option keys are errors that name the key, never silently ignored.
+//! Requests time out and retry a bounded number of times, so a dead endpoint fails in
+//! seconds.
 
 use std::sync::Arc;
 
@@ -13,7 +17,9 @@ use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::http::HttpBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
+use object_store::{
+    BackoffConfig, ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig,
+};
 use url::Url;
 
 use super::azurite_store::AzuriteStore;
@@ -43,14 +49,7 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
         reason: e.to_string(),
     };
     let base = format!("{}://{}", url.scheme(), url.authority());
-    let http_endpoint = settings
-        .endpoint
-        .as_deref()
-        .is_some_and(|e| e.starts_with("http://"));
-    let client = ClientOptions::new()
-        .with_timeout(settings.timeout())
-        .with_connect_timeout(settings.connect_timeout())
-        .with_allow_http(settings.allow_http.unwrap_or(http_endpoint));
+    let client = client_settings(settings);
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: settings.retries(),
@@ -60,10 +59,10 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
         ObjectStoreScheme::Local => Arc::new(LocalFileSystem::new()),
         ObjectStoreScheme::Memory => Arc::new(InMemory::new()),
         ObjectStoreScheme::AmazonS3 => {
-            let mut builder = AmazonS3Builder::from_env()
-                .with_url(base)
-                .with_client_options(client)
-                .with_retry(retry);
+            let mut builder = AmazonS3Builder::from_env().with_url(base).with_retry(retry);
+            for (key, value) in client {
+                builder = builder.with_config(AmazonS3ConfigKey::Client(key), value);
+            }
             if let Some(endpoint) = &settings.endpoint {
                 builder = builder.with_endpoint(endpoint);
             }
@@ -87,8 +86,10 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
             }
             let mut builder = GoogleCloudStorageBuilder::from_env()
                 .with_url(base)
-                .with_client_options(client)
                 .with_retry(retry);
+            for (key, value) in client {
+                builder = builder.with_config(GoogleConfigKey::Client(key), value);
+            }
             for (key, value) in &settings.options {
                 let parsed: GoogleConfigKey = parse_key(key, &shown)?;
                 builder = builder.with_config(parsed, value);
@@ -98,8 +99,10 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
         ObjectStoreScheme::MicrosoftAzure => {
             let mut builder = MicrosoftAzureBuilder::from_env()
                 .with_url(base)
-                .with_client_options(client)
                 .with_retry(retry);
+            for (key, value) in client {
+                builder = builder.with_config(AzureConfigKey::Client(key), value);
+            }
             let mut emulator = false;
             for (key, value) in &settings.options {
                 let parsed: AzureConfigKey = parse_key(key, &shown)?;
@@ -122,14 +125,21 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
                 None => Arc::new(builder.build().map_err(store_error)?),
             }
         }
-        ObjectStoreScheme::Http => Arc::new(
-            HttpBuilder::new()
-                .with_url(base)
-                .with_client_options(client)
-                .with_retry(retry)
-                .build()
-                .map_err(store_error)?,
-        ),
+        ObjectStoreScheme::Http => {
+            let options = client
+                .into_iter()
+                .fold(ClientOptions::new(), |o, (key, value)| {
+                    o.with_config(key, value)
+                });
+            Arc::new(
+                HttpBuilder::new()
+                    .with_url(base)
+                    .with_client_options(options)
+                    .with_retry(retry)
+                    .build()
+                    .map_err(store_error)?,
+            )
+        }
         other => {
             return Err(ConnectorError::UnknownScheme {
                 scheme: format!("{other:?}"),
@@ -138,6 +148,32 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
         }
     };
     Ok(store)
+}
+
+/// The client keys the settings give, to set one by one on a builder that read its
+/// environment: `allow_http` when given (or `true` for an `http://` endpoint of the
+/// settings), and the timeouts when given. A key left out keeps the environment's value,
+/// or object_store's default (30 s per request, 5 s to connect, as spate's).
+fn client_settings(settings: &StoreSettings) -> Vec<(ClientConfigKey, String)> {
+    let http_endpoint = settings
+        .endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"));
+    let mut keys = Vec::new();
+    match settings.allow_http {
+        Some(allow) => keys.push((ClientConfigKey::AllowHttp, allow.to_string())),
+        None if http_endpoint => keys.push((ClientConfigKey::AllowHttp, "true".to_string())),
+        None => {}
+    }
+    if settings.timeout_secs.is_some() {
+        let secs = settings.timeout().as_secs();
+        keys.push((ClientConfigKey::Timeout, format!("{secs}s")));
+    }
+    if settings.connect_timeout_secs.is_some() {
+        let secs = settings.connect_timeout().as_secs();
+        keys.push((ClientConfigKey::ConnectTimeout, format!("{secs}s")));
+    }
+    keys
 }
 
 /// Azurite's development account, used when the settings name no account.
@@ -217,6 +253,31 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown option 'aws.acces_key' for s3://bucket/x"
+        );
+    }
+
+    #[test]
+    fn client_keys_are_only_those_the_settings_give() {
+        assert!(client_settings(&StoreSettings::default()).is_empty());
+        let http = StoreSettings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            timeout_secs: Some(7),
+            ..StoreSettings::default()
+        };
+        assert_eq!(
+            client_settings(&http),
+            [
+                (ClientConfigKey::AllowHttp, "true".to_string()),
+                (ClientConfigKey::Timeout, "7s".to_string())
+            ]
+        );
+        let refused = StoreSettings {
+            allow_http: Some(false),
+            ..http
+        };
+        assert_eq!(
+            client_settings(&refused)[0],
+            (ClientConfigKey::AllowHttp, "false".to_string())
         );
     }
 

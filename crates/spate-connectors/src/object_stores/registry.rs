@@ -153,20 +153,16 @@ fn table_settings(url: &Url, options: &BTreeMap<String, String>) -> Result<Store
     Ok(settings)
 }
 
-/// `value`, of the option `key` of a table at `url`, as a whole number of at least `min`;
-/// else an error naming the option, the URL and what was `expected`.
+/// `value`, of the option `key` of a table at `url`, as a whole number of at least `min`
+/// ([`crate::parse_count`]); else an error naming the option, the URL and what was
+/// `expected`.
 fn whole_number(url: &Url, key: &str, value: &str, min: u64, expected: &str) -> Result<u64> {
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n >= min)
-        .ok_or_else(|| ConnectorError::InvalidOption {
-            key: key.to_string(),
-            value: value.to_string(),
-            url: display_url(url),
-            expected: expected.to_string(),
-        })
+    crate::parse_count(value, min).map_err(|_| ConnectorError::InvalidOption {
+        key: key.to_string(),
+        value: value.to_string(),
+        url: display_url(url),
+        expected: expected.to_string(),
+    })
 }
 
 fn key(url: &Url) -> String {

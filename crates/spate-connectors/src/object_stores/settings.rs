@@ -123,13 +123,63 @@ pub const DEFAULT_READ_AHEAD_MIB: u64 = 32;
 /// sends up to 8 parts at once, so 16 lets two big files upload at full speed.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 16;
 
-/// All store settings: the contents of `spate.toml`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+/// The contents of `spate.toml`: store settings per URL prefix, and session settings.
+///
+/// ```toml
+/// [spate]                  # spate's settings (docs/configuration.md)
+/// shuffle_partitions = 8
+///
+/// [datafusion.execution]   # DataFusion's
+/// batch_size = 4096
+///
+/// [[stores]]
+/// prefix = "s3://warehouse/"
+/// region = "eu-west-1"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreConfig {
     /// Settings per URL prefix.
-    #[serde(default)]
     pub stores: Vec<StoreSettings>,
+    /// The `[spate]` and `[datafusion]` tables flattened to full keys
+    /// (`spate.shuffle_partitions`, `datafusion.execution.batch_size`) and their values as
+    /// text, in the file's order; the session checks them.
+    pub settings: Vec<(String, String)>,
+}
+
+/// `spate.toml` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    stores: Vec<StoreSettings>,
+    spate: Option<toml::Table>,
+    datafusion: Option<toml::Table>,
+}
+
+/// Appends the values of `table` to `out` by full key (`prefix.key`, nested tables joined
+/// with dots).
+fn flatten(
+    prefix: &str,
+    table: toml::Table,
+    out: &mut Vec<(String, String)>,
+) -> std::result::Result<(), String> {
+    for (key, value) in table {
+        let key = format!("{prefix}.{key}");
+        let text = match value {
+            toml::Value::String(text) => text,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Datetime(d) => d.to_string(),
+            toml::Value::Table(inner) => {
+                flatten(&key, inner, out)?;
+                continue;
+            }
+            toml::Value::Array(_) => return Err(format!("{key}: expected one value, not a list")),
+        };
+        out.push((key, text));
+    }
+    Ok(())
 }
 
 impl StoreConfig {
@@ -150,7 +200,7 @@ impl StoreConfig {
     /// Errors say where (`line 3, column 1`) and what, never quoting the file's text: its
     /// lines hold credentials.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let config: StoreConfig = toml::from_str(text).map_err(|e| {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().replace('\n', " ");
             match e.span() {
                 Some(span) => {
@@ -160,6 +210,14 @@ impl StoreConfig {
                 None => message,
             }
         })?;
+        let mut settings = Vec::new();
+        for (prefix, table) in [("spate", file.spate), ("datafusion", file.datafusion)] {
+            flatten(prefix, table.unwrap_or_default(), &mut settings)?;
+        }
+        let config = StoreConfig {
+            stores: file.stores,
+            settings,
+        };
         if let Some(bad) = config
             .stores
             .iter()
@@ -257,6 +315,32 @@ mod tests {
         .unwrap_err();
         assert!(err.starts_with("line 3, "), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn session_settings_are_flattened_to_keys() {
+        let config = StoreConfig::parse(
+            "[spate]\nshuffle_partitions = 8\nmemory_limit = \"2GiB\"\nadaptive = false\n\
+             [datafusion.execution]\nbatch_size = 4096\n\
+             [[stores]]\nprefix = \"s3://lake/\"",
+        )
+        .unwrap();
+        let mut settings = config.settings.clone();
+        settings.sort();
+        assert_eq!(
+            settings,
+            [
+                ("datafusion.execution.batch_size", "4096"),
+                ("spate.adaptive", "false"),
+                ("spate.memory_limit", "2GiB"),
+                ("spate.shuffle_partitions", "8"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(config.stores.len(), 1);
+        let err = StoreConfig::parse("[spate]\nthreads = [1, 2]").unwrap_err();
+        assert_eq!(err, "spate.threads: expected one value, not a list");
+        assert!(StoreConfig::parse("[sparte]\nthreads = 2").is_err());
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl Azurite {
         };
         StoreConfig {
             stores: vec![settings("az://"), settings("abfss://")],
+            ..StoreConfig::default()
         }
     }
 

@@ -65,6 +65,7 @@ impl BqEmulator {
     pub fn config(&self) -> StoreConfig {
         StoreConfig {
             stores: vec![self.settings()],
+            ..StoreConfig::default()
         }
     }
 

@@ -101,6 +101,7 @@ impl FakeGcs {
                 .into(),
                 ..StoreSettings::default()
             }],
+            ..StoreConfig::default()
         }
     }
 

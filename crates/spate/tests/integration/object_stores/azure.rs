@@ -83,6 +83,7 @@ async fn azure_errors_name_the_location_and_the_cause() {
             options: [("azure_storage_use_emulator".to_string(), "true".to_string())].into(),
             ..StoreSettings::default()
         }],
+        ..StoreConfig::default()
     };
     dead_endpoint_fails_fast(dead, "az://lake/one/").await;
 }

@@ -51,6 +51,7 @@ async fn gcs_errors_name_the_location_and_the_cause() {
             .into(),
             ..StoreSettings::default()
         }],
+        ..StoreConfig::default()
     };
     let msg = query_error(
         &session_with(bad),
