@@ -90,11 +90,13 @@ impl From<SaveMode> for spate_bigquery::WriteMode {
     }
 }
 
-/// A COPY's options as text: its `mode` (if given) apart, the rest by key with DataFusion's
-/// `format.` prefix removed.
+/// A COPY's options as text, by key with DataFusion's `format.` prefix removed.
+pub(crate) type CopyOptions = Vec<(String, String)>;
+
+/// A COPY's options: its `mode` (if given) apart, the rest as [`CopyOptions`].
 pub(crate) fn copy_options(
     copy: &datafusion::sql::parser::CopyToStatement,
-) -> Result<(Option<SaveMode>, Vec<(String, String)>)> {
+) -> Result<(Option<SaveMode>, CopyOptions)> {
     let mut mode = None;
     let mut options = Vec::new();
     for (key, value) in &copy.options {
