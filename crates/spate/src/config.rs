@@ -141,6 +141,16 @@ impl SpateConfig {
 
     /// Every setting with its default and description, in declaration order (the
     /// defaults of a fresh extension, not of a built session).
+    /// The settings held in a session's DataFusion options (the defaults when the
+    /// extension is not registered).
+    pub(crate) fn of(options: &datafusion::config::ConfigOptions) -> SpateConfig {
+        options
+            .extensions
+            .get::<SpateExtension>()
+            .map(|e| e.0.clone())
+            .unwrap_or_default()
+    }
+
     pub fn documented() -> Vec<datafusion::config::ConfigEntry> {
         SpateConfig::default().entries()
     }

@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use spate_connectors::object_stores::StoreIo;
 use spate_executor::{Executor, OperatorFigures, QueryMetrics, StageMetrics};
 
-use crate::config::{ExecutorKind, SpateExtension};
+use crate::config::{ExecutorKind, SpateConfig};
 use crate::error::{Result, SpateError};
 use crate::session::Session;
 
@@ -80,13 +80,7 @@ pub(crate) async fn collect_with_metrics(
     let result = match session.options().executor {
         ExecutorKind::Spate => {
             // The settings as of this statement (a `SET spate.x` before it included).
-            let settings = task_ctx
-                .session_config()
-                .options()
-                .extensions
-                .get::<SpateExtension>()
-                .map(|e| e.0.clone())
-                .unwrap_or_default();
+            let settings = SpateConfig::of(task_ctx.session_config().options());
             let config = settings.executor_config(session.options().threads);
             Executor::new(config)
                 .execute(Arc::clone(&plan), task_ctx)

@@ -15,7 +15,7 @@ use datafusion::execution::context::SessionContext;
 use spate_connectors::object_stores::StoreRegistry;
 
 use crate::catalog::{DataSchema, DirectoryTables, TableSource};
-use crate::config::{SessionOptions, SpateConfig, SpateExtension};
+use crate::config::{SessionOptions, SpateConfig};
 use crate::dataframe::DataFrame;
 use crate::error::{Result, SpateError};
 use crate::memory::PeakMemoryPool;
@@ -113,15 +113,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn config(&self) -> SpateConfig {
-        self.inner
-            .ctx
-            .state()
-            .config()
-            .options()
-            .extensions
-            .get::<SpateExtension>()
-            .map(|e| e.0.clone())
-            .unwrap_or_default()
+        SpateConfig::of(self.inner.ctx.state().config().options())
     }
 
     /// The DataFusion context underneath, for what spate does not wrap.
