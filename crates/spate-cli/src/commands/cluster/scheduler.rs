@@ -27,7 +27,11 @@ pub fn run(
         watch_parent();
     }
     block_on(async {
-        let scheduler = Scheduler::bind(&SchedulerOptions { bind, faults })
+        let scheduler = Scheduler::bind(&SchedulerOptions {
+            bind,
+            faults,
+            register_settings: spate::register_settings,
+        })
             .await
             .map_err(server_failure)?;
         let url = scheduler.url().clone();
