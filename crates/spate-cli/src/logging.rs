@@ -20,7 +20,10 @@ use tracing_subscriber::{Layer, fmt};
 
 /// Where Ballista logs a statement's settings, values included: at `trace` (as it sets
 /// them, and an executor as it receives a task) and `debug` (a key it cannot set).
-const SETTINGS_TARGETS: [&str; 2] = ["ballista_core::extension", "ballista_executor::execution_loop"];
+const SETTINGS_TARGETS: [&str; 2] = [
+    "ballista_core::extension",
+    "ballista_executor::execution_loop",
+];
 
 /// `filter`, logging [`SETTINGS_TARGETS`] at `info` at most.
 fn without_settings(filter: Targets) -> Targets {
@@ -70,12 +73,22 @@ mod tests {
     #[test]
     fn settings_are_never_logged() {
         let level = |filter: LevelFilter| filter.into_level().unwrap();
-        for asked in ["trace", "debug,ballista_core=trace", "ballista_executor=trace"] {
+        for asked in [
+            "trace",
+            "debug,ballista_core=trace",
+            "ballista_executor=trace",
+        ] {
             let filter = without_settings(asked.parse::<Targets>().unwrap());
             for target in SETTINGS_TARGETS {
-                assert!(!filter.would_enable(target, &level(LevelFilter::DEBUG)), "{asked}: {target}");
+                assert!(
+                    !filter.would_enable(target, &level(LevelFilter::DEBUG)),
+                    "{asked}: {target}"
+                );
             }
-            assert!(filter.would_enable("ballista_executor::execution_loop", &level(LevelFilter::INFO)));
+            assert!(filter.would_enable(
+                "ballista_executor::execution_loop",
+                &level(LevelFilter::INFO)
+            ));
         }
         let quiet = without_settings("warn".parse::<Targets>().unwrap());
         assert!(!quiet.would_enable("ballista_core::extension", &level(LevelFilter::INFO)));

@@ -11,7 +11,9 @@
 //! # Algorithm of the scan
 //! 1. Open the table at the version in the scheduler's stores and list its files; refuse
 //!    column mapping and deletion vectors, naming them (see `spate_delta::files`).
-//! 2. Check the version's schema is the one the client planned with.
+//! 2. Check the version has the columns the client planned with; read them as the
+//!    client's types (delta-rs's scan, which the client planned with, may read text as
+//!    views).
 //! 3. Table schema for the scan: the data columns in the table's order, then the
 //!    partition columns; the requested projection is mapped onto that order, so the
 //!    output has the table's column order whatever the partition columns' place.
@@ -81,7 +83,9 @@ pub(crate) fn decode(
         return Ok(None);
     };
     let bad = |reason: String| {
-        DataFusionError::Internal(format!("bad Delta table '{table_ref}' from spate: {reason}"))
+        DataFusionError::Internal(format!(
+            "bad Delta table '{table_ref}' from spate: {reason}"
+        ))
     };
     let node = DeltaTableNode::decode(body).map_err(|e| bad(e.to_string()))?;
     let location = DeltaLocation::parse(&node.location).map_err(|e| bad(e.to_string()))?;
@@ -127,7 +131,10 @@ impl TableProvider for ClusterDeltaTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let files =
             spate_delta::table_files(state.runtime_env(), &self.location, self.version).await?;
-        if files.schema.fields() != self.schema.fields() {
+        let names = |schema: &SchemaRef| -> Vec<String> {
+            schema.fields().iter().map(|f| f.name().clone()).collect()
+        };
+        if names(&files.schema) != names(&self.schema) {
             return Err(DeltaError::SchemaMismatch {
                 location: self.location.to_string(),
                 detail: "the table's schema changed since it was registered; register it again"
@@ -136,19 +143,26 @@ impl TableProvider for ClusterDeltaTable {
             .into());
         }
         let partitions = state.config().target_partitions().max(1);
-        parquet_scan(&self.location, files, projection, limit, partitions)
+        parquet_scan(
+            &self.location,
+            &self.schema,
+            files,
+            projection,
+            limit,
+            partitions,
+        )
     }
 }
 
 /// Steps 3 and 4 of the module doc.
 fn parquet_scan(
     location: &DeltaLocation,
+    schema: &SchemaRef,
     files: TableFiles,
     projection: Option<&Vec<usize>>,
     limit: Option<usize>,
     partitions: usize,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let schema = &files.schema;
     let is_partition = |f: &FieldRef| files.partition_columns.contains(f.name());
     let data: Vec<FieldRef> = schema
         .fields()
@@ -190,11 +204,16 @@ fn parquet_scan(
         let path = format!("{root}/{}", file.path);
         scanned.push(PartitionedFile::new(path, file.size).with_partition_values(values));
     }
-    let store = format!("{}://{}", location.url().scheme(), location.url().authority());
-    let source = ParquetSource::new(TableSchema::new(
-        Arc::new(Schema::new(data)),
-        partition_fields,
-    ));
+    let store = format!(
+        "{}://{}",
+        location.url().scheme(),
+        location.url().authority()
+    );
+    let source = ParquetSource::new(
+        TableSchema::builder(Arc::new(Schema::new(data)))
+            .with_table_partition_cols(partition_fields)
+            .build(),
+    );
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(store)?, Arc::new(source))
         .with_file_groups(file_groups(scanned, partitions))
         .with_limit(limit)
@@ -219,7 +238,8 @@ fn partition_value(field: &Field, value: Option<String>) -> Result<ScalarValue> 
 fn file_groups(mut files: Vec<PartitionedFile>, partitions: usize) -> Vec<FileGroup> {
     files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
     let count = partitions.min(files.len()).max(1);
-    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..count).map(|_| (0, Vec::new())).collect();
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
+        (0..count).map(|_| (0, Vec::new())).collect();
     for file in files {
         if let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) {
             lightest.0 += file.object_meta.size;
@@ -245,7 +265,10 @@ mod tests {
             partition_value(&day, Some("2026-11-20".into()))?,
             ScalarValue::Date32(Some(20777))
         );
-        assert_eq!(partition_value(&day, Some(String::new()))?, ScalarValue::Date32(None));
+        assert_eq!(
+            partition_value(&day, Some(String::new()))?,
+            ScalarValue::Date32(None)
+        );
         assert_eq!(partition_value(&day, None)?, ScalarValue::Date32(None));
         assert_eq!(
             partition_value(&name, Some(String::new()))?,

@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ballista_core::extension::SessionConfigExt;
-use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_core::extension::{
     ballista_aggregate_functions, ballista_scalar_functions, ballista_window_functions,
 };
+use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_scheduler::SessionBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;

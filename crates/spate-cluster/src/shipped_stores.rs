@@ -301,13 +301,24 @@ mod tests {
             .find(|e| e.key == "spate_stores.settings")
             .and_then(|e| e.value.clone());
         let mut server = SessionConfig::new().with_option_extension(ShippedStores::default());
-        server
-            .options_mut()
-            .set("spate_stores.settings", entry.as_deref().unwrap_or_default())?;
+        server.options_mut().set(
+            "spate_stores.settings",
+            entry.as_deref().unwrap_or_default(),
+        )?;
         let received = shipped_settings_of(&server)?;
         assert_eq!(received, Some(settings()));
-        assert!(server.options_mut().set("spate_stores.settings", "zz").is_err());
-        assert!(server.options_mut().set("spate_stores.other", "00").is_err());
+        assert!(
+            server
+                .options_mut()
+                .set("spate_stores.settings", "zz")
+                .is_err()
+        );
+        assert!(
+            server
+                .options_mut()
+                .set("spate_stores.other", "00")
+                .is_err()
+        );
         Ok(())
     }
 

@@ -61,10 +61,10 @@ pub async fn table_files(
         feature: feature.to_string(),
     };
     let schema = snapshot.arrow_schema();
-    let mapped = schema
-        .fields()
-        .iter()
-        .any(|f| f.metadata().contains_key("delta.columnMapping.physicalName"));
+    let mapped = schema.fields().iter().any(|f| {
+        f.metadata()
+            .contains_key("delta.columnMapping.physicalName")
+    });
     if mapped {
         return Err(unsupported("column mapping"));
     }

@@ -122,7 +122,9 @@ impl ConfigExtension for SpateExtension {
 /// let mut options = config.options().clone();
 /// assert!(options.set("spate.shuffle_partitions", "8").is_ok());
 /// ```
-pub fn register_settings(config: datafusion::prelude::SessionConfig) -> datafusion::prelude::SessionConfig {
+pub fn register_settings(
+    config: datafusion::prelude::SessionConfig,
+) -> datafusion::prelude::SessionConfig {
     config.with_option_extension(SpateExtension::default())
 }
 

@@ -32,8 +32,8 @@ pub fn run(
             faults,
             register_settings: spate::register_settings,
         })
-            .await
-            .map_err(server_failure)?;
+        .await
+        .map_err(server_failure)?;
         let url = scheduler.url().clone();
         print_line(&url.to_string());
         eprintln!(

@@ -35,7 +35,7 @@ fn delta_tables_read_on_the_cluster_as_locally_with_time_travel() {
          STORED AS DELTA PARTITIONED BY (day) LOCATION '{}'",
         table.display()
     );
-    // Version 0 creates it, 1 adds two days, 2 one more.
+    // Version 0 creates it, 1 and 2 add a day each, then (after `between`) 3 one more.
     sql(
         dir.path(),
         &format!(
@@ -78,12 +78,12 @@ fn delta_tables_read_on_the_cluster_as_locally_with_time_travel() {
     );
     let local = sql(dir.path(), &script, &[]);
     assert!(
-        local.contains("v1,150,2026-11-22,2026-11-23"),
-        "version 1 holds the first two days: {local}"
+        local.contains("v1,100,2026-11-22,2026-11-22"),
+        "version 1 holds the first day: {local}"
     );
     assert!(
         local.contains("asof,150,2026-11-22,2026-11-23"),
-        "as of the time between the writes: {local}"
+        "as of the time between the writes, the first two days: {local}"
     );
     assert!(
         local.contains("id,day,store,amount\n100,2026-11-23,store 2,150.0"),

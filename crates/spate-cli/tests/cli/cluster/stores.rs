@@ -113,7 +113,11 @@ fn object_stores_reach_the_executors_from_the_client() {
     let copied = sql(
         dir.path(),
         "select count(*) as n, sum(id) as s from two",
-        &[&with_config[..], &["--table", "two=s3://lake/out/two.parquet"][..]].concat(),
+        &[
+            &with_config[..],
+            &["--table", "two=s3://lake/out/two.parquet"][..],
+        ]
+        .concat(),
     );
     let expected = sql(
         dir.path(),
@@ -148,7 +152,9 @@ fn object_stores_reach_the_executors_from_the_client() {
             "the executors ran tasks: {text}"
         );
         assert!(
-            !text.contains(SECRET) && !text.contains(&hex(SECRET)) && !text.contains("spate_stores"),
+            !text.contains(SECRET)
+                && !text.contains(&hex(SECRET))
+                && !text.contains("spate_stores"),
             "an executor logged the store settings"
         );
     }
