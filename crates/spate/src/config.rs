@@ -118,9 +118,9 @@ impl ConfigExtension for SpateExtension {
 /// (Ballista drops, silently, keys that no registered extension takes).
 ///
 /// ```
-/// let config = spate::register_settings(datafusion::prelude::SessionConfig::new());
-/// let mut options = config.options().clone();
-/// assert!(options.set("spate.shuffle_partitions", "8").is_ok());
+/// let mut config = spate::register_settings(datafusion::prelude::SessionConfig::new());
+/// assert!(config.options_mut().set("spate.shuffle_partitions", "8").is_ok());
+/// assert!(config.options_mut().set("spate.no_such_setting", "8").is_err());
 /// ```
 pub fn register_settings(
     config: datafusion::prelude::SessionConfig,
