@@ -21,12 +21,14 @@ use datafusion::execution::context::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::LogicalPlanNode;
+use spate_connectors::object_stores::StoreRegistry;
 use tonic::transport::Endpoint;
 
 use crate::cluster_planner::ClusterQueryPlanner;
 use crate::cluster_url::ClusterUrl;
 use crate::error::{ClusterError, Result};
 use crate::logical_codec::SpateLogicalCodec;
+use crate::shipped_stores::{ShippedStores, ship};
 
 /// How long the scheduler has to answer [`check_reachable`].
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,10 +52,17 @@ pub fn client_config(config: SessionConfig) -> SessionConfig {
         .with_ballista_adaptive_query_planner(false)
 }
 
-/// `state` planning its statements onto the cluster at `url`.
-pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionState> {
+/// `state` planning its statements onto the cluster at `url`; each statement carries the
+/// settings of `stores` (the session's object stores), so the scheduler and the executors
+/// build the same stores ([`crate::shipped_stores`]).
+pub fn client_state(
+    state: SessionState,
+    url: &ClusterUrl,
+    stores: Arc<StoreRegistry>,
+) -> Result<SessionState> {
     let endpoint = url.scheduler_endpoint();
     let config = client_config(state.config().clone())
+        .with_option_extension(ShippedStores::of_client(stores))
         .with_ballista_logical_extension_codec(Arc::new(SpateLogicalCodec::default()));
     let ballista = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
         endpoint.clone(),
@@ -71,7 +80,8 @@ pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionStat
 /// `DistributedQueryExec` (the statement, sent to the scheduler), or a plan of the
 /// session's own catalog that runs here. A plan that would run part of a statement here,
 /// around the part on the cluster (a Delta write), is refused, and so is an unreachable
-/// scheduler, before anything runs; a scheduler lost while it ran is named as such.
+/// scheduler, before anything runs; a scheduler lost while it ran is named as such. The
+/// statement carries the session's object-store settings.
 pub async fn collect(
     url: &ClusterUrl,
     plan: Arc<dyn ExecutionPlan>,
@@ -94,7 +104,7 @@ pub async fn collect(
         .into());
     }
     check_reachable(url).await?;
-    match datafusion::physical_plan::collect(plan, context).await {
+    match datafusion::physical_plan::collect(plan, ship(context)).await {
         Ok(batches) => Ok(batches),
         // A failure because the scheduler went away says so in one line, rather than
         // as the transport error of the client's next status request.

@@ -33,7 +33,7 @@ use crate::client::probe_scheduler;
 use crate::cluster_url::HostPort;
 use crate::error::{ClusterError, Result};
 use crate::physical_codec::SpatePhysicalCodec;
-use crate::server_runtime::ServerRuntime;
+use crate::server_runtime::{RegisterSettings, ServerRuntime};
 use crate::signals::shutdown_signal;
 
 /// How long to wait between attempts to reach the scheduler.
@@ -59,6 +59,8 @@ pub struct ExecutorOptions {
     /// The id it registers under (unique among the scheduler's executors); `None`: a
     /// random one.
     pub id: Option<String>,
+    /// Registers the settings extensions clients send (`spate::register_settings`).
+    pub register_settings: RegisterSettings,
 }
 
 /// What an executor reports while it starts.
@@ -166,7 +168,7 @@ fn process_config(
         defaults.grpc_max_encoding_message_size as usize,
         defaults.grpc_max_decoding_message_size as usize,
     );
-    let runtime = ServerRuntime::from_environment();
+    let runtime = ServerRuntime::new(options.register_settings);
     ExecutorProcessConfig {
         executor_id: options.id.clone().unwrap_or(defaults.executor_id.clone()),
         bind_host: flight.ip().to_string(),
@@ -180,6 +182,12 @@ fn process_config(
         work_dir: Some(work_dir.to_string_lossy().into_owned()),
         memory_pool_size: options.memory_limit,
         override_runtime_producer: Some(runtime.runtime_producer(work_dir)),
+        override_config_producer: Some(runtime.config_producer()),
+        // Ballista would keep one runtime (and its object stores) per client session; a
+        // session's store settings change when it creates a table with options, so each
+        // task builds its runtime from the settings it came with (its stores are shared
+        // by those settings, see `ServerRuntime`).
+        session_runtime_cache_capacity: 0,
         override_physical_codec: Some(Arc::new(SpatePhysicalCodec::default())),
         override_arrow_flight_service: Some(flight_service(listener, max_encoding, max_decoding)),
         ..defaults

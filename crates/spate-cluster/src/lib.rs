@@ -20,6 +20,7 @@
 
 mod autoscaler;
 mod client;
+mod cluster_delta_table;
 mod cluster_load;
 mod cluster_planner;
 mod cluster_url;
@@ -35,6 +36,7 @@ mod scheduler;
 mod scheduler_planner;
 mod server_runtime;
 mod shipped_csv_sink;
+mod shipped_stores;
 mod signals;
 mod support;
 
@@ -50,4 +52,5 @@ pub use local_cluster::{
     ExecutorCount, LocalCluster, LocalClusterEvent, LocalClusterOptions, watch_parent,
 };
 pub use scheduler::{Scheduler, SchedulerOptions};
+pub use server_runtime::RegisterSettings;
 pub use signals::shutdown_signal;

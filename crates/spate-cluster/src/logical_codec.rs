@@ -1,6 +1,7 @@
 //! [`SpateLogicalCodec`]: how the client encodes a statement's logical plan for the
-//! scheduler: Ballista's codec, with the CSV file format of `COPY ... STORED AS CSV`
-//! encoded right.
+//! scheduler, and how the scheduler decodes it: Ballista's codec, with the CSV file format
+//! of `COPY ... STORED AS CSV` encoded right, and Delta tables
+//! ([`crate::cluster_delta_table`]).
 //!
 //! DataFusion 55 encodes a CSV format's quote style by the position of its Rust variant
 //! while the decoder reads the protobuf enum, whose first two values are the other way
@@ -25,6 +26,9 @@ use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::protobuf;
 use prost::Message;
+use spate_delta::DeltaTableProvider;
+
+use crate::cluster_delta_table;
 
 /// Where Ballista's file-format codec list has its CSV codec.
 const BALLISTA_CSV_CODEC: u32 = 1;
@@ -65,6 +69,9 @@ impl LogicalExtensionCodec for SpateLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
+        if let Some(delta) = cluster_delta_table::decode(buf, table_ref, Arc::clone(&schema))? {
+            return Ok(delta);
+        }
         self.ballista
             .try_decode_table_provider(buf, table_ref, schema, ctx)
     }
@@ -75,6 +82,9 @@ impl LogicalExtensionCodec for SpateLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
+        if let Some(delta) = node.downcast_ref::<DeltaTableProvider>() {
+            return cluster_delta_table::encode(delta, buf);
+        }
         self.ballista
             .try_encode_table_provider(table_ref, node, buf)
     }

@@ -7,7 +7,9 @@
 //!   Flight one, and that one can be picked freely;
 //! - its own listener, bound before the server starts, so port 0 gets a free port that is
 //!   known (and printed) before anyone connects;
-//! - spate's object stores and no listing cache ([`crate::server_runtime`]);
+//! - spate's object stores, built from the settings each statement's client sends, no
+//!   listing cache, and the settings extensions clients send registered
+//!   ([`crate::server_runtime`]);
 //! - fault settings from [`FaultSettings`] (see [`crate::config`]): executors dropped
 //!   after `executor_timeout` without a heartbeat, checked every second; jobs left without
 //!   any executor failed after `executor_wait` ([`crate::executor_wait`]).
@@ -28,8 +30,9 @@ use crate::cluster_url::{ClusterUrl, HostPort};
 use crate::config::{EXPIRE_CHECK_INTERVAL, FaultSettings, STAGE_MAX_ATTEMPTS, TASK_MAX_ATTEMPTS};
 use crate::error::{ClusterError, Result};
 use crate::executor_wait::fail_jobs_without_executors;
+use crate::logical_codec::SpateLogicalCodec;
 use crate::physical_codec::SpatePhysicalCodec;
-use crate::server_runtime::ServerRuntime;
+use crate::server_runtime::{RegisterSettings, ServerRuntime};
 
 /// How to run a scheduler.
 #[derive(Debug, Clone)]
@@ -38,6 +41,8 @@ pub struct SchedulerOptions {
     pub bind: HostPort,
     /// How fast lost executors are noticed and how long jobs wait for one.
     pub faults: FaultSettings,
+    /// Registers the settings extensions clients send (`spate::register_settings`).
+    pub register_settings: RegisterSettings,
 }
 
 /// A scheduler listening on its address, not serving yet.
@@ -53,7 +58,7 @@ impl Scheduler {
     /// Binds the scheduler's address and starts its event loop.
     pub async fn bind(options: &SchedulerOptions) -> Result<Self> {
         let (listener, local) = options.bind.listen().await?;
-        let runtime = ServerRuntime::from_environment();
+        let runtime = ServerRuntime::new(options.register_settings);
         let faults = options.faults;
         let timeout = faults.executor_timeout.as_secs().max(1);
         let config = SchedulerConfig {
@@ -62,6 +67,8 @@ impl Scheduler {
             external_host: options.bind.host.clone(),
             scheduling_policy: TaskSchedulingPolicy::PullStaged,
             override_session_builder: Some(runtime.session_builder()),
+            override_config_producer: Some(runtime.config_producer()),
+            override_logical_codec: Some(Arc::new(SpateLogicalCodec::default())),
             override_physical_codec: Some(Arc::new(SpatePhysicalCodec::default())),
             executor_timeout_seconds: timeout,
             expire_dead_executor_interval_seconds: EXPIRE_CHECK_INTERVAL.as_secs(),

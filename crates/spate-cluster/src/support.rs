@@ -5,10 +5,13 @@
 //! A statement travels to the scheduler as a DataFusion logical plan (protobuf). What
 //! travels: tables of Parquet, CSV, JSON and Arrow files (DataFusion's `ListingTable`, with
 //! their files' format options, schema and Hive partition columns), views, `VALUES`, and
-//! writes into such tables (`INSERT`) or to files (`COPY ... TO`). Their paths must be
-//! readable by the scheduler and every executor at the same place (one machine, or a
-//! shared file system). What does not travel yet: Delta tables, tables in object stores
-//! (`s3://`, `gs://`, `az://`, ...), in-memory tables and table functions (`range()`).
+//! writes into such tables (`INSERT`) or to files (`COPY ... TO`), on a file system or in
+//! an object store (`s3://`, `gs://`, `az://`, `http(s)://`; the client's store settings
+//! travel with the statement, [`crate::shipped_stores`]). Local paths must be readable by
+//! the scheduler and every executor at the same place (one machine, or a shared file
+//! system). Delta tables are read (at their newest version or by time travel,
+//! [`crate::cluster_delta_table`]), not written. What does not travel yet: writes into
+//! Delta tables, in-memory tables and table functions (`range()`).
 //!
 //! Two things of `COPY ... TO` are settled here, before the plan travels: relative paths
 //! are made absolute (the scheduler and the executors run in directories of their own),
@@ -46,13 +49,14 @@ pub(crate) fn check_plan(plan: &LogicalPlan) -> Result<()> {
             LogicalPlan::TableScan(scan) => check_table(
                 &scan.table_name.to_string(),
                 &source_as_provider(&scan.source)?,
+                false,
             ),
             LogicalPlan::Dml(dml) => check_table(
                 &dml.table_name.to_string(),
                 &source_as_provider(&dml.target)?,
+                true,
             ),
-            LogicalPlan::Copy(copy) => check_copy_target(&copy.output_url)
-                .and_then(|()| check_copy_options(&copy.output_url, &copy.options)),
+            LogicalPlan::Copy(copy) => check_copy_options(&copy.output_url, &copy.options),
             _ => Ok(()),
         };
         Ok(match found {
@@ -66,31 +70,27 @@ pub(crate) fn check_plan(plan: &LogicalPlan) -> Result<()> {
     problem.map_or(Ok(()), Err)
 }
 
-fn check_table(name: &str, provider: &Arc<dyn TableProvider>) -> Result<()> {
+/// Fails when the table `name` cannot be read (or, when `writing`, written) on a cluster.
+fn check_table(name: &str, provider: &Arc<dyn TableProvider>, writing: bool) -> Result<()> {
     let unsupported = |what: String, reason: &str| {
         Err(ClusterError::Unsupported {
             part: format!("table '{name}' ({what})"),
             reason: reason.to_string(),
         })
     };
-    if let Some(listing) = provider.downcast_ref::<ListingTable>() {
-        return match listing.table_paths().iter().find(|p| p.scheme() != "file") {
-            Some(remote) => unsupported(
-                remote.to_string(),
-                "tables in object stores do not run on a cluster in this version; only \
-                 files on a file system every machine of the cluster sees",
-            ),
-            None => Ok(()),
-        };
-    }
-    if provider.downcast_ref::<ViewTable>().is_some() {
+    if provider.downcast_ref::<ListingTable>().is_some()
+        || provider.downcast_ref::<ViewTable>().is_some()
+    {
         return Ok(());
     }
     if provider.downcast_ref::<DeltaTableProvider>().is_some() {
-        return unsupported(
-            "a Delta table".into(),
-            "Delta tables do not run on a cluster in this version",
-        );
+        return match writing {
+            false => Ok(()),
+            true => unsupported(
+                "writing a Delta table".into(),
+                "Delta tables are read on a cluster in this version, not written",
+            ),
+        };
     }
     let kind = if provider.downcast_ref::<MemTable>().is_some() {
         "an in-memory table"
@@ -101,18 +101,6 @@ fn check_table(name: &str, provider: &Arc<dyn TableProvider>) -> Result<()> {
         kind.into(),
         "only tables of Parquet, CSV, JSON and Arrow files run on a cluster",
     )
-}
-
-fn check_copy_target(url: &str) -> Result<()> {
-    if url.contains("://") && !url.starts_with("file://") {
-        return Err(ClusterError::Unsupported {
-            part: format!("COPY TO {url}"),
-            reason: "writing to object stores does not run on a cluster in this version; \
-                     only to a file system every machine of the cluster sees"
-                .into(),
-        });
-    }
-    Ok(())
 }
 
 /// `COPY` options that are not the file format's.
@@ -210,18 +198,5 @@ mod tests {
         assert_eq!(absolute_location("out/"), Some(format!("{cwd}/out/")));
         assert_eq!(absolute_location("/data/x.csv"), None);
         assert_eq!(absolute_location("file:///data/x.csv"), None);
-    }
-
-    #[test]
-    fn object_store_targets_are_named() {
-        let err = check_copy_target("s3://lake/out/")
-            .err()
-            .map(|e| e.to_string());
-        assert!(
-            err.as_deref()
-                .is_some_and(|e| e.starts_with("COPY TO s3://lake/out/ cannot run on a cluster")),
-            "{err:?}"
-        );
-        assert!(check_copy_target("/tmp/out/").is_ok());
     }
 }

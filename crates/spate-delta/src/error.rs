@@ -79,6 +79,12 @@ pub enum DeltaError {
         partition: String,
     },
 
+    /// A table feature that a cluster's scan cannot read.
+    #[error(
+        "Delta table {location} uses {feature}, which a cluster cannot read yet; read it without --cluster"
+    )]
+    UnsupportedFeature { location: String, feature: String },
+
     /// Any other error of delta-rs, with the table it concerns.
     #[error("Delta table {location}: {reason}")]
     Delta { location: String, reason: String },

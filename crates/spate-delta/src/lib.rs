@@ -13,12 +13,13 @@
 //!
 //! Modules: [`config`](DeltaWriteOptions) (write options), [`DeltaTableFactory`]
 //! (`STORED AS DELTA`), [`DeltaTableProvider`] (scans and `INSERT`), [`merge()`] (upserts),
-//! [`DeltaError`].
+//! [`table_files`] (a version's files, for DataFusion's own Parquet scan), [`DeltaError`].
 
 mod commit_exec;
 mod config;
 mod error;
 mod factory;
+mod files;
 mod location;
 mod merge;
 mod provider;
@@ -31,6 +32,7 @@ pub use config::{
 };
 pub use error::{DeltaError, Result};
 pub use factory::DeltaTableFactory;
+pub use files::{DataFile, TableFiles, table_files};
 pub use location::DeltaLocation;
 pub use merge::{MergeClause, MergeOutcome, MergeSpec, merge};
 pub use provider::DeltaTableProvider;

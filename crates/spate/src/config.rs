@@ -113,6 +113,21 @@ impl ConfigExtension for SpateExtension {
     const PREFIX: &'static str = "spate";
 }
 
+/// `config` with spate's settings registered (their defaults): what a cluster's scheduler
+/// and executors set each statement's settings on, so that its `spate.*` keys are kept
+/// (Ballista drops, silently, keys that no registered extension takes).
+///
+/// ```
+/// let mut config = spate::register_settings(datafusion::prelude::SessionConfig::new());
+/// assert!(config.options_mut().set("spate.shuffle_partitions", "8").is_ok());
+/// assert!(config.options_mut().set("spate.no_such_setting", "8").is_err());
+/// ```
+pub fn register_settings(
+    config: datafusion::prelude::SessionConfig,
+) -> datafusion::prelude::SessionConfig {
+    config.with_option_extension(SpateExtension::default())
+}
+
 impl SpateConfig {
     /// The faults to inject; `None` when there are none.
     pub fn faults(&self) -> Option<FaultInjection> {
@@ -274,6 +289,31 @@ mod tests {
         ] {
             assert!(config.set(key, bad).is_err(), "{key} = {bad}");
         }
+    }
+
+    /// A cluster's servers keep a client's `spate.*` settings: what the client's options
+    /// list (Ballista sends them as key-value pairs), set on a config from
+    /// [`register_settings`] (as Ballista sets them, ignoring errors), reads back the same.
+    #[test]
+    fn settings_survive_the_trip_to_a_cluster() {
+        let mut client = SpateConfig::default();
+        client.set("shuffle_partitions", "8").unwrap();
+        client.set("adaptive", "false").unwrap();
+        client.set("memory_limit", "2GiB").unwrap();
+        client.set("executor", "datafusion").unwrap();
+        let sent = datafusion::prelude::SessionConfig::new()
+            .with_option_extension(SpateExtension(client.clone()));
+        let mut server = register_settings(datafusion::prelude::SessionConfig::new());
+        for entry in sent.options().entries() {
+            if let Some(value) = entry.value {
+                let _ = server.options_mut().set(&entry.key, &value);
+            }
+        }
+        let received = SpateConfig::of(server.options());
+        assert_eq!(received.shuffle_partitions, Some(8));
+        assert!(!received.adaptive);
+        assert_eq!(received.memory_limit, Some(ByteSize::gib(2)));
+        assert_eq!(received.executor, ExecutorKind::DataFusion);
     }
 
     #[test]

@@ -47,7 +47,7 @@ mod writer;
 pub use catalog::FileFormatKind;
 pub use config::{
     ByteSize, ENV_INJECT_SEED, ENV_INJECT_SHUFFLE_CORRUPTION, ENV_INJECT_TASK_FAILURES,
-    ENV_TASK_RETRIES, ExecutorKind, SessionOptions, SpateConfig,
+    ENV_TASK_RETRIES, ExecutorKind, SessionOptions, SpateConfig, register_settings,
 };
 pub use dataframe::{DataFrame, GroupedData, JoinType};
 pub use error::{Result, SpateError};

@@ -290,7 +290,8 @@ impl Session {
             Some(_) => Err(SpateError::Cluster(
                 spate_cluster::ClusterError::Unsupported {
                     part: part.to_string(),
-                    reason: "Delta tables do not run on a cluster in this version".into(),
+                    reason: "Delta tables are read on a cluster in this version, not written"
+                        .into(),
                 },
             )),
             None => Ok(()),

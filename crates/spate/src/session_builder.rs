@@ -301,7 +301,7 @@ impl SessionBuilder {
             .with_table_factories(table_factories(&stores, &bigquery))
             .build();
         let state = match &options.cluster {
-            Some(url) => spate_cluster::client_state(state, url)?,
+            Some(url) => spate_cluster::client_state(state, url, Arc::clone(&stores))?,
             None => state,
         };
         let ctx = SessionContext::new_with_state(state);

@@ -22,7 +22,7 @@ mod test_store;
 pub use builder::display_url;
 pub use counting_store::{CountingStore, StoreIo};
 pub use messages::{describe_store_error, store_error_message};
-pub use registry::{StoreRegistry, is_store_option};
+pub use registry::{RegistrySettings, StoreRegistry, is_store_option};
 pub use settings::{
     DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_READ_AHEAD_MIB, StoreConfig, StoreSettings,
 };

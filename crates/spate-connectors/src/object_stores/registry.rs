@@ -48,11 +48,38 @@ pub fn is_store_option(key: &str) -> bool {
     key.starts_with(SETTING_PREFIX) || OBJECT_STORE_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
+/// Everything a [`StoreRegistry`] builds its stores from, so that another process (a
+/// cluster's scheduler and executors) builds the same ones ([`StoreRegistry::from_settings`]):
+/// the settings per URL prefix (`spate.toml`), and the settings of each store a table's
+/// options configured ([`StoreRegistry::configure`]), by bucket (`scheme://authority` in
+/// their `prefix`). It holds credentials: never print it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// The settings per URL prefix.
+    pub prefixes: Vec<StoreSettings>,
+    /// The settings of configured stores, one per bucket, used instead of `prefixes` there.
+    pub buckets: Vec<StoreSettings>,
+}
+
+impl std::fmt::Debug for RegistrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let prefixes = |list: &[StoreSettings]| -> Vec<String> {
+            list.iter().map(|s| s.prefix.clone()).collect()
+        };
+        f.debug_struct("RegistrySettings")
+            .field("prefixes", &prefixes(&self.prefixes))
+            .field("buckets", &prefixes(&self.buckets))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Object stores by `scheme://authority`, built from the URL the first time it is seen.
 #[derive(Debug, Default)]
 pub struct StoreRegistry {
     config: StoreConfig,
     stores: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
+    /// The settings of the stores tables configured, by bucket.
+    configured: RwLock<BTreeMap<String, StoreSettings>>,
     /// The counters of each remote store, kept when a store is rebuilt with new options.
     counters: RwLock<BTreeMap<String, Arc<Counters>>>,
 }
@@ -63,7 +90,31 @@ impl StoreRegistry {
         StoreRegistry {
             config,
             stores: RwLock::new(HashMap::new()),
+            configured: RwLock::new(BTreeMap::new()),
             counters: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// A registry that builds the stores the registry `settings` came from
+    /// ([`StoreRegistry::settings`]) built, each on first use.
+    pub fn from_settings(settings: RegistrySettings) -> Self {
+        let registry = StoreRegistry::new(StoreConfig {
+            stores: settings.prefixes,
+            settings: Vec::new(),
+        });
+        *registry.configured.write() = settings
+            .buckets
+            .into_iter()
+            .map(|s| (s.prefix.clone(), s))
+            .collect();
+        registry
+    }
+
+    /// What this registry builds its stores from; see [`RegistrySettings`].
+    pub fn settings(&self) -> RegistrySettings {
+        RegistrySettings {
+            prefixes: self.config.stores.clone(),
+            buckets: self.configured.read().values().cloned().collect(),
         }
     }
 
@@ -72,12 +123,14 @@ impl StoreRegistry {
     /// `options` are object_store's keys and spate's settings (see [`is_store_option`]).
     pub fn configure(&self, url: &Url, options: &BTreeMap<String, String>) -> Result<()> {
         let overrides = table_settings(url, options)?;
-        let settings = self
+        let mut settings = self
             .config
             .settings_for(url.as_str())
             .merged_with(&overrides);
+        settings.prefix = key(url);
         let store = self.remote(url, &settings, build_store(url, &settings)?);
         self.stores.write().insert(key(url), store);
+        self.configured.write().insert(key(url), settings);
         Ok(())
     }
 
@@ -190,7 +243,8 @@ impl ObjectStoreRegistry for StoreRegistry {
         if let Some(store) = self.stores.read().get(&key) {
             return Ok(Arc::clone(store));
         }
-        let settings = self.config.settings_for(url.as_str());
+        let configured = self.configured.read().get(&key).cloned();
+        let settings = configured.unwrap_or_else(|| self.config.settings_for(url.as_str()));
         let store =
             build_store(url, &settings).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let store = self.remote(url, &settings, store);
@@ -218,6 +272,37 @@ mod tests {
         assert!(
             err.to_string().contains("unsupported URL scheme 'ftp'"),
             "{err}"
+        );
+    }
+
+    /// A registry built from another's settings builds its stores from the same settings:
+    /// the configured bucket's, not the prefix's.
+    #[test]
+    fn settings_rebuild_the_same_stores() {
+        let prefix = StoreSettings {
+            prefix: "s3://lake/".into(),
+            region: Some("eu-west-1".into()),
+            ..StoreSettings::default()
+        };
+        let registry = StoreRegistry::new(StoreConfig {
+            stores: vec![prefix.clone()],
+            settings: Vec::new(),
+        });
+        let options = BTreeMap::from([("aws_region".to_string(), "us-east-1".to_string())]);
+        registry
+            .configure(&Url::parse("s3://lake/t/").unwrap(), &options)
+            .unwrap();
+        let settings = registry.settings();
+        assert_eq!(settings.prefixes, vec![prefix]);
+        assert_eq!(settings.buckets.len(), 1);
+        assert_eq!(settings.buckets[0].prefix, "s3://lake");
+        assert_eq!(settings.buckets[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(settings.buckets[0].options, options);
+        let rebuilt = StoreRegistry::from_settings(settings.clone());
+        assert_eq!(rebuilt.settings(), settings);
+        assert!(
+            !format!("{settings:?}").contains("us-east-1"),
+            "Debug names prefixes only"
         );
     }
 

@@ -22,6 +22,7 @@ pub fn run(flags: ExecutorArgs) -> Result<(), Failure> {
         memory_limit: memory_limit(flags.memory_limit.as_deref())?,
         work_dir: flags.work_dir,
         id: flags.id,
+        register_settings: spate::register_settings,
     };
     if flags.watch_parent {
         watch_parent();

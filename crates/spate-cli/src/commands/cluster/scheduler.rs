@@ -27,9 +27,13 @@ pub fn run(
         watch_parent();
     }
     block_on(async {
-        let scheduler = Scheduler::bind(&SchedulerOptions { bind, faults })
-            .await
-            .map_err(server_failure)?;
+        let scheduler = Scheduler::bind(&SchedulerOptions {
+            bind,
+            faults,
+            register_settings: spate::register_settings,
+        })
+        .await
+        .map_err(server_failure)?;
         let url = scheduler.url().clone();
         print_line(&url.to_string());
         eprintln!(
