@@ -7,7 +7,6 @@
 //! through their table providers (`STORED AS DELTA` tables, `bigquery://` tables).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::execution::context::SessionState;
-use datafusion::logical_expr::logical_plan::CopyTo;
+use datafusion::logical_expr::dml::CopyTo;
 use datafusion::physical_plan::ExecutionPlan;
 
 pub(crate) use format::SinkFormatFactory;
