@@ -8,7 +8,7 @@
 //! ```sh
 //! cargo bench -p spate-benches --bench shuffle
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::sync::Arc;
 

@@ -5,7 +5,12 @@
 //! real `tpch` binary; data comes from `tpchgen-cli`, which the test script installs. The
 //! peers (DuckDB, Polars) are not installed by the tests: only the error a missing one
 //! gives is tested here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)]
 
 use std::path::Path;
 use std::process::Command;

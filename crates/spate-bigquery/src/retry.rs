@@ -36,6 +36,19 @@ pub(crate) struct Failure {
     pub message: String,
 }
 
+/// Whether `status` says the endpoint could not be reached: tonic keeps the cause of a
+/// failed connection as the status's source, a transport or I/O error somewhere in it.
+fn is_transport(status: &tonic::Status) -> bool {
+    let mut next = std::error::Error::source(status);
+    while let Some(cause) = next {
+        if cause.is::<tonic::transport::Error>() || cause.is::<std::io::Error>() {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
+}
+
 impl Failure {
     pub fn new(kind: FailureKind, message: impl AsRef<str>) -> Failure {
         Failure {
@@ -47,9 +60,7 @@ impl Failure {
     /// A gRPC status, sorted.
     pub fn from_status(status: &tonic::Status) -> Failure {
         use tonic::Code;
-        let transport = status.message().contains("transport error")
-            || status.message().contains("tcp connect error")
-            || status.message().contains("error trying to connect");
+        let transport = is_transport(status);
         let kind = match status.code() {
             Code::Unavailable if transport => FailureKind::Unreachable,
             Code::Unknown if transport => FailureKind::Unreachable,

@@ -44,10 +44,25 @@ impl From<SpateError> for Failure {
             | SpateError::Cluster(spate_cluster::ClusterError::InvalidAddress { .. }) => USAGE,
             _ => STATEMENT,
         };
-        Failure {
-            code,
-            message: err.to_string(),
+        let mut message = err.to_string();
+        if let Some(hint) = flag_hint(err.root()) {
+            message.push_str(&hint);
         }
+        Failure { code, message }
+    }
+}
+
+/// The command line's way to fix `err`, for errors a flag fixes (the library's messages
+/// name settings, not flags).
+fn flag_hint(err: &SpateError) -> Option<String> {
+    match err {
+        SpateError::UnknownParameter { name, .. } => {
+            Some(format!(" (pass it with --param {name}=VALUE)"))
+        }
+        SpateError::MemoryLimit { .. } | SpateError::DiskFull { .. } => {
+            Some("; on the command line, raise --memory-limit".into())
+        }
+        _ => None,
     }
 }
 

@@ -1,5 +1,10 @@
 //! Integration tests of the `spate` binary: the real executable on real files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)]
 
 mod cli {
     mod bigquery;

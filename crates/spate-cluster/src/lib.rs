@@ -18,6 +18,9 @@
 //! It depends on DataFusion, Ballista, `spate-connectors` and `spate-delta` (to name Delta
 //! tables in errors), never on the `spate` library.
 
+// Tests may be long; functions outside them may not (clippy.toml: 100 lines).
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 mod autoscaler;
 mod client;
 mod cluster_delta_table;

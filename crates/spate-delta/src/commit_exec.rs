@@ -36,12 +36,12 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
-use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add, StructType};
 use deltalake::logstore::LogStoreRef;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
 
 use crate::config::{OverwriteScope, WriteMode};
@@ -298,15 +298,25 @@ impl CommitPlan {
             .with_save_mode(SaveMode::ErrorIfExists)
             .with_actions(adds.into_iter().map(Action::Add))
             .await;
-        match created {
-            Ok(_) => Ok(()),
-            // Another writer created the table between planning and now.
-            Err(e) if e.to_string().contains("already exists") => Err(DeltaError::Conflict {
+        let Err(err) = created else {
+            return Ok(());
+        };
+        // Another writer created the table between planning and now: its first commit
+        // took version 0, or the table is there now (delta-rs's own "already exists"
+        // error is not a public type).
+        let raced = matches!(err, DeltaTableError::VersionAlreadyExists(_))
+            || self
+                .log_store
+                .is_delta_table_location()
+                .await
+                .unwrap_or(false);
+        if raced {
+            return Err(DeltaError::Conflict {
                 location: self.location.clone(),
                 reason: "another writer created the table first".into(),
-            }),
-            Err(e) => Err(DeltaError::from_delta(&self.location, e)),
+            });
         }
+        Err(DeltaError::from_delta(&self.location, err))
     }
 
     /// What the write read, for the conflict checker: the partitions it replaces.

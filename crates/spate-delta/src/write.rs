@@ -44,71 +44,15 @@ pub async fn plan_write(
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let shown = location.to_string();
     let opened = open_table(state.runtime_env(), location, TableVersion::Latest).await?;
-    let exists = opened.table.is_some();
-    match options.mode {
-        WriteMode::ErrorIfExists if exists => {
-            return Err(DeltaError::AlreadyExists { location: shown });
-        }
-        WriteMode::Ignore if exists => return Ok(None),
-        WriteMode::Overwrite => {}
-        _ => {}
+    if !check_mode(&shown, opened.table.is_some(), options)? {
+        return Ok(None);
     }
-    // A table's dynamic-overwrite default does not concern its appends; replaceWhere
-    // on an append is a mistake.
-    if let (
-        WriteMode::Append | WriteMode::ErrorIfExists | WriteMode::Ignore,
-        OverwriteScope::ReplaceWhere(text),
-    ) = (options.mode, &options.overwrite)
-    {
-        {
-            return Err(DeltaError::InvalidOption {
-                option: "replaceWhere".into(),
-                value: text.clone(),
-                reason: "replacing partitions needs save mode Overwrite (INSERT OVERWRITE)".into(),
-            });
-        }
-    }
-    let input_schema = input.schema();
-    let (table_schema, partition_columns, new_schema, stats) = match &opened.table {
-        Some(table) => {
-            let state = table
-                .snapshot()
-                .map_err(|e| DeltaError::from_delta(&shown, e))?;
-            let snapshot = state.snapshot();
-            let table_schema = snapshot.arrow_schema();
-            let partitions = snapshot.metadata().partition_columns().to_vec();
-            if !options.partition_by.is_empty() && options.partition_by != partitions {
-                return Err(DeltaError::PartitionMismatch {
-                    location: shown,
-                    table: partitions.join(", "),
-                    requested: options.partition_by.join(", "),
-                });
-            }
-            check_rows(&shown, &table_schema, &input_schema)?;
-            let stats = WriterStatsConfig::from_config(snapshot.table_configuration());
-            (table_schema, partitions, None, Some(stats))
-        }
-        None => {
-            let kernel = new_table_schema(&shown, &input_schema, &options.partition_by)?;
-            let arrow: Schema =
-                (&kernel)
-                    .try_into_arrow()
-                    .map_err(|e| DeltaError::SchemaMismatch {
-                        location: shown.clone(),
-                        detail: e.to_string(),
-                    })?;
-            (
-                Arc::new(arrow),
-                options.partition_by.clone(),
-                Some(kernel),
-                None,
-            )
-        }
-    };
+    let target = Target::of(&shown, opened.table.as_ref(), &input.schema(), options)?;
     let partition_schema = Arc::new(Schema::new(
-        partition_columns
+        target
+            .partition_columns
             .iter()
-            .filter_map(|c| table_schema.field_with_name(c).ok().cloned())
+            .filter_map(|c| target.schema.field_with_name(c).ok().cloned())
             .collect::<Vec<Field>>(),
     ));
     let replace_where = match &options.overwrite {
@@ -117,37 +61,10 @@ pub async fn plan_write(
         ),
         _ => None,
     };
-    let writer_properties = state
-        .config_options()
-        .execution
-        .parquet
-        .into_writer_properties_builder()
-        .map_err(DeltaError::from)?
-        .build();
-    let config = match stats {
-        Some(stats) => WriterConfig::new(
-            Arc::clone(&table_schema),
-            partition_columns.clone(),
-            Some(writer_properties),
-            Some(options.target_file_size),
-            None,
-            stats.num_indexed_cols,
-            stats.stats_columns,
-        ),
-        None => WriterConfig::new(
-            Arc::clone(&table_schema),
-            partition_columns.clone(),
-            Some(writer_properties),
-            Some(options.target_file_size),
-            None,
-            Default::default(),
-            None,
-        ),
-    };
     let writer = Arc::new(DeltaWriterExec::new(
         input,
-        Arc::clone(&table_schema),
-        config,
+        Arc::clone(&target.schema),
+        writer_config(state, &target, options)?,
         opened.log_store.object_store(None),
         shown.clone(),
     ));
@@ -155,8 +72,8 @@ pub async fn plan_write(
         location: shown,
         log_store: opened.log_store,
         table: opened.table,
-        new_schema,
-        partition_columns,
+        new_schema: target.new_schema,
+        partition_columns: target.partition_columns,
         mode: options.mode,
         overwrite: options.overwrite.clone(),
         replace_where,
@@ -167,6 +84,124 @@ pub async fn plan_write(
         gathered,
         Arc::new(commit),
     ))))
+}
+
+/// Whether the save mode lets the write go ahead on a table that `exists` (`false`:
+/// nothing to do); errors for a mode that forbids it, or `replaceWhere` off an overwrite.
+fn check_mode(shown: &str, exists: bool, options: &DeltaWriteOptions) -> Result<bool> {
+    match options.mode {
+        WriteMode::ErrorIfExists if exists => {
+            return Err(DeltaError::AlreadyExists {
+                location: shown.to_string(),
+            });
+        }
+        WriteMode::Ignore if exists => return Ok(false),
+        _ => {}
+    }
+    // A table's dynamic-overwrite default does not concern its appends; replaceWhere
+    // on an append is a mistake.
+    if let (
+        WriteMode::Append | WriteMode::ErrorIfExists | WriteMode::Ignore,
+        OverwriteScope::ReplaceWhere(text),
+    ) = (options.mode, &options.overwrite)
+    {
+        return Err(DeltaError::InvalidOption {
+            option: "replaceWhere".into(),
+            value: text.clone(),
+            reason: "replacing partitions needs save mode Overwrite (INSERT OVERWRITE)".into(),
+        });
+    }
+    Ok(true)
+}
+
+/// The table a write goes into: the existing one's, or the one the rows make.
+struct Target {
+    /// Its Arrow schema, partition columns included.
+    schema: SchemaRef,
+    partition_columns: Vec<String>,
+    /// The schema to create the table with (`None`: the table exists).
+    new_schema: Option<StructType>,
+    /// The existing table's statistics settings.
+    stats: Option<WriterStatsConfig>,
+}
+
+impl Target {
+    /// Checks the rows (schema `rows`) against the table (or, for a new table, that they
+    /// can make one).
+    fn of(
+        shown: &str,
+        table: Option<&deltalake::DeltaTable>,
+        rows: &SchemaRef,
+        options: &DeltaWriteOptions,
+    ) -> Result<Self> {
+        let Some(table) = table else {
+            let kernel = new_table_schema(shown, rows, &options.partition_by)?;
+            let arrow: Schema =
+                (&kernel)
+                    .try_into_arrow()
+                    .map_err(|e| DeltaError::SchemaMismatch {
+                        location: shown.to_string(),
+                        detail: e.to_string(),
+                    })?;
+            return Ok(Target {
+                schema: Arc::new(arrow),
+                partition_columns: options.partition_by.clone(),
+                new_schema: Some(kernel),
+                stats: None,
+            });
+        };
+        let state = table
+            .snapshot()
+            .map_err(|e| DeltaError::from_delta(shown, e))?;
+        let snapshot = state.snapshot();
+        let table_schema = snapshot.arrow_schema();
+        let partitions = snapshot.metadata().partition_columns().to_vec();
+        if !options.partition_by.is_empty() && options.partition_by != partitions {
+            return Err(DeltaError::PartitionMismatch {
+                location: shown.to_string(),
+                table: partitions.join(", "),
+                requested: options.partition_by.join(", "),
+            });
+        }
+        check_rows(shown, &table_schema, rows)?;
+        Ok(Target {
+            schema: table_schema,
+            partition_columns: partitions,
+            new_schema: None,
+            stats: Some(WriterStatsConfig::from_config(
+                snapshot.table_configuration(),
+            )),
+        })
+    }
+}
+
+/// The writers' settings: the session's Parquet settings, the target file size, and the
+/// table's statistics settings.
+fn writer_config(
+    state: &SessionState,
+    target: &Target,
+    options: &DeltaWriteOptions,
+) -> Result<WriterConfig> {
+    let writer_properties = state
+        .config_options()
+        .execution
+        .parquet
+        .into_writer_properties_builder()
+        .map_err(DeltaError::from)?
+        .build();
+    let (indexed, stats_columns) = match &target.stats {
+        Some(stats) => (stats.num_indexed_cols, stats.stats_columns.clone()),
+        None => (Default::default(), None),
+    };
+    Ok(WriterConfig::new(
+        Arc::clone(&target.schema),
+        target.partition_columns.clone(),
+        Some(writer_properties),
+        Some(options.target_file_size),
+        None,
+        indexed,
+        stats_columns,
+    ))
 }
 
 /// The schema of a new table, from the rows: strings, binaries and timestamps in the

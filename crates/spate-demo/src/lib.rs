@@ -35,6 +35,9 @@
 //! method for the Zipf-skewed products and stores), and columns are filled straight into
 //! `Vec`s, so writing Parquet dominates the cost.
 
+// Tests may be long; functions outside them may not (clippy.toml: 100 lines).
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 mod calendar;
 mod dimensions;
 mod distributions;

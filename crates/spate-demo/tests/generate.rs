@@ -1,6 +1,11 @@
 //! End-to-end tests of `spate_demo::generate`: they write a small data set and read it back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)]
 
 use std::collections::BTreeMap;
 use std::fs::File;

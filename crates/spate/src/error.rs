@@ -53,7 +53,7 @@ pub enum SpateError {
     BadPartitioning { path: String, reason: String },
 
     /// A `${name}` in SQL has no value; `line` is where it stands.
-    #[error("unknown parameter ${{{name}}} (pass it with --param {name}=VALUE)")]
+    #[error("unknown parameter ${{{name}}}: no value given")]
     UnknownParameter { name: String, line: usize },
 
     /// An option, setting or argument has a bad value.
@@ -75,13 +75,13 @@ pub enum SpateError {
 
     /// A query needed more memory than the session's limit allows.
     #[error(
-        "the query needs more memory than the {limit} memory limit allows ({detail}); raise --memory-limit (Session::builder().memory_limit)"
+        "the query needs more memory than the {limit} memory limit allows ({detail}); raise the memory limit (setting spate.memory_limit)"
     )]
     MemoryLimit { limit: String, detail: String },
 
     /// Spilling ran out of disk space.
     #[error(
-        "no space left on the disk holding spill files ({dir}); free space there, spill elsewhere (Session::builder().spill_dir) or raise --memory-limit so less spills"
+        "no space left on the disk holding spill files ({dir}); free space there, spill elsewhere (setting spate.spill_dir) or raise the memory limit (setting spate.memory_limit) so less spills"
     )]
     DiskFull { dir: String },
 
@@ -140,6 +140,11 @@ impl SpateError {
                 detail: folded(detail, 4),
             };
         }
+        // A spate error carried through DataFusion's traits comes back as itself.
+        let err = match into_spate(err) {
+            Ok(spate) => return spate,
+            Err(err) => err,
+        };
         match err.find_root() {
             DataFusionError::External(e) => {
                 if let Some(inner) = e.downcast_ref::<SpateError>() {
@@ -194,7 +199,32 @@ impl From<SpateError> for DataFusionError {
     }
 }
 
-/// A spate error carried through DataFusion (as `External`) comes back as a plain message,
+/// The spate, Delta or BigQuery error `err` carries as `External` (under any `Context`),
+/// moved out; or `err`.
+fn into_spate(err: DataFusionError) -> std::result::Result<SpateError, DataFusionError> {
+    match err {
+        DataFusionError::External(e) => {
+            let e = match e.downcast::<SpateError>() {
+                Ok(spate) => return Ok(*spate),
+                Err(e) => e,
+            };
+            let e = match e.downcast::<spate_delta::DeltaError>() {
+                Ok(delta) => return Ok(SpateError::Delta(*delta)),
+                Err(e) => e,
+            };
+            match e.downcast::<spate_bigquery::BigQueryError>() {
+                Ok(bigquery) => Ok(SpateError::BigQuery(*bigquery)),
+                Err(e) => Err(DataFusionError::External(e)),
+            }
+        }
+        DataFusionError::Context(context, inner) => {
+            into_spate(*inner).map_err(|inner| DataFusionError::Context(context, Box::new(inner)))
+        }
+        other => Err(other),
+    }
+}
+
+/// A spate error shared inside DataFusion (under an `Arc`) comes back as a plain message,
 /// with the same text: the original cannot be moved out of the shared box.
 fn clone_message(err: &SpateError) -> SpateError {
     SpateError::DataFusion(DataFusionError::Plan(err.to_string()))
@@ -254,7 +284,7 @@ mod tests {
         let msg = SpateError::from_datafusion(err, Some("64.0 MiB")).to_string();
         assert!(msg.contains("64.0 MiB memory limit"), "{msg}");
         assert!(msg.contains("HashJoinInput"), "{msg}");
-        assert!(msg.contains("--memory-limit"), "{msg}");
+        assert!(msg.contains("spate.memory_limit"), "{msg}");
     }
 
     #[test]

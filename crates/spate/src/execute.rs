@@ -6,10 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::DataFusionError;
+use datafusion::parquet::errors::ParquetError;
 use datafusion::physical_plan::ExecutionPlan;
 
 use spate_connectors::object_stores::StoreIo;
@@ -129,20 +132,12 @@ pub(crate) async fn collect_with_metrics(
 /// Decoders report what is wrong with a file (a ragged CSV row, a corrupt page) but not
 /// which file. The plan knows which files it read: name the file, or their directory.
 fn with_scan_context(err: SpateError, files: &[String]) -> SpateError {
-    let message = err.to_string();
-    let decoding = [
-        "Csv error",
-        "Json error",
-        "Parquet",
-        "Ipc error",
-        "Arrow error",
-    ]
-    .iter()
-    .any(|marker| message.contains(marker));
     let Some(first) = files.first() else {
         return err;
     };
-    if !decoding || files.iter().any(|f| message.contains(f.as_str())) {
+    let message = err.to_string();
+    // A message that names one of the files already says where.
+    if !is_decoding(&err) || files.iter().any(|f| message.contains(f.as_str())) {
         return err;
     }
     let place = if files.len() == 1 {
@@ -164,6 +159,29 @@ fn with_scan_context(err: SpateError, files: &[String]) -> SpateError {
         path: place,
         reason: message,
     }
+}
+
+/// Whether `err` comes from decoding a file: an arrow error (CSV, JSON, IPC, a value
+/// that does not parse) or a Parquet error, anywhere in its chain of sources.
+fn is_decoding(err: &SpateError) -> bool {
+    let SpateError::DataFusion(root) = err else {
+        return false;
+    };
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(root);
+    while let Some(e) = next {
+        let decoding = match e.downcast_ref::<DataFusionError>() {
+            Some(df) => matches!(
+                df,
+                DataFusionError::ArrowError(..) | DataFusionError::ParquetError(_)
+            ),
+            None => e.is::<ArrowError>() || e.is::<ParquetError>(),
+        };
+        if decoding {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The files the plan's scans read, as local paths (`/data/t.csv`) or URLs.

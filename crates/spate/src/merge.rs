@@ -9,8 +9,10 @@
 use std::sync::Arc;
 
 use datafusion::datasource::{MemTable, TableProvider as _};
+use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, Merge, MergeAction, MergeClauseKind, MergeInsertKind, TableFactor,
+    AssignmentTarget, Merge, MergeAction, MergeClause as SqlMergeClause, MergeClauseKind,
+    MergeInsertKind, Statement as SqlStatement, TableFactor,
 };
 
 pub use spate_delta::MergeOutcome;
@@ -213,89 +215,112 @@ impl Session {
                 reason: "MERGE needs a Delta table (CREATE EXTERNAL TABLE ... STORED AS DELTA)"
                     .into(),
             })?;
-        let (source_sql, source_alias) = match &merge.source {
-            TableFactor::Table { name, alias, .. } => (
-                format!("SELECT * FROM {name}"),
-                alias
-                    .as_ref()
-                    .map_or_else(|| last_part(&name.to_string()), |a| a.name.value.clone()),
-            ),
-            TableFactor::Derived {
-                subquery, alias, ..
-            } => (
-                subquery.to_string(),
-                alias
-                    .as_ref()
-                    .map_or_else(|| "source".to_string(), |a| a.name.value.clone()),
-            ),
-            other => return Err(unsupported(format!("MERGE ... USING {other}"))),
-        };
-        let mut clauses = Vec::new();
-        for clause in &merge.clauses {
-            let predicate = clause.predicate.as_ref().map(ToString::to_string);
-            let translated = match (&clause.clause_kind, &clause.action) {
-                (MergeClauseKind::Matched, MergeAction::Update(update)) => {
-                    let mut set = Vec::new();
-                    for assignment in &update.assignments {
-                        let AssignmentTarget::ColumnName(column) = &assignment.target else {
-                            return Err(unsupported(format!("UPDATE SET {assignment}")));
-                        };
-                        set.push((last_part(&column.to_string()), assignment.value.to_string()));
-                    }
-                    MergeClause::UpdateMatched { predicate, set }
-                }
-                (MergeClauseKind::Matched, MergeAction::Delete { .. }) => {
-                    MergeClause::DeleteMatched { predicate }
-                }
-                (
-                    MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget,
-                    MergeAction::Insert(insert),
-                ) => {
-                    let MergeInsertKind::Values(values) = &insert.kind else {
-                        return Err(unsupported("INSERT ROW in MERGE".into()));
-                    };
-                    let [row] = values.rows.as_slice() else {
-                        return Err(unsupported("MERGE INSERT with several rows".into()));
-                    };
-                    let columns: Vec<String> = if insert.columns.is_empty() {
-                        delta
-                            .schema()
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().clone())
-                            .collect()
-                    } else {
-                        insert
-                            .columns
-                            .iter()
-                            .map(|c| last_part(&c.to_string()))
-                            .collect()
-                    };
-                    if columns.len() != row.len() {
-                        return Err(unsupported(format!(
-                            "MERGE INSERT of {} values into {} columns",
-                            row.len(),
-                            columns.len()
-                        )));
-                    }
-                    let values = columns
-                        .into_iter()
-                        .zip(row.iter().map(ToString::to_string))
-                        .collect();
-                    MergeClause::InsertNotMatched { predicate, values }
-                }
-                (kind, action) => return Err(unsupported(format!("WHEN {kind} THEN {action}"))),
-            };
-            clauses.push(translated);
-        }
+        let (source, source_alias) = self.merge_source(&merge.source).await?;
+        let columns: Vec<String> = delta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let clauses = merge
+            .clauses
+            .iter()
+            .map(|clause| translate_clause(clause, &columns))
+            .collect::<Result<Vec<_>>>()?;
         let spec = MergeSpec {
             target_alias: target_alias.unwrap_or_else(|| last_part(&target_name)),
             source_alias,
             on: merge.on.to_string(),
             clauses,
         };
-        let source = self.sql(&source_sql).await?;
         run_merge(&source, delta.location(), &spec).await
+    }
+
+    /// A MERGE's source, planned from its AST (a table, or a subquery), and its alias.
+    async fn merge_source(&self, source: &TableFactor) -> Result<(DataFrame, String)> {
+        match source {
+            TableFactor::Table { name, alias, .. } => {
+                let table = self
+                    .context()
+                    .table(name.to_string().as_str())
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let alias = alias
+                    .as_ref()
+                    .map_or_else(|| last_part(&name.to_string()), |a| a.name.value.clone());
+                Ok((DataFrame::new(self.clone(), table), alias))
+            }
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let query = DfStatement::Statement(Box::new(SqlStatement::Query(subquery.clone())));
+                let state = self.context().state();
+                let plan = state
+                    .statement_to_plan(query)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let df = datafusion::dataframe::DataFrame::new(state, plan);
+                let alias = alias
+                    .as_ref()
+                    .map_or_else(|| "source".to_string(), |a| a.name.value.clone());
+                Ok((DataFrame::new(self.clone(), df), alias))
+            }
+            other => Err(unsupported(format!("MERGE ... USING {other}"))),
+        }
+    }
+}
+
+/// One `WHEN ... THEN ...` of a MERGE as delta-rs takes it; `columns` are the target's
+/// (an `INSERT` without a column list fills them all).
+fn translate_clause(clause: &SqlMergeClause, columns: &[String]) -> Result<MergeClause> {
+    let predicate = clause.predicate.as_ref().map(ToString::to_string);
+    match (&clause.clause_kind, &clause.action) {
+        (MergeClauseKind::Matched, MergeAction::Update(update)) => {
+            let mut set = Vec::new();
+            for assignment in &update.assignments {
+                let AssignmentTarget::ColumnName(column) = &assignment.target else {
+                    return Err(unsupported(format!("UPDATE SET {assignment}")));
+                };
+                set.push((last_part(&column.to_string()), assignment.value.to_string()));
+            }
+            Ok(MergeClause::UpdateMatched { predicate, set })
+        }
+        (MergeClauseKind::Matched, MergeAction::Delete { .. }) => {
+            Ok(MergeClause::DeleteMatched { predicate })
+        }
+        (
+            MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget,
+            MergeAction::Insert(insert),
+        ) => {
+            let MergeInsertKind::Values(values) = &insert.kind else {
+                return Err(unsupported("INSERT ROW in MERGE".into()));
+            };
+            let [row] = values.rows.as_slice() else {
+                return Err(unsupported("MERGE INSERT with several rows".into()));
+            };
+            let columns: Vec<String> = if insert.columns.is_empty() {
+                columns.to_vec()
+            } else {
+                insert
+                    .columns
+                    .iter()
+                    .map(|c| last_part(&c.to_string()))
+                    .collect()
+            };
+            if columns.len() != row.len() {
+                return Err(unsupported(format!(
+                    "MERGE INSERT of {} values into {} columns",
+                    row.len(),
+                    columns.len()
+                )));
+            }
+            let values = columns
+                .into_iter()
+                .zip(row.iter().map(ToString::to_string))
+                .collect();
+            Ok(MergeClause::InsertNotMatched { predicate, values })
+        }
+        (kind, action) => Err(unsupported(format!("WHEN {kind} THEN {action}"))),
     }
 }
 

@@ -294,12 +294,15 @@ impl SessionBuilder {
         let bigquery = Arc::new(spate_bigquery::BigQueryRegistry::new(
             options.storage.clone(),
         ));
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
             .with_table_factories(table_factories(&stores, &bigquery))
             .build();
+        for sink in crate::sink::formats(&bigquery) {
+            state.register_file_format(sink, true)?;
+        }
         let state = match &options.cluster {
             Some(url) => spate_cluster::client_state(state, url, Arc::clone(&stores))?,
             None => state,

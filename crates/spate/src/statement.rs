@@ -67,6 +67,30 @@ impl PreparedStatement {
         }
     }
 
+    /// The statement's `EXPLAIN`: the same parsed statement, explained (not run).
+    ///
+    /// ```
+    /// let session = spate::Session::new().unwrap();
+    /// let script = session.prepare_script("x.sql", "SELECT 1").unwrap();
+    /// let explained = script.statements[0].explained();
+    /// assert!(explained.returns_rows() && explained.sql.starts_with("EXPLAIN "));
+    /// ```
+    pub fn explained(&self) -> PreparedStatement {
+        let parsed = match &self.parsed {
+            already @ DfStatement::Explain(_) => already.clone(),
+            other => DfStatement::Explain(datafusion::sql::parser::ExplainStatement {
+                options: Default::default(),
+                statement: Box::new(other.clone()),
+            }),
+        };
+        PreparedStatement {
+            origin: self.origin.clone(),
+            line: self.line,
+            sql: format!("EXPLAIN {}", self.sql),
+            parsed,
+        }
+    }
+
     /// Whether the statement returns rows to show (SELECT, VALUES, EXPLAIN, SHOW, DESCRIBE).
     ///
     /// ```
@@ -193,9 +217,10 @@ impl Session {
         })?;
         let state = self.inner.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
-        let parsed = state
+        let mut parsed = state
             .sql_to_statement(&sql, &dialect)
             .map_err(|e| at(syntax_error(e, stmt.line)))?;
+        force_sink_format(&mut parsed);
         Ok(PreparedStatement {
             origin: origin.to_string(),
             line: stmt.line,
@@ -281,105 +306,43 @@ impl Session {
     }
 
     async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
-        if let DfStatement::CopyTo(copy) = &stmt.parsed
-            && crate::bigquery::is_bigquery_copy(copy)
-        {
-            let (rows, metrics) = self.run_bigquery_copy(copy).await?;
-            let mut outcome = Outcome::done(
-                StatementKind::Copy,
-                format!("wrote {rows} rows to BigQuery table {}", copy.target),
-            );
-            outcome.rows_written = Some(rows);
-            outcome.metrics = metrics;
-            return Ok(outcome);
-        }
-        if let DfStatement::CopyTo(copy) = &stmt.parsed
-            && crate::copy_delta::is_delta_copy(copy)
-        {
-            let (rows, metrics) = self.run_delta_copy(copy).await?;
-            let mut outcome = Outcome::done(
-                StatementKind::Copy,
-                format!("wrote {rows} rows to Delta table {}", copy.target),
-            );
-            outcome.rows_written = Some(rows);
-            outcome.metrics = metrics;
-            return Ok(outcome);
-        }
-        // EXPLAIN of a Delta COPY explains its query, and says where the rows go.
-        if let DfStatement::Explain(explain) = &stmt.parsed
-            && let DfStatement::CopyTo(copy) = explain.statement.as_ref()
-            && crate::copy_delta::is_delta_copy(copy)
-        {
-            let mut inner = explain.clone();
-            inner.statement = Box::new(crate::copy_delta::source_statement(copy)?);
-            let mut explained = stmt.clone();
-            explained.parsed = DfStatement::Explain(inner);
-            let mut outcome = Box::pin(self.run_parsed(&explained)).await?;
-            let write = format!(
-                "DeltaCommitExec: table={}\n  CoalescePartitionsExec\n    DeltaWriterExec: one task per partition of the query\n",
-                copy.target
-            );
-            outcome
-                .batches
-                .push(explain_row(&outcome.schema, "delta_write", &write)?);
-            return Ok(outcome);
-        }
         // DataFusion does not plan MERGE; spate runs it onto delta-rs's merge.
         if let DfStatement::Statement(parsed) = &stmt.parsed
             && let SqlStatement::Merge(merge) = parsed.as_ref()
         {
-            let target = merge.table.to_string();
-            let done = self.run_merge(merge).await?;
-            let mut outcome = Outcome::done(
-                StatementKind::Merge,
-                format!(
-                    "merged into {target}: {} rows inserted, {} updated, {} deleted (version {})",
-                    done.inserted, done.updated, done.deleted, done.version
-                ),
-            );
-            outcome.rows_written = Some((done.inserted + done.updated + done.deleted) as u64);
-            return Ok(outcome);
+            return self.run_merge_statement(merge).await;
         }
         let plan = self.plan_statement(stmt).await?;
         match &plan {
             LogicalPlan::Ddl(ddl) => {
                 let (kind, message) = describe_ddl(ddl);
-                self.inner
-                    .ctx
-                    .execute_logical_plan(plan)
-                    .await
-                    .map_err(|e| self.error(e))?;
+                self.run_effect(plan).await?;
                 Ok(Outcome::done(kind, message))
             }
             LogicalPlan::Statement(_) => {
-                self.inner
-                    .ctx
-                    .execute_logical_plan(plan)
-                    .await
-                    .map_err(|e| self.error(e))?;
+                self.run_effect(plan).await?;
                 Ok(Outcome::done(StatementKind::Set, "ok".into()))
             }
             LogicalPlan::Dml(dml) => {
-                let target = dml.table_name.to_string();
-                let (rows, metrics) = self.run_write(plan).await?;
-                let mut outcome = Outcome::done(
-                    StatementKind::Insert,
-                    format!("inserted {rows} rows into {target}"),
-                );
-                outcome.rows_written = Some(rows);
-                outcome.metrics = metrics;
-                Ok(outcome)
+                let target = format!("into {}", dml.table_name);
+                self.run_writing(plan, StatementKind::Insert, "inserted", &target)
+                    .await
             }
             LogicalPlan::Copy(copy) => {
-                let target = copy.output_url.clone();
-                let (rows, metrics) = self.run_write(plan).await?;
-                let mut outcome = Outcome::done(
-                    StatementKind::Copy,
-                    format!("wrote {rows} rows to {target}"),
-                );
-                outcome.rows_written = Some(rows);
-                outcome.metrics = metrics;
-                Ok(outcome)
+                let target = match crate::sink::of_copy(copy) {
+                    Some(sink) => {
+                        if !sink.runs_on_cluster() {
+                            self.refuse_on_cluster(&format!(
+                                "COPY ... STORED AS {}",
+                                sink.name().to_uppercase()
+                            ))?;
+                        }
+                        format!("to {} {}", sink.noun(), copy.output_url)
+                    }
+                    None => format!("to {}", copy.output_url),
+                };
+                self.run_writing(plan, StatementKind::Copy, "wrote", &target)
+                    .await
             }
             LogicalPlan::Explain(explain) if self.options().executor == ExecutorKind::Spate => {
                 let stages = self.stage_graph(&explain.plan).await?;
@@ -391,6 +354,49 @@ impl Session {
             }
             _ => self.run_query(&plan).await,
         }
+    }
+
+    /// Runs a plan for its effect (DDL, SET): DataFusion's context does it.
+    async fn run_effect(&self, plan: LogicalPlan) -> Result<()> {
+        self.inner
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Runs a plan that writes; its summary is "`verb` N rows `target`".
+    async fn run_writing(
+        &self,
+        plan: LogicalPlan,
+        kind: StatementKind,
+        verb: &str,
+        target: &str,
+    ) -> Result<Outcome> {
+        let (rows, metrics) = self.run_write(plan).await?;
+        let mut outcome = Outcome::done(kind, format!("{verb} {rows} rows {target}"));
+        outcome.rows_written = Some(rows);
+        outcome.metrics = metrics;
+        Ok(outcome)
+    }
+
+    /// Runs `MERGE INTO`; its summary counts what it did to the target.
+    async fn run_merge_statement(
+        &self,
+        merge: &datafusion::sql::sqlparser::ast::Merge,
+    ) -> Result<Outcome> {
+        let target = merge.table.to_string();
+        let done = self.run_merge(merge).await?;
+        let mut outcome = Outcome::done(
+            StatementKind::Merge,
+            format!(
+                "merged into {target}: {} rows inserted, {} updated, {} deleted (version {})",
+                done.inserted, done.updated, done.deleted, done.version
+            ),
+        );
+        outcome.rows_written = Some((done.inserted + done.updated + done.deleted) as u64);
+        Ok(outcome)
     }
 
     async fn run_query(&self, plan: &LogicalPlan) -> Result<Outcome> {
@@ -427,12 +433,11 @@ impl Session {
             .map_err(|e| self.error(e))
     }
 
-    /// `err`, or, when it is DataFusion's word that a write failed ("Error encountered
-    /// while finalizing writes!", which drops the cause) and a store refused a write since
-    /// `before`, that store's answer: where, and why.
+    /// `err`, or, when it is DataFusion's (whose file sinks report that writing failed
+    /// but drop the cause) and a store refused a write since `before` (its counters say
+    /// so), that store's answer: where, and why.
     pub(crate) fn with_refused_write(&self, err: SpateError, before: &[StoreIo]) -> SpateError {
-        let text = err.to_string();
-        if !text.contains("finalizing writes") && !text.contains("writing to ObjectStore") {
+        if !matches!(err.root(), SpateError::DataFusion(_)) {
             return err;
         }
         let refused = self.store_io().into_iter().find(|after| {
@@ -480,6 +485,20 @@ impl Outcome {
             message,
             metrics: ExecutionMetrics::default(),
         }
+    }
+}
+
+/// A COPY to a location only one sink writes (`bigquery://...`) is stored as that sink,
+/// whatever its `STORED AS` says; see [`crate::sink::forced_format`].
+fn force_sink_format(statement: &mut DfStatement) {
+    match statement {
+        DfStatement::CopyTo(copy) => {
+            if let Some(name) = crate::sink::forced_format(&copy.target) {
+                copy.stored_as = Some(name.to_string());
+            }
+        }
+        DfStatement::Explain(explain) => force_sink_format(&mut explain.statement),
+        _ => {}
     }
 }
 

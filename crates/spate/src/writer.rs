@@ -68,6 +68,18 @@ impl std::str::FromStr for SaveMode {
     }
 }
 
+impl SaveMode {
+    /// The mode as a COPY's `mode` option takes it.
+    pub(crate) fn option_value(self) -> &'static str {
+        match self {
+            SaveMode::ErrorIfExists => "error",
+            SaveMode::Overwrite => "overwrite",
+            SaveMode::Append => "append",
+            SaveMode::Ignore => "ignore",
+        }
+    }
+}
+
 impl From<SaveMode> for spate_delta::WriteMode {
     fn from(mode: SaveMode) -> Self {
         match mode {
@@ -88,31 +100,6 @@ impl From<SaveMode> for spate_bigquery::WriteMode {
             SaveMode::Ignore => spate_bigquery::WriteMode::Ignore,
         }
     }
-}
-
-/// A COPY's options as text, by key with DataFusion's `format.` prefix removed.
-pub(crate) type CopyOptions = Vec<(String, String)>;
-
-/// A COPY's options: its `mode` (if given) apart, the rest as [`CopyOptions`].
-pub(crate) fn copy_options(
-    copy: &datafusion::sql::parser::CopyToStatement,
-) -> Result<(Option<SaveMode>, CopyOptions)> {
-    let mut mode = None;
-    let mut options = Vec::new();
-    for (key, value) in &copy.options {
-        let value = match value {
-            datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
-            | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let key = key.trim_start_matches("format.");
-        if key.eq_ignore_ascii_case("mode") {
-            mode = Some(value.parse()?);
-        } else {
-            options.push((key.to_string(), value));
-        }
-    }
-    Ok((mode, options))
 }
 
 /// Writes a DataFrame; see [`DataFrame::write`].
@@ -271,27 +258,11 @@ impl DataFrameWriter {
     /// # Ok(()) }
     /// ```
     pub async fn delta(self, location: impl AsRef<Path>) -> Result<u64> {
-        let session = self.df.session().clone();
-        session.refuse_on_cluster("writing a Delta table")?;
-        let text = location.as_ref().to_string_lossy().into_owned();
-        let at = spate_delta::DeltaLocation::parse(&text)?;
-        let mut options = spate_delta::DeltaWriteOptions {
-            mode: self.mode.into(),
-            partition_by: self.partition_by.clone(),
-            ..Default::default()
-        };
-        let mut keys: Vec<_> = self.options.iter().collect();
-        keys.sort();
-        for (key, value) in keys {
-            options.set(key, value)?;
-        }
-        let input = session.physical_plan(self.df.logical_plan()).await?;
-        let state = session.context().state();
-        let Some(plan) = spate_delta::plan_write(&state, &at, input, &options).await? else {
-            return Ok(0);
-        };
-        let batches = crate::execute::collect(&session, plan).await?;
-        Ok(crate::statement::count_column(&batches))
+        self.df
+            .session()
+            .refuse_on_cluster("writing a Delta table")?;
+        let target = location.as_ref().to_string_lossy().into_owned();
+        self.write_sink("delta", target).await
     }
 
     /// Writes a BigQuery table, `PROJECT.DATASET.TABLE` or `bigquery://PROJECT/DATASET/TABLE`,
@@ -302,12 +273,15 @@ impl DataFrameWriter {
     /// the `partition_by` values written) through a staging table and one job, so readers
     /// never see it empty. Options as for [`crate::DataFrameReader::bigquery`].
     pub async fn bigquery(self, table: &str) -> Result<u64> {
-        let session = self.df.session().clone();
-        let options = self.options.into_iter().collect();
-        let (rows, _) = session
-            .write_bigquery(&self.df, table, self.mode, &self.partition_by, &options)
-            .await?;
-        Ok(rows)
+        self.write_sink("bigquery", table.to_string()).await
+    }
+
+    /// Writes into the table sink registered as `name` ([`crate::sink`]): the plan a
+    /// `COPY ... STORED AS <name>` of these rows gets.
+    async fn write_sink(self, name: &str, target: String) -> Result<u64> {
+        let mut options = self.options.clone();
+        options.insert("mode".into(), self.mode.option_value().into());
+        self.copy(name, target, options).await
     }
 
     async fn save(self, kind: FileFormatKind, target: &Path) -> Result<u64> {
@@ -436,16 +410,28 @@ impl DataFrameWriter {
     /// Runs DataFusion's file sink for this DataFrame into `url` (a directory when it ends
     /// with `/`, else one file).
     async fn write_to(&self, kind: FileFormatKind, url: String) -> Result<u64> {
+        let options = kind.qualified_options(&self.options);
+        self.copy(kind.datafusion_name(), url, options).await
+    }
+
+    /// Plans and runs this DataFrame's `COPY` to `url` in the file format (or sink)
+    /// registered as `format`; returns the rows written.
+    async fn copy(
+        &self,
+        format: &str,
+        url: String,
+        options: HashMap<String, String>,
+    ) -> Result<u64> {
         let session = self.df.session();
         let state = session.context().state();
-        let factory = state
-            .get_file_format_factory(kind.datafusion_name())
-            .ok_or_else(|| SpateError::InvalidOption {
-                option: "format".into(),
-                value: kind.datafusion_name().into(),
-                reason: "this build cannot write it".into(),
-            })?;
-        let options = kind.qualified_options(&self.options);
+        let factory =
+            state
+                .get_file_format_factory(format)
+                .ok_or_else(|| SpateError::InvalidOption {
+                    option: "format".into(),
+                    value: format.into(),
+                    reason: "this build cannot write it".into(),
+                })?;
         let plan = LogicalPlanBuilder::copy_to(
             self.df.logical_plan().clone(),
             url,

@@ -1,6 +1,11 @@
 //! Integration tests of the `spate` library, through its public API only. One binary; a
 //! module per area.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)]
 
 mod integration {
     mod bigquery;

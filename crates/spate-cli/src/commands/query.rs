@@ -226,13 +226,7 @@ async fn execute(
         for statement in session.prepare_script(origin, text)?.statements {
             // `spate explain`: queries and writes are explained, DDL runs.
             if options.explain && (statement.returns_rows() || statement.writes()) {
-                let explained = session
-                    .prepare_script(origin, &format!("EXPLAIN {}", statement.sql))?
-                    .statements;
-                statements.extend(explained.into_iter().map(|mut s| {
-                    s.line = statement.line;
-                    s
-                }));
+                statements.push(statement.explained());
             } else {
                 statements.push(statement);
             }

@@ -136,11 +136,22 @@ fn explain_shows_delta_writes_without_writing() {
         "csv",
     ]));
     assert_eq!(code, 0, "{stderr}");
+    // Each of the three COPYs explains the plan that runs: the commit at the root of its
+    // physical plan, over the writers (the stage graph shows them again).
     assert_eq!(
+        stdout
+            .matches("physical_plan,\"DeltaCommitExec: table=./warehouse/")
+            .count(),
+        3,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("DeltaWriterExec: table=./warehouse/")
+            .count(),
         stdout
             .matches("DeltaCommitExec: table=./warehouse/")
             .count(),
-        3,
         "{stdout}"
     );
     assert!(!dir.path().join("warehouse").exists());

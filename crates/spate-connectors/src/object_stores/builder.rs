@@ -44,110 +44,143 @@ pub(crate) fn build_store(url: &Url, settings: &StoreSettings) -> Result<Arc<dyn
         scheme: url.scheme().to_string(),
         url: shown.clone(),
     })?;
-    let store_error = |e: object_store::Error| ConnectorError::Store {
-        url: shown.clone(),
-        reason: e.to_string(),
+    let parts = StoreParts {
+        base: format!("{}://{}", url.scheme(), url.authority()),
+        client: client_settings(settings),
+        retry: RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: settings.retries(),
+            retry_timeout: settings.timeout() * (settings.retries() as u32 + 1),
+        },
+        shown,
     };
-    let base = format!("{}://{}", url.scheme(), url.authority());
-    let client = client_settings(settings);
-    let retry = RetryConfig {
-        backoff: BackoffConfig::default(),
-        max_retries: settings.retries(),
-        retry_timeout: settings.timeout() * (settings.retries() as u32 + 1),
-    };
-    let store: Arc<dyn ObjectStore> = match scheme {
-        ObjectStoreScheme::Local => Arc::new(LocalFileSystem::new()),
-        ObjectStoreScheme::Memory => Arc::new(InMemory::new()),
-        ObjectStoreScheme::AmazonS3 => {
-            let mut builder = AmazonS3Builder::from_env().with_url(base).with_retry(retry);
-            for (key, value) in client {
-                builder = builder.with_config(AmazonS3ConfigKey::Client(key), value);
-            }
-            if let Some(endpoint) = &settings.endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if let Some(region) = &settings.region {
-                builder = builder.with_region(region);
-            }
-            for (key, value) in &settings.options {
-                let parsed: AmazonS3ConfigKey = parse_key(key, &shown)?;
-                builder = builder.with_config(parsed, value);
-            }
-            Arc::new(builder.build().map_err(store_error)?)
+    match scheme {
+        ObjectStoreScheme::Local => Ok(Arc::new(LocalFileSystem::new())),
+        ObjectStoreScheme::Memory => Ok(Arc::new(InMemory::new())),
+        ObjectStoreScheme::AmazonS3 => s3_store(parts, settings),
+        ObjectStoreScheme::GoogleCloudStorage => gcs_store(parts, settings),
+        ObjectStoreScheme::MicrosoftAzure => azure_store(parts, settings),
+        ObjectStoreScheme::Http => http_store(parts),
+        other => Err(ConnectorError::UnknownScheme {
+            scheme: format!("{other:?}"),
+            url: parts.shown,
+        }),
+    }
+}
+
+/// What every store's builder is given: the URL's scheme and authority, the client keys
+/// of the settings, the retries, and the URL as shown in messages.
+struct StoreParts {
+    base: String,
+    client: Vec<(ClientConfigKey, String)>,
+    retry: RetryConfig,
+    shown: String,
+}
+
+impl StoreParts {
+    fn error(&self, e: object_store::Error) -> ConnectorError {
+        ConnectorError::Store {
+            url: self.shown.clone(),
+            reason: e.to_string(),
         }
-        ObjectStoreScheme::GoogleCloudStorage => {
-            if settings.endpoint.is_some() {
-                return Err(ConnectorError::Store {
-                    url: shown,
-                    reason: "'endpoint' is not supported for gs:// URLs: put gcs_base_url in the \
-                             service-account JSON (google_service_account or google_service_account_key)"
-                        .into(),
-                });
-            }
-            let mut builder = GoogleCloudStorageBuilder::from_env()
-                .with_url(base)
-                .with_retry(retry);
-            for (key, value) in client {
-                builder = builder.with_config(GoogleConfigKey::Client(key), value);
-            }
-            for (key, value) in &settings.options {
-                let parsed: GoogleConfigKey = parse_key(key, &shown)?;
-                builder = builder.with_config(parsed, value);
-            }
-            Arc::new(builder.build().map_err(store_error)?)
+    }
+}
+
+/// `s3://`: the environment's settings, then the client keys, endpoint, region and
+/// options of the settings over them.
+fn s3_store(parts: StoreParts, settings: &StoreSettings) -> Result<Arc<dyn ObjectStore>> {
+    let mut builder = AmazonS3Builder::from_env()
+        .with_url(&parts.base)
+        .with_retry(parts.retry.clone());
+    for (key, value) in &parts.client {
+        builder = builder.with_config(AmazonS3ConfigKey::Client(*key), value);
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &settings.region {
+        builder = builder.with_region(region);
+    }
+    for (key, value) in &settings.options {
+        let parsed: AmazonS3ConfigKey = parse_key(key, &parts.shown)?;
+        builder = builder.with_config(parsed, value);
+    }
+    Ok(Arc::new(builder.build().map_err(|e| parts.error(e))?))
+}
+
+/// `gs://`: as `s3://`, without an endpoint (it lives in the service-account JSON).
+fn gcs_store(parts: StoreParts, settings: &StoreSettings) -> Result<Arc<dyn ObjectStore>> {
+    if settings.endpoint.is_some() {
+        return Err(ConnectorError::Store {
+            url: parts.shown,
+            reason: "'endpoint' is not supported for gs:// URLs: put gcs_base_url in the \
+                     service-account JSON (google_service_account or google_service_account_key)"
+                .into(),
+        });
+    }
+    let mut builder = GoogleCloudStorageBuilder::from_env()
+        .with_url(&parts.base)
+        .with_retry(parts.retry.clone());
+    for (key, value) in &parts.client {
+        builder = builder.with_config(GoogleConfigKey::Client(*key), value);
+    }
+    for (key, value) in &settings.options {
+        let parsed: GoogleConfigKey = parse_key(key, &parts.shown)?;
+        builder = builder.with_config(parsed, value);
+    }
+    Ok(Arc::new(builder.build().map_err(|e| parts.error(e))?))
+}
+
+/// `az://`, `abfs://`: as `s3://`; `use_emulator` with an endpoint means Azurite there.
+fn azure_store(parts: StoreParts, settings: &StoreSettings) -> Result<Arc<dyn ObjectStore>> {
+    let mut builder = MicrosoftAzureBuilder::from_env()
+        .with_url(&parts.base)
+        .with_retry(parts.retry.clone());
+    for (key, value) in &parts.client {
+        builder = builder.with_config(AzureConfigKey::Client(*key), value);
+    }
+    let mut emulator = false;
+    for (key, value) in &settings.options {
+        let parsed: AzureConfigKey = parse_key(key, &parts.shown)?;
+        if parsed == AzureConfigKey::UseEmulator && settings.endpoint.is_some() {
+            emulator = matches!(value.to_ascii_lowercase().as_str(), "true" | "1");
+            continue;
         }
-        ObjectStoreScheme::MicrosoftAzure => {
-            let mut builder = MicrosoftAzureBuilder::from_env()
-                .with_url(base)
-                .with_retry(retry);
-            for (key, value) in client {
-                builder = builder.with_config(AzureConfigKey::Client(key), value);
-            }
-            let mut emulator = false;
-            for (key, value) in &settings.options {
-                let parsed: AzureConfigKey = parse_key(key, &shown)?;
-                if parsed == AzureConfigKey::UseEmulator && settings.endpoint.is_some() {
-                    emulator = matches!(value.to_ascii_lowercase().as_str(), "true" | "1");
-                    continue;
-                }
-                builder = builder.with_config(parsed, value);
-            }
-            match &settings.endpoint {
-                Some(endpoint) if emulator => Arc::new(AzuriteStore::new(Arc::new(
-                    azurite_at(builder, endpoint).build().map_err(store_error)?,
-                ))),
-                Some(endpoint) => Arc::new(
-                    builder
-                        .with_endpoint(endpoint.clone())
-                        .build()
-                        .map_err(store_error)?,
-                ),
-                None => Arc::new(builder.build().map_err(store_error)?),
-            }
-        }
-        ObjectStoreScheme::Http => {
-            let options = client
-                .into_iter()
-                .fold(ClientOptions::new(), |o, (key, value)| {
-                    o.with_config(key, value)
-                });
-            Arc::new(
-                HttpBuilder::new()
-                    .with_url(base)
-                    .with_client_options(options)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(store_error)?,
-            )
-        }
-        other => {
-            return Err(ConnectorError::UnknownScheme {
-                scheme: format!("{other:?}"),
-                url: shown,
-            });
-        }
+        builder = builder.with_config(parsed, value);
+    }
+    let store: Arc<dyn ObjectStore> = match &settings.endpoint {
+        Some(endpoint) if emulator => Arc::new(AzuriteStore::new(Arc::new(
+            azurite_at(builder, endpoint)
+                .build()
+                .map_err(|e| parts.error(e))?,
+        ))),
+        Some(endpoint) => Arc::new(
+            builder
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| parts.error(e))?,
+        ),
+        None => Arc::new(builder.build().map_err(|e| parts.error(e))?),
     };
     Ok(store)
+}
+
+/// `http://`, `https://`: the client keys and retries only.
+fn http_store(parts: StoreParts) -> Result<Arc<dyn ObjectStore>> {
+    let options = parts
+        .client
+        .iter()
+        .fold(ClientOptions::new(), |o, (key, value)| {
+            o.with_config(*key, value)
+        });
+    Ok(Arc::new(
+        HttpBuilder::new()
+            .with_url(&parts.base)
+            .with_client_options(options)
+            .with_retry(parts.retry.clone())
+            .build()
+            .map_err(|e| parts.error(e))?,
+    ))
 }
 
 /// The client keys the settings give, to set one by one on a builder that read its

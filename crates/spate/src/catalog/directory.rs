@@ -48,7 +48,7 @@ impl DirectoryTables {
         let name = name.to_lowercase();
         if let Some(other) = self.found.insert(name.clone(), location.clone()) {
             return Err(SpateError::InvalidOption {
-                option: "--data".into(),
+                option: "data directory".into(),
                 value: self.dir.clone(),
                 reason: format!("both {other} and {location} would be table `{name}`"),
             });

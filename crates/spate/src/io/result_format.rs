@@ -126,7 +126,7 @@ pub fn write_result(
             return Err(SpateError::InvalidOption {
                 option: "format".into(),
                 value: "parquet".into(),
-                reason: "Parquet results go to a file: give --output NAME.parquet".into(),
+                reason: "Parquet results go to a file named NAME.parquet, not to a stream".into(),
             });
         }
     }

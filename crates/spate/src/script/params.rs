@@ -120,7 +120,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "unknown parameter ${missing} (pass it with --param missing=VALUE)"
+            "unknown parameter ${missing}: no value given"
         );
     }
 

@@ -81,6 +81,6 @@ async fn unknown_parameters_are_errors_with_their_line() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "job.sql:3: unknown parameter ${day} (pass it with --param day=VALUE)"
+        "job.sql:3: unknown parameter ${day}: no value given"
     );
 }

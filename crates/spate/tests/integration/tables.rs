@@ -247,5 +247,5 @@ async fn a_memory_limit_too_small_names_the_limit() {
     )
     .await;
     assert!(msg.contains("1.0 MiB memory limit"), "{msg}");
-    assert!(msg.contains("--memory-limit"), "{msg}");
+    assert!(msg.contains("spate.memory_limit"), "{msg}");
 }

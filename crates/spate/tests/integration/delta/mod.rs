@@ -122,6 +122,95 @@ async fn sql_creates_appends_overwrites_and_reads_old_versions() {
     assert!(err.to_string().contains("older version"), "{err}");
 }
 
+/// The `physical_plan` row of an EXPLAIN's output, one line per operator.
+fn physical_plan(batches: &[spate::arrow::record_batch::RecordBatch]) -> Vec<String> {
+    let cells = spate::io::string_rows(batches).unwrap();
+    let row = cells
+        .iter()
+        .find(|row| row[0] == "physical_plan")
+        .unwrap_or_else(|| panic!("no physical_plan row in {cells:?}"));
+    row[1].lines().map(str::to_string).collect()
+}
+
+/// Where `operator` stands in `plan`: its line and its depth (indentation).
+fn operator_at(plan: &[String], operator: &str) -> (usize, usize) {
+    let line = plan
+        .iter()
+        .position(|l| l.trim_start().starts_with(operator))
+        .unwrap_or_else(|| panic!("no {operator} in {plan:#?}"));
+    let depth = plan[line].len() - plan[line].trim_start().len();
+    (line, depth)
+}
+
+/// Asserts that `plan` writes through Delta's operators: the commit at the root (in
+/// `mode`), gathering the writers, which write the query's rows (an operator below them).
+fn assert_writes_delta(plan: &[String], table: &Path, mode: &str) {
+    let (commit, commit_depth) = operator_at(plan, "DeltaCommitExec:");
+    let (gather, gather_depth) = operator_at(plan, "CoalescePartitionsExec");
+    let (writer, writer_depth) = operator_at(plan, "DeltaWriterExec:");
+    assert_eq!(commit, 0, "{plan:#?}");
+    assert!(
+        plan[commit].contains(&format!("table={}, mode={mode}", table.display())),
+        "{plan:#?}"
+    );
+    assert!(
+        gather == commit + 1 && gather_depth > commit_depth,
+        "{plan:#?}"
+    );
+    assert!(
+        writer == gather + 1 && writer_depth > gather_depth,
+        "{plan:#?}"
+    );
+    let below = plan.get(writer + 1).expect("the query under the writers");
+    assert!(
+        below.len() - below.trim_start().len() > writer_depth,
+        "{plan:#?}"
+    );
+}
+
+/// EXPLAIN of a Delta COPY and of an INSERT into a Delta table prints the plan DataFusion's
+/// planner made and the executor runs: the commit over the writers over the query, with
+/// the COPY's options in it. Explaining writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_of_delta_writes_shows_the_writer_and_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("sales");
+    let session = session();
+    let copy = format!(
+        "COPY ({}) TO '{}' STORED AS DELTA PARTITIONED BY (day) \
+         OPTIONS ('mode' 'overwrite', 'partitionOverwriteMode' 'dynamic')",
+        days_sql(&["2026-11-22", "2026-11-23"], 10),
+        table.display()
+    );
+    let explained = session
+        .run_script(&format!("EXPLAIN {copy}"))
+        .await
+        .unwrap();
+    assert_writes_delta(&physical_plan(&explained[0].batches), &table, "Overwrite");
+    assert!(!table.exists(), "EXPLAIN wrote the table");
+
+    // The plan explained is the plan run: the same COPY writes the table.
+    let ran = session.run_script(&copy).await.unwrap();
+    assert_eq!(ran[0].rows_written, Some(20));
+    assert_eq!(
+        ran[0].message,
+        format!("wrote 20 rows to Delta table {}", table.display())
+    );
+    assert_eq!(versions(&table), 1);
+
+    let explained = session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE sales STORED AS DELTA LOCATION '{}';
+             EXPLAIN INSERT INTO sales {};",
+            table.display(),
+            days_sql(&["2026-11-24"], 5)
+        ))
+        .await
+        .unwrap();
+    assert_writes_delta(&physical_plan(&explained[1].batches), &table, "Append");
+    assert_eq!(versions(&table), 1, "EXPLAIN committed a version");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_partition_overwrite_replaces_exactly_the_days_written() {
     let dir = tempfile::tempdir().unwrap();
