@@ -21,11 +21,13 @@ use datafusion::execution::context::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::LogicalPlanNode;
+use spate_executor::StageMetrics;
 use tonic::transport::Endpoint;
 
 use crate::cluster_planner::ClusterQueryPlanner;
 use crate::cluster_url::ClusterUrl;
 use crate::error::{ClusterError, Result};
+use crate::job_metrics::job_stage_metrics;
 use crate::logical_codec::SpateLogicalCodec;
 
 /// How long the scheduler has to answer [`check_reachable`].
@@ -45,7 +47,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn client_config(config: SessionConfig) -> SessionConfig {
     // Ballista's adaptive planner stalls when an executor holding shuffle output is lost
     // (the job never finishes); its static planner recomputes the lost output.
-    config
+    let mut config = config
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
 }
@@ -67,16 +69,18 @@ pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionStat
     Ok(state.upgrade_for_ballista(endpoint)?)
 }
 
-/// Runs a plan of a session from [`client_state`] to completion. The plan is Ballista's
-/// `DistributedQueryExec` (the statement, sent to the scheduler), or a plan of the
-/// session's own catalog that runs here. A plan that would run part of a statement here,
-/// around the part on the cluster (a Delta write), is refused, and so is an unreachable
-/// scheduler, before anything runs; a scheduler lost while it ran is named as such.
+/// Runs a plan of a session from [`client_state`] to completion, and returns its batches
+/// and what each stage of its job did on the cluster (empty for a plan that ran here).
+/// The plan is Ballista's `DistributedQueryExec` (the statement, sent to the scheduler),
+/// or a plan of the session's own catalog that runs here. A plan that would run part of
+/// a statement here, around the part on the cluster (a Delta write), is refused, and so
+/// is an unreachable scheduler, before anything runs; a scheduler lost while it ran is
+/// named as such.
 pub async fn collect(
     url: &ClusterUrl,
     plan: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
-) -> datafusion::error::Result<Vec<RecordBatch>> {
+) -> datafusion::error::Result<(Vec<RecordBatch>, Vec<StageMetrics>)> {
     let distributed = |node: &Arc<dyn ExecutionPlan>| {
         node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
             .is_some()
@@ -94,8 +98,8 @@ pub async fn collect(
         .into());
     }
     check_reachable(url).await?;
-    match datafusion::physical_plan::collect(plan, context).await {
-        Ok(batches) => Ok(batches),
+    match datafusion::physical_plan::collect(Arc::clone(&plan), context).await {
+        Ok(batches) => Ok((batches, stage_metrics(url, &plan).await)),
         // A failure because the scheduler went away says so in one line, rather than
         // as the transport error of the client's next status request.
         Err(err) => match check_reachable(url).await {
@@ -113,6 +117,24 @@ pub async fn collect(
 pub async fn check_reachable(url: &ClusterUrl) -> Result<()> {
     probe_scheduler(&url.scheduler_endpoint())
         .await
+/// What each stage of the job of `plan` (a `DistributedQueryExec` that ran) did; none
+/// when the plan ran here, or when the scheduler cannot tell (that is logged: the
+/// statement itself succeeded).
+async fn stage_metrics(url: &ClusterUrl, plan: &Arc<dyn ExecutionPlan>) -> Vec<StageMetrics> {
+    let Some(job) = plan
+        .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+        .and_then(|exec| exec.job_id())
+    else {
+        return Vec::new();
+    };
+    job_stage_metrics(&url.scheduler_endpoint(), job.as_str())
+        .await
+        .unwrap_or_else(|reason| {
+            log::warn!("no stage metrics for job {job} from {url}: {reason}");
+            Vec::new()
+        })
+}
+
         .map_err(|reason| ClusterError::Unreachable {
             url: url.to_string(),
             reason,

@@ -24,6 +24,7 @@ fn an_executor_killed_in_the_middle_of_tpch_q18_and_q21_changes_no_rows() {
             &ClusterSpec {
                 executors: 2,
                 threads: "1",
+                memory_limit: "512MiB",
                 scheduler_args: &[],
                 executor_env: TASK_LOG,
             },
@@ -81,6 +82,7 @@ fn a_lost_scheduler_fails_the_running_statement_with_one_line() {
         &ClusterSpec {
             executors: 1,
             threads: "1",
+            memory_limit: "512MiB",
             scheduler_args: &[],
             executor_env: TASK_LOG,
         },
