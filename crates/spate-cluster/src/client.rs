@@ -8,6 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ballista_core::config::{
+    BALLISTA_BROADCAST_JOIN_THRESHOLD_BYTES, BALLISTA_BROADCAST_JOIN_THRESHOLD_ROWS,
+};
 use ballista_core::execution_plans::{DistributedExplainAnalyzeExec, DistributedQueryExec};
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::planner::BallistaQueryPlanner;
@@ -34,14 +37,20 @@ use crate::logical_codec::SpateLogicalCodec;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `config` with Ballista's settings (the `ballista.*` extension) and Ballista's defaults
-/// for DataFusion on a cluster: no round-robin repartitioning, sort-merge joins (hash
-/// joins cannot spill there), no dynamic filters across stages; and Ballista's static
-/// planner rather than its adaptive one (see below). Apply it before the user's
-/// own settings, so those win.
+/// for DataFusion on a cluster (no round-robin repartitioning, no dynamic filters across
+/// stages), except for joins, planned to stay within the executors' memory: partitioned
+/// hash joins rather than Ballista's sort-merge joins (the scheduler runs them as spate's
+/// grace hash joins, which split a build side that does not fit, see
+/// [`crate::shipped_grace_join`]), never DataFusion's collect-left joins (a build side it
+/// misjudged would have to fit whole), and Ballista's broadcast joins only for build
+/// sides under 1 MiB or, without a size, 128 Ki rows (DataFusion's defaults, not its
+/// 128 MiB). And Ballista's static planner rather than its adaptive one (see below).
+/// Apply it before the user's own settings, so those win.
 ///
 /// ```
 /// let config = spate_cluster::client_config(datafusion::prelude::SessionConfig::new());
-/// assert!(!config.options().optimizer.prefer_hash_join);
+/// assert!(config.options().optimizer.prefer_hash_join);
+/// assert_eq!(config.options().optimizer.hash_join_single_partition_threshold, 0);
 /// assert!(config.options().extensions.get::<ballista_core::config::BallistaConfig>().is_some());
 /// ```
 pub fn client_config(config: SessionConfig) -> SessionConfig {
@@ -50,7 +59,22 @@ pub fn client_config(config: SessionConfig) -> SessionConfig {
     let mut config = config
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
+        .set_usize(BALLISTA_BROADCAST_JOIN_THRESHOLD_BYTES, BROADCAST_BYTES)
+        .set_usize(BALLISTA_BROADCAST_JOIN_THRESHOLD_ROWS, BROADCAST_ROWS);
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.prefer_hash_join = true;
+    optimizer.hash_join_single_partition_threshold = 0;
+    optimizer.hash_join_single_partition_threshold_rows = 0;
+    config
 }
+
+/// The largest build side (bytes) Ballista turns into a broadcast join on a cluster:
+/// DataFusion's own default for collect-left joins.
+pub(crate) const BROADCAST_BYTES: usize = 1024 * 1024;
+
+/// The most rows of a build side of unknown size Ballista broadcasts on a cluster:
+/// DataFusion's own default for collect-left joins.
+pub(crate) const BROADCAST_ROWS: usize = 128 * 1024;
 
 /// `state` planning its statements onto the cluster at `url`.
 pub fn client_state(state: SessionState, url: &ClusterUrl) -> Result<SessionState> {
@@ -113,10 +137,6 @@ pub async fn collect(
     }
 }
 
-/// Fails within seconds, saying why, when the scheduler at `url` does not answer.
-pub async fn check_reachable(url: &ClusterUrl) -> Result<()> {
-    probe_scheduler(&url.scheduler_endpoint())
-        .await
 /// What each stage of the job of `plan` (a `DistributedQueryExec` that ran) did; none
 /// when the plan ran here, or when the scheduler cannot tell (that is logged: the
 /// statement itself succeeded).
@@ -135,6 +155,10 @@ async fn stage_metrics(url: &ClusterUrl, plan: &Arc<dyn ExecutionPlan>) -> Vec<S
         })
 }
 
+/// Fails within seconds, saying why, when the scheduler at `url` does not answer.
+pub async fn check_reachable(url: &ClusterUrl) -> Result<()> {
+    probe_scheduler(&url.scheduler_endpoint())
+        .await
         .map_err(|reason| ClusterError::Unreachable {
             url: url.to_string(),
             reason,

@@ -39,10 +39,11 @@ mod scheduler;
 mod scheduler_planner;
 mod server_runtime;
 mod shipped_csv_sink;
+mod shipped_grace_join;
 mod signals;
 mod support;
-
 mod task_figures;
+
 pub use autoscaler::ScalingPolicy;
 pub use client::{check_reachable, client_config, client_state, collect};
 pub use cluster_load::{ClusterLoad, ExecutorLoad, LoadObserver};

@@ -1,12 +1,13 @@
 //! Cluster mode: a scheduler and executors started as separate `spate cluster` processes
 //! on free ports of 127.0.0.1 (they bind port 0 and the scheduler prints the URL it got),
 //! the same statements run there and locally, and the bad-input cases; lost executors and
-//! schedulers ([`faults`]); autoscaling ([`scaling`]); `--metrics` ([`metrics`]). Every
-//! process a test starts is killed when its guard drops, also when the test fails
-//! ([`harness`]).
+//! schedulers ([`faults`]); autoscaling ([`scaling`]); `--metrics` ([`metrics`]); joins
+//! bigger than the executors' memory ([`memory`]). Every process a test starts is killed
+//! when its guard drops, also when the test fails ([`harness`]).
 
 mod faults;
 mod harness;
+mod memory;
 mod metrics;
 mod scaling;
 
