@@ -173,7 +173,8 @@ fn process_config(
     let executor_id = options.id.clone().unwrap_or(defaults.executor_id.clone());
     // Ballista's engine without its shuffle client pool (its type is private to Ballista):
     // each shuffle fetch opens its own connection.
-    let engine = TaskFiguresEngine::new(Arc::new(DefaultExecutionEngine::new()), executor_id.clone());
+    let engine =
+        TaskFiguresEngine::new(Arc::new(DefaultExecutionEngine::new()), executor_id.clone());
     ExecutorProcessConfig {
         executor_id,
         bind_host: flight.ip().to_string(),

@@ -42,7 +42,12 @@ pub(crate) async fn job_stage_metrics(
         })
         .await
         .map_err(|status| status.message().to_string())?;
-    Ok(answer.into_inner().stages.iter().map(stage_metrics).collect())
+    Ok(answer
+        .into_inner()
+        .stages
+        .iter()
+        .map(stage_metrics)
+        .collect())
 }
 
 /// One stage's figures; see the module doc.

@@ -77,9 +77,9 @@ impl PhysicalExtensionCodec for SpatePhysicalCodec {
                 grace_join: Some(grace_join),
                 ..SpateNode::default()
             };
-            return wrapped.encode(buf).map_err(|e| {
-                DataFusionError::Internal(format!("cannot encode a plan node: {e}"))
-            });
+            return wrapped
+                .encode(buf)
+                .map_err(|e| DataFusionError::Internal(format!("cannot encode a plan node: {e}")));
         }
         let sink = match node.downcast_ref::<DataSinkExec>() {
             Some(exec) => shipped_csv_sink::encode(exec, self, converter)?,

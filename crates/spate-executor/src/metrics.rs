@@ -313,7 +313,12 @@ const LOCAL_COLUMNS: &[Column] = &[
     Column {
         header: "skew",
         width: 5,
-        value: |s| s.reads.as_ref().map_or(0, |r| r.skewed_partitions).to_string(),
+        value: |s| {
+            s.reads
+                .as_ref()
+                .map_or(0, |r| r.skewed_partitions)
+                .to_string()
+        },
     },
     Column {
         header: "retried",

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::error::Result;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::error::Result;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -134,7 +134,9 @@ async fn a_join_swapped_under_a_grace_join_stays_a_grace_join() -> Result<()> {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
-            Ok(Transformed::yes(join.swap_inputs(PartitionMode::Partitioned)?))
+            Ok(Transformed::yes(
+                join.swap_inputs(PartitionMode::Partitioned)?,
+            ))
         })?
         .data;
     let mut projected_graces = 0;

@@ -161,7 +161,9 @@ fn a_job_without_executors_fails_after_the_executor_wait() {
         "no executor registered with the scheduler within 2 s",
     );
     assert!(
-        result.2.contains("spate cluster executor --scheduler 127.0.0.1:"),
+        result
+            .2
+            .contains("spate cluster executor --scheduler 127.0.0.1:"),
         "{}",
         result.2
     );

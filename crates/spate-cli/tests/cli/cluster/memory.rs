@@ -44,7 +44,10 @@ fn joins_too_big_for_the_executors_memory_are_split_and_return_the_local_rows() 
         assert_eq!(code, 0, "Q{query}: {stderr}");
         let splits: u64 = stage_rows(&stderr).iter().map(|s| s.splits).sum();
         let spilled: u64 = stage_rows(&stderr).iter().map(|s| s.op_spill).sum();
-        assert!(splits > 0 && spilled > 0, "Q{query}: no join was split: {stderr}");
+        assert!(
+            splits > 0 && spilled > 0,
+            "Q{query}: no join was split: {stderr}"
+        );
         assert!(
             first_difference(&local, &remote).is_none(),
             "Q{query}: cluster and local results differ: {}",

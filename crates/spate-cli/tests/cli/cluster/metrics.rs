@@ -36,7 +36,8 @@ pub fn stage_rows(stderr: &str) -> Vec<StageRow> {
             assert_eq!(cells.len(), 9, "{line}");
             let number = |i: usize| cells[i].parse::<u64>().expect(line);
             let secs = |cell: &str| cell.trim_end_matches('s').parse::<f64>().expect(line);
-            let executors = executors.trim()
+            let executors = executors
+                .trim()
                 .split(", ")
                 .map(|ran| {
                     let (id, tasks) = ran.trim_end_matches(')').split_once(" (").expect(line);
