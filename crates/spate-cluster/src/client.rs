@@ -8,6 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ballista_core::config::{
+    BALLISTA_BROADCAST_JOIN_THRESHOLD_BYTES, BALLISTA_BROADCAST_JOIN_THRESHOLD_ROWS,
+};
 use ballista_core::execution_plans::{DistributedExplainAnalyzeExec, DistributedQueryExec};
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::planner::BallistaQueryPlanner;
@@ -22,11 +25,13 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use spate_connectors::object_stores::StoreRegistry;
+use spate_executor::StageMetrics;
 use tonic::transport::Endpoint;
 
 use crate::cluster_planner::ClusterQueryPlanner;
 use crate::cluster_url::ClusterUrl;
 use crate::error::{ClusterError, Result};
+use crate::job_metrics::job_stage_metrics;
 use crate::logical_codec::SpateLogicalCodec;
 use crate::shipped_stores::{ShippedStores, ship};
 
@@ -34,23 +39,44 @@ use crate::shipped_stores::{ShippedStores, ship};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `config` with Ballista's settings (the `ballista.*` extension) and Ballista's defaults
-/// for DataFusion on a cluster: no round-robin repartitioning, sort-merge joins (hash
-/// joins cannot spill there), no dynamic filters across stages; and Ballista's static
-/// planner rather than its adaptive one (see below). Apply it before the user's
-/// own settings, so those win.
+/// for DataFusion on a cluster (no round-robin repartitioning, no dynamic filters across
+/// stages), except for joins, planned to stay within the executors' memory: partitioned
+/// hash joins rather than Ballista's sort-merge joins (the scheduler runs them as spate's
+/// grace hash joins, which split a build side that does not fit, see
+/// [`crate::shipped_grace_join`]), never DataFusion's collect-left joins (a build side it
+/// misjudged would have to fit whole), and Ballista's broadcast joins only for build
+/// sides under 1 MiB or, without a size, 128 Ki rows (DataFusion's defaults, not its
+/// 128 MiB). And Ballista's static planner rather than its adaptive one (see below).
+/// Apply it before the user's own settings, so those win.
 ///
 /// ```
 /// let config = spate_cluster::client_config(datafusion::prelude::SessionConfig::new());
-/// assert!(!config.options().optimizer.prefer_hash_join);
+/// assert!(config.options().optimizer.prefer_hash_join);
+/// assert_eq!(config.options().optimizer.hash_join_single_partition_threshold, 0);
 /// assert!(config.options().extensions.get::<ballista_core::config::BallistaConfig>().is_some());
 /// ```
 pub fn client_config(config: SessionConfig) -> SessionConfig {
     // Ballista's adaptive planner stalls when an executor holding shuffle output is lost
     // (the job never finishes); its static planner recomputes the lost output.
-    config
+    let mut config = config
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
+        .set_usize(BALLISTA_BROADCAST_JOIN_THRESHOLD_BYTES, BROADCAST_BYTES)
+        .set_usize(BALLISTA_BROADCAST_JOIN_THRESHOLD_ROWS, BROADCAST_ROWS);
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.prefer_hash_join = true;
+    optimizer.hash_join_single_partition_threshold = 0;
+    optimizer.hash_join_single_partition_threshold_rows = 0;
+    config
 }
+
+/// The largest build side (bytes) Ballista turns into a broadcast join on a cluster:
+/// DataFusion's own default for collect-left joins.
+pub(crate) const BROADCAST_BYTES: usize = 1024 * 1024;
+
+/// The most rows of a build side of unknown size Ballista broadcasts on a cluster:
+/// DataFusion's own default for collect-left joins.
+pub(crate) const BROADCAST_ROWS: usize = 128 * 1024;
 
 /// `state` planning its statements onto the cluster at `url`; each statement carries the
 /// settings of `stores` (the session's object stores), so the scheduler and the executors
@@ -76,17 +102,18 @@ pub fn client_state(
     Ok(state.upgrade_for_ballista(endpoint)?)
 }
 
-/// Runs a plan of a session from [`client_state`] to completion. The plan is Ballista's
-/// `DistributedQueryExec` (the statement, sent to the scheduler), or a plan of the
-/// session's own catalog that runs here. A plan that would run part of a statement here,
-/// around the part on the cluster (a Delta write), is refused, and so is an unreachable
-/// scheduler, before anything runs; a scheduler lost while it ran is named as such. The
-/// statement carries the session's object-store settings.
+/// Runs a plan of a session from [`client_state`] to completion, and returns its batches
+/// and what each stage of its job did on the cluster (empty for a plan that ran here).
+/// The plan is Ballista's `DistributedQueryExec` (the statement, sent to the scheduler),
+/// or a plan of the session's own catalog that runs here. A plan that would run part of
+/// a statement here, around the part on the cluster (a Delta write), is refused, and so
+/// is an unreachable scheduler, before anything runs; a scheduler lost while it ran is
+/// named as such. The statement carries the session's object-store settings.
 pub async fn collect(
     url: &ClusterUrl,
     plan: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
-) -> datafusion::error::Result<Vec<RecordBatch>> {
+) -> datafusion::error::Result<(Vec<RecordBatch>, Vec<StageMetrics>)> {
     let distributed = |node: &Arc<dyn ExecutionPlan>| {
         node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
             .is_some()
@@ -104,8 +131,8 @@ pub async fn collect(
         .into());
     }
     check_reachable(url).await?;
-    match datafusion::physical_plan::collect(plan, ship(context)).await {
-        Ok(batches) => Ok(batches),
+    match datafusion::physical_plan::collect(Arc::clone(&plan), ship(context)).await {
+        Ok(batches) => Ok((batches, stage_metrics(url, &plan).await)),
         // A failure because the scheduler went away says so in one line, rather than
         // as the transport error of the client's next status request.
         Err(err) => match check_reachable(url).await {
@@ -117,6 +144,24 @@ pub async fn collect(
             _ => Err(err),
         },
     }
+}
+
+/// What each stage of the job of `plan` (a `DistributedQueryExec` that ran) did; none
+/// when the plan ran here, or when the scheduler cannot tell (that is logged: the
+/// statement itself succeeded).
+async fn stage_metrics(url: &ClusterUrl, plan: &Arc<dyn ExecutionPlan>) -> Vec<StageMetrics> {
+    let Some(job) = plan
+        .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+        .and_then(|exec| exec.job_id())
+    else {
+        return Vec::new();
+    };
+    job_stage_metrics(&url.scheduler_endpoint(), job.as_str())
+        .await
+        .unwrap_or_else(|reason| {
+            log::warn!("no stage metrics for job {job} from {url}: {reason}");
+            Vec::new()
+        })
 }
 
 /// Fails within seconds, saying why, when the scheduler at `url` does not answer.

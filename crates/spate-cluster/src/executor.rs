@@ -11,7 +11,8 @@
 //! 2. Wait for the scheduler: ask it for a job's status every two seconds until it answers,
 //!    reporting why it does not; Ctrl-C or SIGTERM stops the wait.
 //! 3. Run Ballista's executor process until Ctrl-C or SIGTERM: it then tells the scheduler
-//!    it is terminating, lets its running tasks finish, and returns.
+//!    it is terminating, lets its running tasks finish, and returns. Its tasks report
+//!    which executor ran them, when, and what they wrote ([`crate::task_figures`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::error::BallistaError;
 use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
 use ballista_executor::ArrowFlightServerProvider;
+use ballista_executor::execution_engine::DefaultExecutionEngine;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_executor::flight_service::BallistaFlightService;
 use ballista_executor::shutdown::Shutdown;
@@ -35,6 +37,7 @@ use crate::error::{ClusterError, Result};
 use crate::physical_codec::SpatePhysicalCodec;
 use crate::server_runtime::{RegisterSettings, ServerRuntime};
 use crate::signals::shutdown_signal;
+use crate::task_figures::TaskFiguresEngine;
 
 /// How long to wait between attempts to reach the scheduler.
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
@@ -169,8 +172,13 @@ fn process_config(
         defaults.grpc_max_decoding_message_size as usize,
     );
     let runtime = ServerRuntime::new(options.register_settings);
+    let executor_id = options.id.clone().unwrap_or(defaults.executor_id.clone());
+    // Ballista's engine without its shuffle client pool (its type is private to Ballista):
+    // each shuffle fetch opens its own connection.
+    let engine =
+        TaskFiguresEngine::new(Arc::new(DefaultExecutionEngine::new()), executor_id.clone());
     ExecutorProcessConfig {
-        executor_id: options.id.clone().unwrap_or(defaults.executor_id.clone()),
+        executor_id,
         bind_host: flight.ip().to_string(),
         port: flight.port(),
         // Pull-based executors serve no gRPC of their own.
@@ -189,6 +197,7 @@ fn process_config(
         // by those settings, see `ServerRuntime`).
         session_runtime_cache_capacity: 0,
         override_physical_codec: Some(Arc::new(SpatePhysicalCodec::default())),
+        override_execution_engine: Some(Arc::new(engine)),
         override_arrow_flight_service: Some(flight_service(listener, max_encoding, max_decoding)),
         ..defaults
     }

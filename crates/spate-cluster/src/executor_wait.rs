@@ -5,10 +5,14 @@
 //! scheduler no executor ever joined waits for one forever. This watchdog runs in the
 //! scheduler: once a second it counts the live executors; while there are none, it
 //! notes since when each running job has been without one, and fails those that waited
-//! [`FaultSettings::executor_wait`](crate::FaultSettings) with a message saying so. The
-//! job's status turns to failed at once (the client polling it sees the message); the
-//! job is then cancelled, which clears it from the scheduler's active jobs, five seconds
-//! later, so that the client reads the message rather than Ballista's "Cancelled".
+//! [`FaultSettings::executor_wait`](crate::FaultSettings) with a message saying so.
+//!
+//! Failing a job takes two steps, because the public parts of Ballista's scheduler offer
+//! no "fail this job" event: the job's execution graph is failed with the message and
+//! saved to the scheduler's job state, which tells the client waiting on the job (its
+//! status stream gets the failed status, with the message); five seconds later the job
+//! is cancelled, which clears it from the scheduler's active jobs (its status then reads
+//! "Cancelled" to anyone who asks again, but the client has its answer by then).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use ballista_core::JobId;
 use ballista_core::serde::protobuf::job_status;
+use ballista_scheduler::cluster::JobState;
 use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
@@ -26,10 +31,11 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long a failed job stays in the active jobs before it is cancelled.
 const CLEAR_AFTER: Duration = Duration::from_secs(5);
 
-/// Runs until the process ends; see the module doc. `hint` tells how to start an
-/// executor for this scheduler.
+/// Runs until the process ends; see the module doc. `job_state` is the scheduler's job state;
+/// `hint` tells how to start an executor for this scheduler.
 pub(crate) async fn fail_jobs_without_executors(
     server: SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
+    job_state: Arc<dyn JobState>,
     wait: Duration,
     executor_timeout: Duration,
     hint: String,
@@ -55,12 +61,14 @@ pub(crate) async fn fail_jobs_without_executors(
                 continue;
             }
             let message = format!(
-                "no executor was there to run it: none joined the cluster within {} s \
-                 ({hint})",
+                "no executor registered with the scheduler within {} s ({hint})",
                 wait.as_secs()
             );
             log::warn!("failing job {job_id}: {message}");
             graph.abort_running(message);
+            if let Err(e) = job_state.save_job(job_id, &graph).await {
+                log::warn!("cannot tell the client of job {job_id} that it failed: {e}");
+            }
             drop(graph);
             let server = server.clone();
             let job_id = job_id.clone();

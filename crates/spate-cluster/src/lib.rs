@@ -4,7 +4,9 @@
 //! - [`client_state`] turns a session into a client of a cluster: its statements are
 //!   checked ([`support`](crate::support)), then planned by Ballista's query planner into a
 //!   `DistributedQueryExec` that submits them to the scheduler and streams back the
-//!   results. [`check_reachable`] tells fast whether a scheduler answers at a URL.
+//!   results; [`collect`] runs such a plan and reads back what each stage of its job did
+//!   (its executors, rows, bytes, time). [`check_reachable`] tells fast whether a
+//!   scheduler answers at a URL.
 //! - [`Scheduler`] and [`run_executor`] embed Ballista's scheduler and executor in this
 //!   process (`spate cluster scheduler`, `spate cluster executor`), with free ports when
 //!   asked for port 0, spate's object stores, and pull-based scheduling.
@@ -15,8 +17,9 @@
 //!   binary (`spate cluster up`) and stops them all; with a [`ScalingPolicy`] it starts and
 //!   stops executors by the load, through an [`ExecutorProvider`] ([`LocalProcesses`]).
 //!
-//! It depends on DataFusion, Ballista, `spate-connectors` and `spate-delta` (to name Delta
-//! tables in errors), never on the `spate` library.
+//! It depends on DataFusion, Ballista, `spate-connectors`, `spate-delta` (to name Delta
+//! tables in errors) and `spate-executor` (its stage figures), never on the `spate`
+//! library.
 
 // Tests may be long; functions outside them may not (clippy.toml: 100 lines).
 #![cfg_attr(test, allow(clippy::too_many_lines))]
@@ -32,6 +35,7 @@ mod error;
 mod executor;
 mod executor_provider;
 mod executor_wait;
+mod job_metrics;
 mod local_cluster;
 mod logical_codec;
 mod physical_codec;
@@ -39,9 +43,11 @@ mod scheduler;
 mod scheduler_planner;
 mod server_runtime;
 mod shipped_csv_sink;
+mod shipped_grace_join;
 mod shipped_stores;
 mod signals;
 mod support;
+mod task_figures;
 
 pub use autoscaler::ScalingPolicy;
 pub use client::{check_reachable, client_config, client_state, collect};

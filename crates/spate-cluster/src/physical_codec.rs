@@ -3,7 +3,8 @@
 //! writes is a [`SpateNode`] naming which of them it holds, so the scheduler and the
 //! executors must both use it (they do: both are the `spate` binary).
 //!
-//! The nodes spate adds: CSV sinks ([`crate::shipped_csv_sink`]).
+//! The nodes spate adds: CSV sinks ([`crate::shipped_csv_sink`]), grace hash joins
+//! ([`crate::shipped_grace_join`]).
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 
 use crate::shipped_csv_sink;
+use crate::shipped_grace_join::{self, GraceJoinNode};
 
 /// One encoded node: exactly one field is set.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -26,6 +28,9 @@ struct SpateNode {
     /// A CSV sink.
     #[prost(bytes = "vec", optional, tag = "2")]
     csv_sink: Option<Vec<u8>>,
+    /// A grace hash join.
+    #[prost(message, optional, tag = "10")]
+    grace_join: Option<GraceJoinNode>,
 }
 
 /// The physical codec of spate's scheduler and executors; see the module doc.
@@ -44,6 +49,9 @@ impl PhysicalExtensionCodec for SpatePhysicalCodec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let node = SpateNode::decode(buf)
             .map_err(|e| DataFusionError::Internal(format!("bad plan node from spate: {e}")))?;
+        if node.grace_join.is_some() {
+            return shipped_grace_join::decode(inputs, ctx);
+        }
         match (node.ballista, node.csv_sink, inputs) {
             (Some(ballista), None, _) => {
                 self.ballista.try_decode(&ballista, inputs, ctx, converter)
@@ -64,21 +72,30 @@ impl PhysicalExtensionCodec for SpatePhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(grace_join) = shipped_grace_join::encode(&node) {
+            let wrapped = SpateNode {
+                grace_join: Some(grace_join),
+                ..SpateNode::default()
+            };
+            return wrapped
+                .encode(buf)
+                .map_err(|e| DataFusionError::Internal(format!("cannot encode a plan node: {e}")));
+        }
         let sink = match node.downcast_ref::<DataSinkExec>() {
             Some(exec) => shipped_csv_sink::encode(exec, self, converter)?,
             None => None,
         };
         let wrapped = match sink {
             Some(sink) => SpateNode {
-                ballista: None,
                 csv_sink: Some(sink),
+                ..SpateNode::default()
             },
             None => {
                 let mut inner = Vec::new();
                 self.ballista.try_encode(node, &mut inner, converter)?;
                 SpateNode {
                     ballista: Some(inner),
-                    csv_sink: None,
+                    ..SpateNode::default()
                 }
             }
         };

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ballista_core::config::TaskSchedulingPolicy;
-use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::cluster::{BallistaCluster, JobState};
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
 use ballista_scheduler::scheduler_server::SchedulerServer;
@@ -51,6 +51,7 @@ pub struct Scheduler {
     address: SocketAddr,
     url: ClusterUrl,
     server: SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
+    jobs: Arc<dyn JobState>,
     faults: FaultSettings,
 }
 
@@ -87,6 +88,7 @@ impl Scheduler {
         let cluster = BallistaCluster::new_from_config(&config)
             .await
             .map_err(server_error)?;
+        let jobs = cluster.job_state();
         let server = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config)
             .await
             .map_err(server_error)?;
@@ -96,6 +98,7 @@ impl Scheduler {
             address: local,
             url: format!("df://{host}:{}", local.port()).parse()?,
             server,
+            jobs,
             faults,
         })
     }
@@ -124,6 +127,7 @@ impl Scheduler {
         );
         let watchdog = tokio::spawn(fail_jobs_without_executors(
             self.server.clone(),
+            self.jobs,
             self.faults.executor_wait,
             self.faults.executor_timeout,
             hint,

@@ -1,5 +1,6 @@
 //! [`SchedulerQueryPlanner`]: the scheduler's physical planner: DataFusion's, then spate's
-//! changes that let the plan travel to executors intact ([`ship_csv_sinks`]). It is the
+//! changes that let the plan travel to executors intact ([`ship_csv_sinks`]) and its hash
+//! joins run within the executors' memory ([`grace_joins`]). It is the
 //! session's query planner rather than a physical optimizer rule because Ballista's
 //! adaptive planner replaces the session's optimizer rules with its own, but keeps its
 //! query planner.
@@ -14,6 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 
 use crate::shipped_csv_sink::ship_csv_sinks;
+use crate::shipped_grace_join::grace_joins;
 
 /// See the module doc.
 #[derive(Default)]
@@ -35,6 +37,6 @@ impl QueryPlanner for SchedulerQueryPlanner {
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let physical = self.planner.create_physical_plan(plan, session).await?;
-        ship_csv_sinks(physical)
+        grace_joins(ship_csv_sinks(physical)?)
     }
 }

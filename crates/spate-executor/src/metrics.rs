@@ -67,6 +67,15 @@ pub struct StageMetrics {
     pub stage_reruns: u64,
     /// Per task, in the order they finished.
     pub task_metrics: Vec<TaskMetrics>,
+    /// Bytes its scans read from files (reported on a cluster).
+    pub input_bytes: u64,
+    /// Bytes of the shuffle files its tasks wrote (on a cluster, where every stage's
+    /// output is written to files).
+    pub shuffle_file_bytes: u64,
+    /// The executors that ran its tasks, each with the number of tasks it ran, by name
+    /// (on a cluster; empty under spate's own executor, where every task runs in this
+    /// process).
+    pub executors: Vec<(String, u64)>,
 }
 
 /// Figures of one task.
@@ -210,58 +219,188 @@ impl QueryMetrics {
 }
 
 impl fmt::Display for QueryMetrics {
+    /// A table, one row per stage. The columns are those of spate's own executor, or,
+    /// when the stages ran on a cluster (they name executors), those a cluster reports.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>10} {:>10} {:>10} {:>12}",
-            "stage",
-            "tasks",
-            "scan split",
-            "read parts",
-            "skew",
-            "retried",
-            "recomp",
-            "rerun",
-            "rows out",
-            "shuffle mem",
-            "shuffle spill",
-            "op spill",
-            "files",
-            "splits",
-            "bcast",
-            "time",
-            "task time",
-            "cpu time",
-            "task peak"
-        )?;
-        for s in &self.stages {
-            writeln!(
-                f,
-                "{:>5} {:>6} {:>10} {:>10} {:>5} {:>7} {:>6} {:>6} {:>12} {:>14} {:>14} {:>14} {:>6} {:>6} {:>5} {:>9.3}s {:>9.3}s {:>9.3}s {:>12}",
-                s.stage,
-                s.tasks,
-                s.scan_splits,
-                s.reads.as_ref().map_or("-".to_string(), |r| format!(
-                    "{}->{}",
-                    r.partitions_before, r.tasks_after
-                )),
-                s.reads.as_ref().map_or(0, |r| r.skewed_partitions),
-                s.failed_attempts,
-                s.recomputed_tasks,
-                s.stage_reruns,
-                s.output_rows,
-                s.shuffle_memory_bytes,
-                s.spilled_bytes,
-                s.operator_spilled_bytes,
-                s.spill_files + s.operator_spill_files,
-                s.join_splits,
-                s.broadcast_joins,
-                s.elapsed.as_secs_f64(),
-                s.task_time.as_secs_f64(),
-                s.cpu_time.as_secs_f64(),
-                s.peak_memory_bytes
-            )?;
+        let columns = if self.stages.iter().any(|s| !s.executors.is_empty()) {
+            CLUSTER_COLUMNS
+        } else {
+            LOCAL_COLUMNS
+        };
+        let header: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{:>width$}", c.header, width = c.width))
+            .collect();
+        writeln!(f, "{}", header.join(" ").trim_end())?;
+        for stage in &self.stages {
+            let row: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{:>width$}", (c.value)(stage), width = c.width))
+                .collect();
+            writeln!(f, "{}", row.join(" ").trim_end())?;
         }
         Ok(())
     }
 }
+
+/// One column of the stage table: its header, its width (right-aligned), and what it
+/// shows of a stage.
+struct Column {
+    header: &'static str,
+    width: usize,
+    value: fn(&StageMetrics) -> String,
+}
+
+/// Seconds, to the millisecond, with an `s`.
+fn seconds(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+const STAGE: Column = Column {
+    header: "stage",
+    width: 5,
+    value: |s| s.stage.to_string(),
+};
+const TASKS: Column = Column {
+    header: "tasks",
+    width: 6,
+    value: |s| s.tasks.to_string(),
+};
+const ROWS_OUT: Column = Column {
+    header: "rows out",
+    width: 12,
+    value: |s| s.output_rows.to_string(),
+};
+const OP_SPILL: Column = Column {
+    header: "op spill",
+    width: 14,
+    value: |s| s.operator_spilled_bytes.to_string(),
+};
+const SPLITS: Column = Column {
+    header: "splits",
+    width: 6,
+    value: |s| s.join_splits.to_string(),
+};
+const TIME: Column = Column {
+    header: "time",
+    width: 10,
+    value: |s| seconds(s.elapsed),
+};
+const TASK_TIME: Column = Column {
+    header: "task time",
+    width: 10,
+    value: |s| seconds(s.task_time),
+};
+
+/// The stage table of spate's own executor.
+const LOCAL_COLUMNS: &[Column] = &[
+    STAGE,
+    TASKS,
+    Column {
+        header: "scan split",
+        width: 10,
+        value: |s| s.scan_splits.to_string(),
+    },
+    Column {
+        header: "read parts",
+        width: 10,
+        value: |s| {
+            s.reads.as_ref().map_or("-".to_string(), |r| {
+                format!("{}->{}", r.partitions_before, r.tasks_after)
+            })
+        },
+    },
+    Column {
+        header: "skew",
+        width: 5,
+        value: |s| {
+            s.reads
+                .as_ref()
+                .map_or(0, |r| r.skewed_partitions)
+                .to_string()
+        },
+    },
+    Column {
+        header: "retried",
+        width: 7,
+        value: |s| s.failed_attempts.to_string(),
+    },
+    Column {
+        header: "recomp",
+        width: 6,
+        value: |s| s.recomputed_tasks.to_string(),
+    },
+    Column {
+        header: "rerun",
+        width: 6,
+        value: |s| s.stage_reruns.to_string(),
+    },
+    ROWS_OUT,
+    Column {
+        header: "shuffle mem",
+        width: 14,
+        value: |s| s.shuffle_memory_bytes.to_string(),
+    },
+    Column {
+        header: "shuffle spill",
+        width: 14,
+        value: |s| s.spilled_bytes.to_string(),
+    },
+    OP_SPILL,
+    Column {
+        header: "files",
+        width: 6,
+        value: |s| (s.spill_files + s.operator_spill_files).to_string(),
+    },
+    SPLITS,
+    Column {
+        header: "bcast",
+        width: 5,
+        value: |s| s.broadcast_joins.to_string(),
+    },
+    TIME,
+    TASK_TIME,
+    Column {
+        header: "cpu time",
+        width: 10,
+        value: |s| seconds(s.cpu_time),
+    },
+    Column {
+        header: "task peak",
+        width: 12,
+        value: |s| s.peak_memory_bytes.to_string(),
+    },
+];
+
+/// The stage table of a cluster: what Ballista's scheduler and spate's executors report.
+const CLUSTER_COLUMNS: &[Column] = &[
+    STAGE,
+    TASKS,
+    ROWS_OUT,
+    Column {
+        header: "bytes read",
+        width: 14,
+        value: |s| s.input_bytes.to_string(),
+    },
+    Column {
+        header: "shuffle bytes",
+        width: 14,
+        value: |s| s.shuffle_file_bytes.to_string(),
+    },
+    OP_SPILL,
+    SPLITS,
+    TIME,
+    TASK_TIME,
+    Column {
+        header: "executors (tasks)",
+        width: 0,
+        value: |s| {
+            let ran: Vec<String> = s
+                .executors
+                .iter()
+                .map(|(id, tasks)| format!("{id} ({tasks})"))
+                .collect();
+            format!("  {}", ran.join(", "))
+        },
+    },
+];

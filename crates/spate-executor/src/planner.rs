@@ -210,14 +210,10 @@ pub fn plan_stages(
                     node.replace_children(vec![reader], options)?,
                 ));
             }
-            if let Some(budget) = sizing.join_build_budget
-                && GraceHashJoinExec::can_wrap(&node)
-            {
-                return Ok(Transformed::yes(Arc::new(GraceHashJoinExec::try_new(
-                    node, budget,
-                )?)));
+            match sizing.join_build_budget {
+                Some(budget) => GraceHashJoinExec::wrap(node, budget),
+                None => Ok(Transformed::no(node)),
             }
-            Ok(Transformed::no(node))
         })?
         .data;
     let id = StageId(stages.len());

@@ -65,6 +65,13 @@ pub struct Sizing {
 }
 
 impl Sizing {
+    /// The build-side bytes a hash join task may hold before it joins in pieces, when
+    /// `tasks` tasks share a pool of `limit` bytes: a quarter of a task's share (the rest
+    /// is for the probe side's batches, the join's output and the other operators).
+    pub fn join_build_budget_of(limit: usize, tasks: usize) -> usize {
+        (limit / (4 * tasks.max(1))).max(1)
+    }
+
     /// The sizes for running `plan` with `config` under a pool of `limit`.
     pub fn new(config: &ExecutorConfig, plan: &Arc<dyn ExecutionPlan>, limit: MemoryLimit) -> Self {
         let threads = config.threads.max(1);
@@ -80,7 +87,7 @@ impl Sizing {
         Sizing {
             shuffle_partitions,
             shuffle_memory_cap: limit.map_or(usize::MAX, |l| l / 5 * 2),
-            join_build_budget: limit.map(|l| (l / (4 * threads)).max(1)),
+            join_build_budget: limit.map(|l| Self::join_build_budget_of(l, threads)),
             broadcast_threshold: config.adaptive.then(|| {
                 config
                     .broadcast_threshold

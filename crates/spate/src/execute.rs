@@ -38,7 +38,8 @@ pub struct ExecutionMetrics {
     pub spilled_bytes: u64,
     /// Spill files operators wrote.
     pub spill_files: u64,
-    /// Per stage, when spate's executor ran the plan (empty under DataFusion's).
+    /// Per stage, when spate's executor or a cluster ran the plan (empty under
+    /// DataFusion's).
     pub stages: Vec<StageMetrics>,
     /// Requests and bytes per remote object store during the statement (stores it did not
     /// touch are left out). Filled by [`crate::Session::execute_statement`].
@@ -94,9 +95,7 @@ pub(crate) async fn collect_with_metrics(
             .await
             .map(|batches| (batches, Vec::new())),
         ExecutorKind::Cluster => match &session.options().cluster {
-            Some(url) => spate_cluster::collect(url, Arc::clone(&plan), task_ctx)
-                .await
-                .map(|batches| (batches, Vec::new())),
+            Some(url) => spate_cluster::collect(url, Arc::clone(&plan), task_ctx).await,
             None => Err(datafusion::error::DataFusionError::Plan(
                 "a cluster session has no cluster URL".into(),
             )),

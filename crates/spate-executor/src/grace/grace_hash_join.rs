@@ -32,15 +32,17 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{PhysicalExpr, PhysicalExprRef};
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::metrics::{
     Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -105,6 +107,46 @@ impl GraceHashJoinExec {
             *join.partition_mode() == PartitionMode::Partitioned && !join.null_aware
         })
     }
+
+    /// A grace hash join over `join`, the new child of one, after a rewrite of the plan
+    /// below it. Join selection (DataFusion's, or Ballista's on each stage of a cluster,
+    /// with the real sizes of its inputs) may have swapped the join's inputs (the swapped
+    /// join comes under a projection that restores the column order) or made it a
+    /// collect-left join (its build side is small): the grace join then wraps the swapped
+    /// join, under that projection, or steps aside for the collect-left one.
+    fn rewrap(join: Arc<dyn ExecutionPlan>, budget: usize) -> Result<Arc<dyn ExecutionPlan>> {
+        if Self::can_wrap(&join) {
+            return Ok(Arc::new(Self::try_new(join, budget)?));
+        }
+        if let Some(hash_join) = join.downcast_ref::<HashJoinExec>()
+            && *hash_join.partition_mode() != PartitionMode::Partitioned
+        {
+            return Ok(join);
+        }
+        if join.downcast_ref::<ProjectionExec>().is_some()
+            && let [input] = join.children().as_slice()
+            && Self::can_wrap(input)
+        {
+            let wrapped: Arc<dyn ExecutionPlan> =
+                Arc::new(Self::try_new(Arc::clone(input), budget)?);
+            let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+            return join.replace_children(vec![wrapped], options);
+        }
+        Self::try_new(join, budget).map(|grace| Arc::new(grace) as Arc<dyn ExecutionPlan>)
+    }
+
+    /// `node` wrapped in a grace hash join of `budget` when it is a join one can run in
+    /// pieces ([`Self::can_wrap`]), otherwise as it is: the rewrite that spate's planner,
+    /// and a cluster's scheduler, apply to every node of a plan.
+    pub fn wrap(
+        node: Arc<dyn ExecutionPlan>,
+        budget: usize,
+    ) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+        if !Self::can_wrap(&node) {
+            return Ok(Transformed::no(node));
+        }
+        Ok(Transformed::yes(Arc::new(Self::try_new(node, budget)?)))
+    }
 }
 
 impl DisplayAs for GraceHashJoinExec {
@@ -138,7 +180,7 @@ impl ExecutionPlan for GraceHashJoinExec {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match (children.pop(), children.is_empty()) {
-            (Some(join), true) => Ok(Arc::new(GraceHashJoinExec::try_new(join, self.budget)?)),
+            (Some(join), true) => Self::rewrap(join, self.budget),
             _ => Err(DataFusionError::Internal(
                 "GraceHashJoinExec has exactly one child".into(),
             )),

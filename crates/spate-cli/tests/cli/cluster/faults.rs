@@ -24,6 +24,7 @@ fn an_executor_killed_in_the_middle_of_tpch_q18_and_q21_changes_no_rows() {
             &ClusterSpec {
                 executors: 2,
                 threads: "1",
+                memory_limit: "512MiB",
                 scheduler_args: &[],
                 executor_env: TASK_LOG,
             },
@@ -81,6 +82,7 @@ fn a_lost_scheduler_fails_the_running_statement_with_one_line() {
         &ClusterSpec {
             executors: 1,
             threads: "1",
+            memory_limit: "512MiB",
             scheduler_args: &[],
             executor_env: TASK_LOG,
         },
@@ -125,8 +127,8 @@ fn a_lost_scheduler_fails_the_running_statement_with_one_line() {
     assert!(!dir.path().join("out/result.parquet").exists());
 }
 
-/// A scheduler no executor joined fails a job after `--executor-wait` (and the few seconds
-/// it takes to clear it), not later.
+/// A scheduler no executor joined fails a job after `--executor-wait`, not later, and the
+/// client says so in one line (not Ballista's "Cancelled").
 #[test]
 fn a_job_without_executors_fails_after_the_executor_wait() {
     let dir = tempfile::tempdir().unwrap();
@@ -152,11 +154,21 @@ fn a_job_without_executors_fails_after_the_executor_wait() {
         &url,
     ]));
     let waited = started.elapsed();
-    // The job fails, in one line; the client reads Ballista's "Cancelled" rather than the
-    // watchdog's message for now (docs/cluster.md, Faults).
-    assert_error(&result, 1, "failed");
+    // The job fails, in one line saying why and how to start an executor.
+    assert_error(
+        &result,
+        1,
+        "no executor registered with the scheduler within 2 s",
+    );
     assert!(
-        waited >= Duration::from_secs(2) && waited < Duration::from_secs(20),
+        result
+            .2
+            .contains("spate cluster executor --scheduler 127.0.0.1:"),
+        "{}",
+        result.2
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
         "{waited:?}"
     );
 }

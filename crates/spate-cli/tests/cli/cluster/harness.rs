@@ -184,7 +184,8 @@ pub fn gone(pid: u32) -> bool {
     }
 }
 
-/// A scheduler and executors, each a process of its own, on free ports of 127.0.0.1.
+/// A scheduler and executors, each a process of its own, on free ports of 127.0.0.1; the
+/// executors' ids are `executor-0`, `executor-1`, ...
 pub struct TestCluster {
     pub url: String,
     pub scheduler: Process,
@@ -195,6 +196,8 @@ pub struct TestCluster {
 pub struct ClusterSpec<'a> {
     pub executors: usize,
     pub threads: &'a str,
+    /// `--memory-limit` of each executor.
+    pub memory_limit: &'a str,
     /// More flags of the scheduler.
     pub scheduler_args: &'a [&'a str],
     /// Environment of the executors (`RUST_LOG`).
@@ -209,6 +212,7 @@ impl TestCluster {
             &ClusterSpec {
                 executors,
                 threads,
+                memory_limit: "512MiB",
                 scheduler_args: &[],
                 executor_env: &[],
             },
@@ -232,6 +236,7 @@ impl TestCluster {
             .map(|n| {
                 // In the test's directory, so that killed executors leave nothing behind.
                 let work = dir.join(format!("executor-{n}"));
+                let id = format!("executor-{n}");
                 let mut executor = start_spate(
                     dir,
                     &[
@@ -244,9 +249,11 @@ impl TestCluster {
                         "--threads",
                         spec.threads,
                         "--memory-limit",
-                        "512MiB",
+                        spec.memory_limit,
                         "--work-dir",
                         work.to_str().unwrap(),
+                        "--id",
+                        &id,
                     ],
                     spec.executor_env,
                 );
