@@ -30,6 +30,7 @@ mod catalog;
 mod config;
 mod copy_delta;
 mod dataframe;
+mod dialect;
 mod error;
 mod execute;
 pub mod io;
@@ -40,6 +41,7 @@ mod reader;
 pub mod script;
 mod session;
 mod session_builder;
+mod spark_settings;
 mod statement;
 mod system;
 mod writer;
@@ -50,6 +52,7 @@ pub use config::{
     ENV_TASK_RETRIES, ExecutorKind, SessionOptions, SpateConfig,
 };
 pub use dataframe::{DataFrame, GroupedData, JoinType};
+pub use dialect::SqlDialect;
 pub use error::{Result, SpateError};
 pub use execute::ExecutionMetrics;
 pub use merge::{MergeBuilder, MergeOutcome};

@@ -192,7 +192,7 @@ impl Session {
             other => at(other),
         })?;
         let state = self.inner.ctx.state();
-        let dialect = state.config().options().sql_parser.dialect;
+        let dialect = crate::dialect::parser_dialect(state.config().options());
         let parsed = state
             .sql_to_statement(&sql, &dialect)
             .map_err(|e| at(syntax_error(e, stmt.line)))?;
