@@ -319,8 +319,8 @@ pub struct QueryOptions {
     /// Which executor runs queries: spate (default) or datafusion. Sets spate.executor.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
-    /// The SQL dialect of the statements: datafusion (default) or spark (Spark SQL:
-    /// its parser, its functions, `SET spark.*` accepted). Sets spate.dialect.
+    /// The SQL dialect of the statements: datafusion (default) or spark (Spark SQL's
+    /// parser, temporary views, Spark's function names). Sets spate.dialect.
     #[arg(long, value_name = "spark|datafusion", env = "SPATE_DIALECT")]
     pub dialect: Option<String>,
     /// Run the statements on the cluster whose scheduler listens at URL

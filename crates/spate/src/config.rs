@@ -71,8 +71,8 @@ extensions_options! {
         /// the same seed, plan and data give the same faults.
         pub inject_seed: u64, default = 0
         /// The SQL dialect statements are written in: `datafusion` or `spark` (Spark SQL's
-        /// parser; a session built with it also has the Spark functions of
-        /// `datafusion-spark` and accepts `SET spark.*` keys). See `docs/spark-sql.md`.
+        /// parser, `CREATE TEMPORARY VIEW`; a session built with it also knows Spark's
+        /// names of functions such as `array`). See `docs/spark-sql.md`.
         pub dialect: SqlDialect, default = SqlDialect::DataFusion
     }
 }

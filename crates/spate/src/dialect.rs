@@ -4,17 +4,20 @@
 //! The dialect decides how statements are parsed: under `spark`, with sqlparser's Spark SQL
 //! dialect (backquoted identifiers, lambdas `x -> x + 1`, `FILTER (WHERE ...)` on
 //! aggregates, `SELECT * EXCEPT`, struct literals); under `datafusion`, with whatever
-//! `datafusion.sql_parser.dialect` names (Generic by default). A session built in the Spark
-//! dialect also has the Spark functions of the `datafusion-spark` crate, which take
-//! precedence over DataFusion's functions of the same name, and accepts `SET spark.*`
-//! keys ([`crate::spark_settings`]). `SET spate.dialect = 'spark'` in a script switches
-//! the parser from the next statement on; the functions come with a session built in the
-//! dialect (`--dialect spark`, `spate.toml`, or `SessionBuilder::dialect`).
+//! `datafusion.sql_parser.dialect` names (Generic by default). Parsed Spark statements are
+//! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`). A session
+//! built in the Spark dialect also knows Spark's names for DataFusion's functions
+//! ([`register_spark_aliases`]: `array`). Every session accepts `SET spark.*` keys
+//! ([`crate::spark_settings`]). `SET spate.dialect = 'spark'` in a script switches the
+//! parser from the next statement on; the function names come with a session built in
+//! the dialect (`--dialect spark`, `spate.toml`, or `SessionBuilder::dialect`).
 
 use std::str::FromStr;
 
 use datafusion::common::config_field;
 use datafusion::config::{ConfigOptions, Dialect};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 
 use crate::config::SpateConfig;
 use crate::error::SpateError;
@@ -68,6 +71,38 @@ pub(crate) fn parser_dialect(options: &ConfigOptions) -> Dialect {
         SqlDialect::Spark => Dialect::Spark,
         SqlDialect::DataFusion => options.sql_parser.dialect,
     }
+}
+
+/// A parsed statement adapted to what DataFusion plans, under the Spark dialect: Spark's
+/// session-scoped `CREATE [OR REPLACE] TEMPORARY VIEW` becomes a view of the session
+/// (DataFusion's views already live only as long as the session).
+pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatement {
+    if SpateConfig::of(options).dialect != SqlDialect::Spark {
+        return statement;
+    }
+    match statement {
+        DfStatement::Statement(mut inner) => {
+            if let SqlStatement::CreateView(view) = inner.as_mut() {
+                view.temporary = false;
+            }
+            DfStatement::Statement(inner)
+        }
+        other => other,
+    }
+}
+
+/// Spark's names for DataFusion's functions that have another name there
+/// (`array(1, 2)` is DataFusion's `make_array`), registered in a Spark session.
+pub(crate) fn register_spark_aliases(
+    state: &mut datafusion::execution::SessionState,
+) -> datafusion::error::Result<()> {
+    use datafusion::execution::FunctionRegistry;
+    for (spark, datafusion) in [("array", "make_array")] {
+        let udf = state.udf(datafusion)?;
+        let aliased = udf.as_ref().clone().with_aliases([spark]);
+        state.register_udf(std::sync::Arc::new(aliased))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -209,8 +209,8 @@ impl SessionBuilder {
     }
 
     /// The SQL dialect statements are written in (`spate.dialect`; DataFusion's by
-    /// default). In the Spark dialect the session parses Spark SQL, has the Spark
-    /// functions of `datafusion-spark` and accepts `SET spark.*` keys.
+    /// default). In the Spark dialect the session parses Spark SQL and knows Spark's
+    /// names of functions such as `array` (see `docs/spark-sql.md`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
@@ -313,12 +313,15 @@ impl SessionBuilder {
         let bigquery = Arc::new(spate_bigquery::BigQueryRegistry::new(
             options.storage.clone(),
         ));
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
             .with_table_factories(table_factories(&stores, &bigquery))
             .build();
+        if self.config.dialect == crate::SqlDialect::Spark {
+            crate::dialect::register_spark_aliases(&mut state)?;
+        }
         let state = match &options.cluster {
             Some(url) => spate_cluster::client_state(state, url)?,
             None => state,

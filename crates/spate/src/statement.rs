@@ -196,6 +196,7 @@ impl Session {
         let parsed = state
             .sql_to_statement(&sql, &dialect)
             .map_err(|e| at(syntax_error(e, stmt.line)))?;
+        let parsed = crate::dialect::adapt(parsed, state.config().options());
         Ok(PreparedStatement {
             origin: origin.to_string(),
             line: stmt.line,
