@@ -13,6 +13,7 @@
 //! tpch skewed-scan --out /data/skewed-scan --rows 1000000 --iterations 3
 //! tpch cymbal --data /data/cymbal50m --out /tmp/cymbal-runs --transactions 50000000
 //! tpch remote-io --endpoint http://127.0.0.1:5599 --rows 2000000
+//! tpch spark-sql --markdown spark-sql.md --baseline benches/spark-sql-baseline.json
 //! ```
 
 // The 100-line rule (clippy::too_many_lines) covers the library crates (`crates/*/src`);
@@ -33,6 +34,7 @@ mod report;
 mod runner;
 mod skew;
 mod skewed_scan;
+mod spark_sql;
 mod worker;
 
 use std::path::PathBuf;
@@ -88,6 +90,12 @@ enum Command {
     /// Bytes fetched by a selective query and full-scan throughput on an S3-compatible
     /// store (moto, MinIO), against the store's own bulk download.
     RemoteIo(remote_io::RemoteIoOptions),
+    /// Apache Spark's SQL conformance suite (SQLQueryTestSuite's golden files, 3.5 and
+    /// 4.0) through spate: queries passed and failed by cause, per file and in total.
+    SparkSql(spark_sql::SparkSqlOptions),
+    /// One input file of `spark-sql` (started by `spark-sql`, not by hand).
+    #[command(hide = true)]
+    SparkSqlFile(spark_sql::file_run::FileOptions),
 }
 
 /// Runs `job` on a runtime of `threads` worker threads (default: all cores), telling it
@@ -118,6 +126,8 @@ fn main() -> ExitCode {
         Command::SkewedScan(options) => skewed_scan::run(&options),
         Command::Cymbal(options) => cymbal::run(&options),
         Command::RemoteIo(options) => remote_io::run(&options),
+        Command::SparkSql(options) => spark_sql::run(&options),
+        Command::SparkSqlFile(options) => spark_sql::file_run::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -212,3 +212,30 @@ fn all_22_queries_match_datafusion_with_failing_tasks_and_corrupt_shuffle_blocks
         "some coupled stage ran again:\n{report}"
     );
 }
+
+/// Spark's own SQL suite (the golden files of SQLQueryTestSuite, `../shared/spark-sql-tests`
+/// beside the repository or `$SPATE_SPARK_SQL_TESTS`) in the Spark dialect: no file of
+/// the 199 core files of Spark 3.5 passes fewer queries than
+/// `benches/spark-sql-baseline.json` records. When files pass
+/// more, the run prints the command that records the new counts.
+#[test]
+fn spark_sql_suite_passes_no_fewer_queries_than_the_baseline() {
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("spark-sql-baseline.json");
+    let markdown = tempfile::NamedTempFile::new().unwrap();
+    let (ok, report) = tpch(&[
+        "spark-sql",
+        "--suite",
+        "3.5",
+        "--group",
+        "core",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--markdown",
+        markdown.path().to_str().unwrap(),
+    ]);
+    assert!(ok, "{report}");
+    // The run really compared queries: the totals name the 3.5 core files.
+    assert!(report.contains("| 3.5 core | 199 |"), "{report}");
+    let tables = std::fs::read_to_string(markdown.path()).unwrap();
+    assert!(tables.contains("| 3.5 group-by.sql |"), "{tables}");
+}

@@ -319,6 +319,10 @@ pub struct QueryOptions {
     /// Which executor runs queries: spate (default) or datafusion. Sets spate.executor.
     #[arg(long, value_name = "NAME", env = "SPATE_EXECUTOR")]
     pub executor: Option<String>,
+    /// The SQL dialect of the statements: datafusion (default) or spark (Spark SQL's
+    /// parser, temporary views, Spark's function names). Sets spate.dialect.
+    #[arg(long, value_name = "spark|datafusion", env = "SPATE_DIALECT")]
+    pub dialect: Option<String>,
     /// Run the statements on the cluster whose scheduler listens at URL
     /// (df://HOST:PORT; see `spate cluster`). Tables are resolved here; the cluster
     /// reads and writes the files at the same paths. --threads sets the partitions of the
@@ -369,6 +373,7 @@ impl QueryOptions {
             ),
             ("--inject-seed", "spate.inject_seed", &self.inject_seed),
             ("--executor", "spate.executor", &executor),
+            ("--dialect", "spate.dialect", &self.dialect),
         ]
         .into_iter()
         .filter_map(|(flag, key, value)| value.clone().map(|v| (flag, key, v)))

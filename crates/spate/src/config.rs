@@ -21,7 +21,9 @@ use datafusion::config::{ConfigExtension, ExtensionOptions};
 use spate_connectors::object_stores::StoreConfig;
 use spate_executor::{FaultInjection, Fraction};
 
+use crate::dialect::SqlDialect;
 use crate::error::SpateError;
+use crate::spark_settings::SparkSettings;
 
 pub use spate_connectors::ByteSize;
 
@@ -68,6 +70,10 @@ extensions_options! {
         /// Fault injection, for testing: the seed that picks which attempts and blocks;
         /// the same seed, plan and data give the same faults.
         pub inject_seed: u64, default = 0
+        /// The SQL dialect statements are written in: `datafusion` or `spark` (Spark SQL's
+        /// parser, `CREATE TEMPORARY VIEW`; a session built with it also knows Spark's
+        /// names of functions such as `array`). See `docs/spark-sql.md`.
+        pub dialect: SqlDialect, default = SqlDialect::DataFusion
     }
 }
 
@@ -158,12 +164,19 @@ impl SpateConfig {
     /// defaults of a fresh extension, not of a built session).
     /// The settings held in a session's DataFusion options (the defaults when the
     /// extension is not registered).
+    /// A Spark script's `SET spark.sql.shuffle.partitions` stands for
+    /// `spate.shuffle_partitions` when that is not set.
     pub(crate) fn of(options: &datafusion::config::ConfigOptions) -> SpateConfig {
-        options
+        let mut config: SpateConfig = options
             .extensions
             .get::<SpateExtension>()
             .map(|e| e.0.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if config.shuffle_partitions.is_none() {
+            config.shuffle_partitions =
+                SparkSettings::of(options).and_then(SparkSettings::shuffle_partitions);
+        }
+        config
     }
 
     pub fn documented() -> Vec<datafusion::config::ConfigEntry> {

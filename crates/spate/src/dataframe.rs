@@ -507,7 +507,16 @@ impl DataFrame {
         DataFrameWriter::new(self)
     }
 
-    pub(crate) fn logical_plan(&self) -> &datafusion::logical_expr::LogicalPlan {
+    /// The logical plan this DataFrame runs (DataFusion's), to inspect without running it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// # let session = spate::Session::new()?;
+    /// let df = session.sql("select 1 as x order by x").await?;
+    /// assert!(matches!(df.logical_plan(), spate::datafusion::logical_expr::LogicalPlan::Sort(_)));
+    /// # Ok(()) }
+    /// ```
+    pub fn logical_plan(&self) -> &datafusion::logical_expr::LogicalPlan {
         self.inner.logical_plan()
     }
 }

@@ -32,6 +32,7 @@ mod bigquery;
 mod catalog;
 mod config;
 mod dataframe;
+mod dialect;
 mod error;
 mod execute;
 pub mod io;
@@ -43,6 +44,7 @@ pub mod script;
 mod session;
 mod session_builder;
 mod sink;
+mod spark_settings;
 mod statement;
 mod system;
 mod writer;
@@ -53,6 +55,7 @@ pub use config::{
     ENV_TASK_RETRIES, ExecutorKind, SessionOptions, SpateConfig, register_settings,
 };
 pub use dataframe::{DataFrame, GroupedData, JoinType};
+pub use dialect::SqlDialect;
 pub use error::{Result, SpateError};
 pub use execute::ExecutionMetrics;
 pub use merge::{MergeBuilder, MergeOutcome};

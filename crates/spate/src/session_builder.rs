@@ -34,6 +34,7 @@ use crate::error::{Result, SpateError};
 use crate::memory::PeakMemoryPool;
 use crate::progress::Progress;
 use crate::session::{Session, SessionInner};
+use crate::spark_settings::SparkSettings;
 
 /// The default catalog and schema names, as in DataFusion.
 pub(crate) const CATALOG: &str = "datafusion";
@@ -207,6 +208,24 @@ impl SessionBuilder {
         self
     }
 
+    /// The SQL dialect statements are written in (`spate.dialect`; DataFusion's by
+    /// default). In the Spark dialect the session parses Spark SQL and knows Spark's
+    /// names of functions such as `array` (see `docs/spark-sql.md`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let s = spate::Session::builder().dialect(spate::SqlDialect::Spark).build()?;
+    /// assert_eq!(s.config().dialect, spate::SqlDialect::Spark);
+    /// s.sql("SET spark.sql.shuffle.partitions = 16").await?;
+    /// let df = s.sql("SELECT `x` FROM VALUES (1), (2) AS t(`x`)").await?;
+    /// assert_eq!(df.count().await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn dialect(mut self, dialect: crate::SqlDialect) -> Self {
+        self.config.dialect = dialect;
+        self
+    }
+
     /// Runs statements on the cluster whose scheduler listens at `url` (`df://HOST:PORT`,
     /// see `spate cluster`) instead of in this process. Tables are resolved here, as
     /// always; the scheduler and executors read their files at the same paths, so they
@@ -303,6 +322,9 @@ impl SessionBuilder {
         for sink in crate::sink::formats(&bigquery) {
             state.register_file_format(sink, true)?;
         }
+        if self.config.dialect == crate::SqlDialect::Spark {
+            crate::dialect::register_spark_aliases(&mut state)?;
+        }
         let state = match &options.cluster {
             Some(url) => spate_cluster::client_state(state, url, Arc::clone(&stores))?,
             None => state,
@@ -371,7 +393,8 @@ impl SessionBuilder {
                 .with_target_partitions(options.threads)
                 .with_information_schema(true)
                 .with_default_catalog_and_schema(CATALOG, SCHEMA)
-                .with_option_extension(SpateExtension(self.config.clone())),
+                .with_option_extension(SpateExtension(self.config.clone()))
+                .with_option_extension(SparkSettings::default()),
         )?;
         // Each sort keeps a merge buffer out of the pool; DataFusion's fixed 10 MiB makes
         // every sort fail under small limits, so it is sized from the limit (users may

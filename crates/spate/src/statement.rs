@@ -216,10 +216,11 @@ impl Session {
             other => at(other),
         })?;
         let state = self.inner.ctx.state();
-        let dialect = state.config().options().sql_parser.dialect;
-        let mut parsed = state
+        let dialect = crate::dialect::parser_dialect(state.config().options());
+        let parsed = state
             .sql_to_statement(&sql, &dialect)
             .map_err(|e| at(syntax_error(e, stmt.line)))?;
+        let mut parsed = crate::dialect::adapt(parsed, state.config().options());
         force_sink_format(&mut parsed);
         Ok(PreparedStatement {
             origin: origin.to_string(),

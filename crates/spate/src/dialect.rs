@@ -1,0 +1,122 @@
+//! SQL dialects: DataFusion's own, or Spark SQL's ([`SqlDialect`], the setting
+//! `spate.dialect`).
+//!
+//! The dialect decides how statements are parsed: under `spark`, with sqlparser's Spark SQL
+//! dialect (backquoted identifiers, lambdas `x -> x + 1`, `FILTER (WHERE ...)` on
+//! aggregates, `SELECT * EXCEPT`, struct literals); under `datafusion`, with whatever
+//! `datafusion.sql_parser.dialect` names (Generic by default). Parsed Spark statements are
+//! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`). A session
+//! built in the Spark dialect also knows Spark's names for DataFusion's functions
+//! ([`register_spark_aliases`]: `array`). Every session accepts `SET spark.*` keys
+//! ([`crate::spark_settings`]). `SET spate.dialect = 'spark'` in a script switches the
+//! parser from the next statement on; the function names come with a session built in
+//! the dialect (`--dialect spark`, `spate.toml`, or `SessionBuilder::dialect`).
+
+use std::str::FromStr;
+
+use datafusion::common::config_field;
+use datafusion::config::{ConfigOptions, Dialect};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+
+use crate::config::SpateConfig;
+use crate::error::SpateError;
+
+/// The SQL dialect statements are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqlDialect {
+    /// DataFusion's SQL, parsed with `datafusion.sql_parser.dialect`.
+    #[default]
+    DataFusion,
+    /// Spark SQL.
+    Spark,
+}
+
+impl FromStr for SqlDialect {
+    type Err = SpateError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "datafusion" => Ok(SqlDialect::DataFusion),
+            "spark" => Ok(SqlDialect::Spark),
+            _ => Err(SpateError::InvalidOption {
+                option: "dialect".into(),
+                value: text.to_string(),
+                reason: "expected spark or datafusion".into(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for SqlDialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SqlDialect::DataFusion => "datafusion",
+            SqlDialect::Spark => "spark",
+        })
+    }
+}
+
+// The dialect is a setting: `spate.dialect = spark`.
+config_field!(SqlDialect, value => value.parse::<SqlDialect>()
+    .map_err(|e| datafusion::error::DataFusionError::Configuration(match e {
+        SpateError::InvalidOption { reason, .. } => reason,
+        other => other.to_string(),
+    }))?);
+
+/// The parser dialect for a session's options: Spark SQL's under `spate.dialect = spark`,
+/// else DataFusion's setting.
+pub(crate) fn parser_dialect(options: &ConfigOptions) -> Dialect {
+    match SpateConfig::of(options).dialect {
+        SqlDialect::Spark => Dialect::Spark,
+        SqlDialect::DataFusion => options.sql_parser.dialect,
+    }
+}
+
+/// A parsed statement adapted to what DataFusion plans, under the Spark dialect: Spark's
+/// session-scoped `CREATE [OR REPLACE] TEMPORARY VIEW` becomes a view of the session
+/// (DataFusion's views already live only as long as the session).
+pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatement {
+    if SpateConfig::of(options).dialect != SqlDialect::Spark {
+        return statement;
+    }
+    match statement {
+        DfStatement::Statement(mut inner) => {
+            if let SqlStatement::CreateView(view) = inner.as_mut() {
+                view.temporary = false;
+            }
+            DfStatement::Statement(inner)
+        }
+        other => other,
+    }
+}
+
+/// Spark's names for DataFusion's functions that have another name there
+/// (`array(1, 2)` is DataFusion's `make_array`), registered in a Spark session.
+pub(crate) fn register_spark_aliases(
+    state: &mut datafusion::execution::SessionState,
+) -> datafusion::error::Result<()> {
+    use datafusion::execution::FunctionRegistry;
+    for (spark, datafusion) in [("array", "make_array")] {
+        let udf = state.udf(datafusion)?;
+        let aliased = udf.as_ref().clone().with_aliases([spark]);
+        state.register_udf(std::sync::Arc::new(aliased))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dialects() {
+        assert_eq!("Spark".parse::<SqlDialect>().ok(), Some(SqlDialect::Spark));
+        assert_eq!(
+            "datafusion".parse::<SqlDialect>().ok(),
+            Some(SqlDialect::DataFusion)
+        );
+        assert!("hive".parse::<SqlDialect>().is_err());
+        assert_eq!(SqlDialect::Spark.to_string(), "spark");
+    }
+}
