@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 
 use super::stage_ops::{decide_broadcasts, put_empty_output, transition};
-use crate::adaptive::adapt_reads;
+use crate::adaptive::{adapt_reads, add_runtime_filters};
 use crate::lineage::TaskId;
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
@@ -41,6 +42,9 @@ pub(crate) struct RunOptions {
     pub partition_target: Option<usize>,
     /// Failed tasks are retried at most this many times.
     pub retries: usize,
+    /// With the session's options, a join's build keys filter its probe side once its
+    /// build stage is done ([`crate::adaptive`]); `None`: never.
+    pub runtime_filters: Option<Arc<ConfigOptions>>,
 }
 
 /// One attempt of one task.
@@ -482,6 +486,19 @@ impl QueryRun {
                 (stage, &self.store),
                 (threshold, self.options.threads),
             )?;
+        }
+        if let Some(config) = &self.options.runtime_filters {
+            let runs = &self.stages;
+            let rewritten = add_runtime_filters(
+                &mut self.graph.stages,
+                |id| runs[id.0].state == StageState::Waiting,
+                stage,
+                &self.store,
+                config,
+            )?;
+            for id in rewritten {
+                self.stages[id.0].metrics.runtime_filters += 1;
+            }
         }
         self.release_ready()
     }
