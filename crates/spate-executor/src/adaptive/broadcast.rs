@@ -141,7 +141,7 @@ pub(crate) fn switch_to_broadcast(
 }
 
 /// The join inside `node` if it is a grace hash join, else `node`.
-pub(super) fn unwrap_grace(node: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
+fn unwrap_grace(node: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
     node.downcast_ref::<GraceHashJoinExec>()
         .map_or(node, GraceHashJoinExec::join)
 }

@@ -50,7 +50,6 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 
-use super::broadcast::unwrap_grace;
 use super::{is_executable, keeps_order};
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId};
@@ -58,7 +57,7 @@ use crate::stage::{Stage, StageId};
 /// The largest build output (in memory) a runtime filter is computed from.
 pub const MAX_BUILD_BYTES: u64 = 64 << 20;
 /// The most build rows whose distinct keys are listed.
-pub const MAX_LIST_ROWS: usize = 1 << 20;
+pub const MAX_LIST_ROWS: usize = 1 << 18;
 /// The most distinct keys listed in an `IN` filter.
 pub const MAX_LIST_VALUES: usize = 4096;
 
@@ -99,13 +98,13 @@ pub(crate) fn add_runtime_filters(
 /// may be filtered by the build keys (see the module doc).
 fn filterable_joins(stage: &Stage, built: StageId) -> Result<Vec<Arc<dyn ExecutionPlan>>> {
     let mut joins = Vec::new();
+    // A join under a grace join is visited as the grace join's child.
     stage.body().apply(|node| {
-        let join = unwrap_grace(node);
-        if let Some(hash_join) = join.downcast_ref::<HashJoinExec>()
+        if let Some(hash_join) = node.downcast_ref::<HashJoinExec>()
             && build_stage(hash_join.left()) == Some(built)
             && drops_unmatched_probe_rows(hash_join)
         {
-            joins.push(Arc::clone(join));
+            joins.push(Arc::clone(node));
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
@@ -275,8 +274,7 @@ fn place(
         stage.set_body(body);
         return Ok(Some(probe_stage));
     }
-    // The probe side runs in the join's stage (a broadcast join); a partitioned join
-    // under a grace join reads shuffles on both sides and is handled above.
+    // The probe side runs in the join's stage (a broadcast join).
     let new_join = hash_join
         .builder()
         .with_new_children(vec![

@@ -42,9 +42,9 @@ pub(crate) struct RunOptions {
     pub partition_target: Option<usize>,
     /// Failed tasks are retried at most this many times.
     pub retries: usize,
-    /// With the session's options, a join's build keys filter its probe side once its
-    /// build stage is done ([`crate::adaptive`]); `None`: never.
-    pub runtime_filters: Option<Arc<ConfigOptions>>,
+    /// A join's build keys filter its probe side once its build stage is done
+    /// ([`crate::adaptive`]).
+    pub runtime_filters: bool,
 }
 
 /// One attempt of one task.
@@ -156,6 +156,9 @@ pub(crate) struct QueryRun {
     result: Vec<(usize, Vec<RecordBatch>)>,
     /// Stages in the order they became runnable.
     order: Vec<usize>,
+    /// The session's options, which pushing runtime filters into scans reads; `None`:
+    /// no runtime filters.
+    session_options: Option<Arc<ConfigOptions>>,
     /// The latest time an event carried, from the query's start.
     now: Duration,
 }
@@ -197,10 +200,19 @@ impl QueryRun {
             rebalancer: Rebalancer::default(),
             result: Vec::new(),
             order: Vec::new(),
+            session_options: None,
             now: Duration::ZERO,
         };
         run.release_ready()?;
         Ok(run)
+    }
+
+    /// Gives the session's options, which runtime filters need to be pushed into scans;
+    /// without them (or with [`RunOptions::runtime_filters`] off) there are none.
+    pub fn set_session_options(&mut self, options: &Arc<ConfigOptions>) {
+        if self.options.runtime_filters {
+            self.session_options = Some(Arc::clone(options));
+        }
     }
 
     /// The state of `stage`.
@@ -487,7 +499,7 @@ impl QueryRun {
                 (threshold, self.options.threads),
             )?;
         }
-        if let Some(config) = &self.options.runtime_filters {
+        if let Some(config) = &self.session_options {
             let runs = &self.stages;
             let rewritten = add_runtime_filters(
                 &mut self.graph.stages,
