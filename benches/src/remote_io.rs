@@ -171,13 +171,12 @@ async fn run_async(options: &RemoteIoOptions, threads: usize) -> Result<(), Stri
     let low = options.rows / 2;
     let high = low + options.rows / 200;
     let selective = format!("SELECT sum(k), count(c3) FROM wide WHERE k >= {low} AND k < {high}");
-    // Late materialization is spate's default; off, the scan decodes whole pages.
     for (label, settings) in [
-        (
-            "pushdown_filters off",
-            vec![("datafusion.execution.parquet.pushdown_filters", "false")],
-        ),
         ("defaults", vec![]),
+        (
+            "pushdown_filters",
+            vec![("datafusion.execution.parquet.pushdown_filters", "true")],
+        ),
     ] {
         let Measured { seconds, io, .. } =
             measure(options, threads, &settings, None, &table, &selective).await?;

@@ -39,18 +39,10 @@ pub struct Executor {
 /// reads depends on what its siblings did, and a retried or recomputed task (on a fresh
 /// copy of the plan) would read every file again; without it, task `i` reads its own
 /// files, every time.
-///
-/// Parquet scans evaluate their filters while decoding (late materialization,
-/// `datafusion.execution.parquet.pushdown_filters`), cheapest and most selective filter
-/// first (`reorder_filters`): the filter columns are decoded first and only the matching
-/// rows of the others. A session may turn either off with its `datafusion.*` settings;
-/// `docs/benchmarks.md` has the A/B run that made them spate's defaults.
 pub fn configure_session(config: &mut SessionConfig) {
     let options = config.options_mut();
     options.optimizer.enable_join_dynamic_filter_pushdown = false;
     options.execution.enable_file_stream_work_stealing = false;
-    options.execution.parquet.pushdown_filters = true;
-    options.execution.parquet.reorder_filters = true;
 }
 
 impl Executor {

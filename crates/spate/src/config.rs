@@ -56,8 +56,8 @@ extensions_options! {
         pub broadcast_threshold: Option<ByteSize>, default = None
         /// When the stage that builds a hash join's input is done, filter the join's
         /// probe side by the build keys' range (and the keys themselves, when few)
-        /// before it is scanned and shuffled (spate's executor).
-        pub runtime_filters: bool, default = true
+        /// before it is scanned and shuffled (spate's executor). Off until measured.
+        pub runtime_filters: bool, default = false
         /// How many times spate's executor retries a failed task before the query fails
         /// (0: never). Errors no retry can fix (SQL, types, arithmetic, a missing path)
         /// fail at once.
