@@ -109,7 +109,10 @@ impl StageMetrics {
         let decisions = [
             (self.scan_splits, "tasks split off running scans"),
             (self.broadcast_joins, "joins switched to broadcast"),
-            (self.runtime_filters, "runtime filters from finished build sides"),
+            (
+                self.runtime_filters,
+                "runtime filters from finished build sides",
+            ),
             (self.join_splits, "join partitions split to fit memory"),
             (self.failed_attempts, "failed attempts retried"),
             (self.recomputed_tasks, "map tasks recomputed"),

@@ -116,7 +116,9 @@ fn build_stage(build: &Arc<dyn ExecutionPlan>) -> Option<StageId> {
     let build = build
         .downcast_ref::<CoalescePartitionsExec>()
         .map_or(build, CoalescePartitionsExec::input);
-    build.downcast_ref::<ShuffleReaderExec>().map(ShuffleReaderExec::stage)
+    build
+        .downcast_ref::<ShuffleReaderExec>()
+        .map(ShuffleReaderExec::stage)
 }
 
 /// Whether a probe row matching no build row never reaches `join`'s output.
@@ -161,9 +163,9 @@ fn probe_predicate(
         };
         conjuncts.extend(keys.conjuncts(probe_key, &probe_schema)?);
     }
-    Ok(conjuncts.into_iter().reduce(|a, b| {
-        Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>
-    }))
+    Ok(conjuncts
+        .into_iter()
+        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>))
 }
 
 /// Key types whose order and equality a range and a list test exactly.

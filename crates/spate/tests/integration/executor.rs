@@ -379,9 +379,7 @@ async fn a_finished_build_side_filters_the_probe_scan() {
             "select count(*), sum(s.w) from ({small}) s where not exists \
              (select 1 from fact f where f.k = s.k + 1 and f.v % 2 = 0)"
         ),
-        format!(
-            "select count(*), count(f.k) from ({small}) s left join fact f on f.k = s.k + 7"
-        ),
+        format!("select count(*), count(f.k) from ({small}) s left join fact f on f.k = s.k + 7"),
     ];
     for sql in &queries {
         let mut expected = None;
@@ -414,7 +412,10 @@ async fn a_finished_build_side_filters_the_probe_scan() {
                 assert!(most_rows < Some(10_000), "{context}: {metrics:?}");
             } else {
                 assert_eq!(filters, 0, "{context}");
-                assert!(most_rows >= Some(FACT_ROWS as u64), "{context}: {metrics:?}");
+                assert!(
+                    most_rows >= Some(FACT_ROWS as u64),
+                    "{context}: {metrics:?}"
+                );
             }
         }
     }
