@@ -24,8 +24,8 @@ const SETUP: &str = "benches/setup.sh";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Engine {
-    /// spate's or DataFusion's executor, or spate on a cluster (`spate`, `datafusion`,
-    /// `spate-faults`, `cluster`).
+    /// spate's or DataFusion's executor, or spate on a cluster (`spate`, `spate-b`,
+    /// `datafusion`, `spate-faults`, `cluster`).
     DataFusionPlanned,
     /// A peer under Python: `duckdb` or `polars`.
     Peer,
@@ -47,13 +47,13 @@ impl Contender {
             .filter(|n| !n.is_empty())
             .map(|name| {
                 let engine = match name {
-                    "spate" | "datafusion" | "spate-faults" | "cluster" => {
+                    "spate" | "spate-b" | "datafusion" | "spate-faults" | "cluster" => {
                         Engine::DataFusionPlanned
                     }
                     "duckdb" | "polars" => Engine::Peer,
                     other => {
                         return Err(format!(
-                            "unknown executor '{other}': expected spate, datafusion, \
+                            "unknown executor '{other}': expected spate, spate-b, datafusion, \
                              spate-faults, cluster, duckdb or polars"
                         ));
                     }
@@ -161,6 +161,11 @@ impl Contender {
                 }
                 if let Some(adaptive) = options.adaptive {
                     command.args(["--adaptive", if adaptive { "on" } else { "off" }]);
+                }
+                if self.name == "spate-b" {
+                    for setting in &options.config_b {
+                        command.args(["--config", setting]);
+                    }
                 }
                 command
             }

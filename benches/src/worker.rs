@@ -16,9 +16,12 @@ use crate::protocol::{Reply, Request};
 /// Options of `tpch worker` (set by `tpch run`, not by hand).
 #[derive(Debug, clap::Args)]
 pub struct WorkerOptions {
-    /// `spate`, `datafusion`, `spate-faults` or `cluster`.
+    /// `spate`, `spate-b`, `datafusion`, `spate-faults` or `cluster`.
     #[arg(long)]
     pub executor: String,
+    /// Settings (`KEY=VALUE`) of the session, from `tpch run --config-b` for `spate-b`.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
     /// The cluster of the `cluster` executor (`df://HOST:PORT`).
     #[arg(long)]
     pub cluster: Option<String>,
@@ -87,6 +90,7 @@ fn session(options: &WorkerOptions, threads: usize) -> Result<Session, String> {
         .fault_injection_from_env();
     let faults = match options.executor.as_str() {
         "spate-faults" => true,
+        "spate-b" => false,
         "cluster" => {
             let url = options
                 .cluster
@@ -105,6 +109,12 @@ fn session(options: &WorkerOptions, threads: usize) -> Result<Session, String> {
         builder = builder
             .config("spate.inject_task_failures", &options.inject_task_failures)
             .config("spate.inject_seed", "1");
+    }
+    for setting in &options.config {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("--config-b '{setting}': expected KEY=VALUE"))?;
+        builder = builder.config(key.trim(), value.trim());
     }
     if let Some(n) = options.shuffle_partitions {
         builder = builder.shuffle_partitions(n);

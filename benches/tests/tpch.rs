@@ -239,3 +239,47 @@ fn spark_sql_suite_passes_no_fewer_queries_than_the_baseline() {
     let tables = std::fs::read_to_string(markdown.path()).unwrap();
     assert!(tables.contains("| 3.5 group-by.sql |"), "{tables}");
 }
+
+/// The levers that are off by default (runtime filters across stages, late
+/// materialization in Parquet scans), on under `spate-b`: every query returns DataFusion's
+/// rows, with the plan's partitions and with 3 under a 24 MiB pool.
+#[test]
+fn all_22_queries_match_datafusion_with_runtime_filters_and_late_materialization() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sf001");
+    generate(&data);
+    for (partitions, memory) in [("2", "1GiB"), ("3", "24MiB")] {
+        let (ok, report) = tpch(&[
+            "run",
+            "--data",
+            data.to_str().unwrap(),
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            "2",
+            "--shuffle-partitions",
+            partitions,
+            "--memory-limit",
+            memory,
+            "--executors",
+            "spate-b,datafusion",
+            "--config-b",
+            "spate.runtime_filters=true",
+            "--config-b",
+            "datafusion.execution.parquet.pushdown_filters=true",
+            "--config-b",
+            "datafusion.execution.parquet.reorder_filters=true",
+        ]);
+        assert!(ok, "{partitions} partitions, {memory}: {report}");
+        let compared = report
+            .lines()
+            .filter(|l| l.starts_with("| q") && l.ends_with("| yes |"))
+            .count();
+        assert_eq!(
+            compared, 22,
+            "{partitions} partitions, {memory}: every query compared equal:\n{report}"
+        );
+    }
+}

@@ -15,6 +15,10 @@ pub struct ExecutorConfig {
     /// Build-side bytes up to which adaptive execution turns a partitioned join into a
     /// broadcast join; `None` picks it from the memory limit (see [`crate::sizing`]).
     pub broadcast_threshold: Option<usize>,
+    /// When a join's build stage is done, filter its probe side's scan by the build keys
+    /// (see [`crate::adaptive`]). Off by default until an A/B run of the release build
+    /// shows it helps (`docs/benchmarks.md`).
+    pub runtime_filters: bool,
     /// How many times a failed task is retried, each time as a fresh attempt, before the
     /// query fails: a task runs at most `task_retries + 1` times. Errors no retry can fix
     /// fail the query at once (see [`crate::retry`]). Default: 3.
@@ -33,6 +37,7 @@ impl Default for ExecutorConfig {
             shuffle_partitions: None,
             adaptive: true,
             broadcast_threshold: None,
+            runtime_filters: false,
             task_retries: DEFAULT_TASK_RETRIES,
             faults: None,
         }

@@ -93,6 +93,7 @@ impl Executor {
             broadcast_threshold: sizing.broadcast_threshold,
             partition_target: sizing.partition_target,
             retries: self.config.task_retries,
+            runtime_filters: self.config.runtime_filters,
         };
         run_graph(graph, &store, &task_ctx, options, faults).await
     }

@@ -34,6 +34,8 @@ pub struct StageMetrics {
     /// Partitioned joins switched to broadcast joins when their build side turned out
     /// small (their probe stage was absorbed into this one).
     pub broadcast_joins: u64,
+    /// Filters by the build keys of a finished join input put on the probe side it runs.
+    pub runtime_filters: u64,
     /// How adaptive reads re-planned its tasks from its inputs' real sizes (partitions
     /// coalesced, skewed join partitions sliced, empty partitions skipped); `None` when
     /// it read its input partitions as planned.
@@ -116,6 +118,10 @@ impl StageMetrics {
         let decisions = [
             (self.scan_splits, "tasks split off running scans"),
             (self.broadcast_joins, "joins switched to broadcast"),
+            (
+                self.runtime_filters,
+                "runtime filters from finished build sides",
+            ),
             (self.join_splits, "join partitions split to fit memory"),
             (self.failed_attempts, "failed attempts retried"),
             (self.recomputed_tasks, "map tasks recomputed"),

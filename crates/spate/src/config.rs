@@ -56,6 +56,10 @@ extensions_options! {
         /// partitioned join into a broadcast join. Default: an eighth of the memory
         /// limit, at most 64 MiB.
         pub broadcast_threshold: Option<ByteSize>, default = None
+        /// When the stage that builds a hash join's input is done, filter the join's
+        /// probe side by the build keys' range (and the keys themselves, when few)
+        /// before it is scanned and shuffled (spate's executor). Off until measured.
+        pub runtime_filters: bool, default = false
         /// How many times spate's executor retries a failed task before the query fails
         /// (0: never). Errors no retry can fix (SQL, types, arithmetic, a missing path)
         /// fail at once.
@@ -155,6 +159,7 @@ impl SpateConfig {
             shuffle_partitions: self.shuffle_partitions.map(|n| n.max(1)),
             adaptive: self.adaptive,
             broadcast_threshold: bytes(self.broadcast_threshold),
+            runtime_filters: self.runtime_filters,
             task_retries: self.task_retries,
             faults: self.faults(),
         }

@@ -7,12 +7,16 @@
 //!   coalesced toward a target size, skewed join partitions are split, and partitions a
 //!   join can prove empty are skipped.
 //!
-//! Both rewrite a stage's plan only when DataFusion's own checks accept the result
+//! - [`runtime_filter`]: when a join's build stage is done, its keys' range (and the
+//!   keys themselves, when few) filter the join's probe side in its scan.
+//!
+//! All rewrite a stage's plan only when DataFusion's own checks accept the result
 //! ([`is_executable`]), and rebuild the readers downstream when the stage's task count
 //! changed ([`refresh_downstream`]).
 
 mod broadcast;
 mod reads;
+mod runtime_filter;
 
 use std::sync::Arc;
 
@@ -26,6 +30,7 @@ pub use broadcast::BroadcastCandidate;
 pub(crate) use broadcast::{Switch, broadcast_candidates, switch_to_broadcast};
 pub use reads::ReadDecision;
 pub(crate) use reads::adapt_reads;
+pub(crate) use runtime_filter::add_runtime_filters;
 
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageOutputKind};

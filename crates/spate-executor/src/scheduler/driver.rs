@@ -45,6 +45,7 @@ pub(crate) async fn run_graph(
     let clock = Instant::now();
     let pool = Arc::clone(ctx.memory_pool());
     let mut run = QueryRun::new(graph, Arc::clone(store), pool, options)?;
+    run.set_session_options(ctx.session_config().options());
     let mut running = FuturesUnordered::new();
     let mut aborts: HashMap<AttemptId, AbortHandle> = HashMap::new();
     loop {

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 
 use super::stage_ops::{decide_broadcasts, put_empty_output, transition};
-use crate::adaptive::adapt_reads;
+use crate::adaptive::{adapt_reads, add_runtime_filters};
 use crate::lineage::TaskId;
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
 use crate::planner::StageGraph;
@@ -41,6 +42,9 @@ pub(crate) struct RunOptions {
     pub partition_target: Option<usize>,
     /// Failed tasks are retried at most this many times.
     pub retries: usize,
+    /// A join's build keys filter its probe side once its build stage is done
+    /// ([`crate::adaptive`]).
+    pub runtime_filters: bool,
 }
 
 /// One attempt of one task.
@@ -152,6 +156,9 @@ pub(crate) struct QueryRun {
     result: Vec<(usize, Vec<RecordBatch>)>,
     /// Stages in the order they became runnable.
     order: Vec<usize>,
+    /// The session's options, which pushing runtime filters into scans reads; `None`:
+    /// no runtime filters.
+    session_options: Option<Arc<ConfigOptions>>,
     /// The latest time an event carried, from the query's start.
     now: Duration,
 }
@@ -193,10 +200,19 @@ impl QueryRun {
             rebalancer: Rebalancer::default(),
             result: Vec::new(),
             order: Vec::new(),
+            session_options: None,
             now: Duration::ZERO,
         };
         run.release_ready()?;
         Ok(run)
+    }
+
+    /// Gives the session's options, which runtime filters need to be pushed into scans;
+    /// without them (or with [`RunOptions::runtime_filters`] off) there are none.
+    pub fn set_session_options(&mut self, options: &Arc<ConfigOptions>) {
+        if self.options.runtime_filters {
+            self.session_options = Some(Arc::clone(options));
+        }
     }
 
     /// The state of `stage`.
@@ -482,6 +498,19 @@ impl QueryRun {
                 (stage, &self.store),
                 (threshold, self.options.threads),
             )?;
+        }
+        if let Some(config) = &self.session_options {
+            let runs = &self.stages;
+            let rewritten = add_runtime_filters(
+                &mut self.graph.stages,
+                |id| runs[id.0].state == StageState::Waiting,
+                stage,
+                &self.store,
+                config,
+            )?;
+            for id in rewritten {
+                self.stages[id.0].metrics.runtime_filters += 1;
+            }
         }
         self.release_ready()
     }

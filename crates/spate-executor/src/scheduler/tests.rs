@@ -113,6 +113,7 @@ impl Replay {
             broadcast_threshold: None,
             partition_target: None,
             retries,
+            runtime_filters: false,
         };
         Self::of(graph, options, Arc::new(ShuffleStore::default()))
     }
@@ -517,6 +518,7 @@ fn a_small_build_side_switches_its_join_to_a_broadcast_join() {
         broadcast_threshold: sizing.broadcast_threshold,
         partition_target: None,
         retries: 3,
+        runtime_filters: false,
     };
     let mut replay = Replay::of(graph, options, store);
     // The probe stage waits for the build stage.

@@ -480,6 +480,27 @@ impl ShuffleStore {
         })
     }
 
+    /// Every batch of `stage`'s output, copied (cheaply: Arrow arrays are shared) and left
+    /// for its readers; `None` unless the stage is complete, nothing of it spilled and
+    /// nothing was read yet.
+    pub fn held_batches(&self, stage: StageId) -> Option<Vec<RecordBatch>> {
+        let outputs = self.outputs.lock().get(&stage)?.clone();
+        let mut batches = Vec::new();
+        for output in outputs {
+            let output = output?;
+            if output.spill.is_some() {
+                return None;
+            }
+            for slot in output.held.lock().iter() {
+                match slot {
+                    Slot::Held(held) => batches.extend(held.iter().cloned()),
+                    Slot::Lent(_) | Slot::Taken | Slot::Lost => return None,
+                }
+            }
+        }
+        Some(batches)
+    }
+
     /// Frees a stage's outputs once every reader is done with them.
     pub fn release(&self, stage: StageId) {
         self.outputs.lock().remove(&stage);
