@@ -146,8 +146,7 @@ pub(crate) fn read_results(path: &Path) -> Result<Vec<GoldenQuery>, String> {
 /// Parses a `.sql.out` file's text.
 pub(crate) fn parse_results(text: &str) -> Result<Vec<GoldenQuery>, String> {
     let mut queries = Vec::new();
-    let mut blocks = text.split("\n-- !query\n").skip(1).peekable();
-    while let Some(block) = blocks.next() {
+    for block in text.split("\n-- !query\n").skip(1) {
         let (sql, rest) = block
             .split_once("\n-- !query schema\n")
             .ok_or_else(|| format!("query {} has no schema", queries.len() + 1))?;

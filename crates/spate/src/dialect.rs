@@ -91,13 +91,17 @@ pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatem
     }
 }
 
+/// Spark's names for DataFusion's functions that have another name there: (Spark's name,
+/// DataFusion's name).
+const SPARK_ALIASES: &[(&str, &str)] = &[("array", "make_array")];
+
 /// Spark's names for DataFusion's functions that have another name there
 /// (`array(1, 2)` is DataFusion's `make_array`), registered in a Spark session.
 pub(crate) fn register_spark_aliases(
     state: &mut datafusion::execution::SessionState,
 ) -> datafusion::error::Result<()> {
     use datafusion::execution::FunctionRegistry;
-    for (spark, datafusion) in [("array", "make_array")] {
+    for &(spark, datafusion) in SPARK_ALIASES {
         let udf = state.udf(datafusion)?;
         let aliased = udf.as_ref().clone().with_aliases([spark]);
         state.register_udf(std::sync::Arc::new(aliased))?;

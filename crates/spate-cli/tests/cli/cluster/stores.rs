@@ -76,6 +76,7 @@ fn object_stores_reach_the_executors_from_the_client() {
         &ClusterSpec {
             executors: 2,
             threads: "1",
+            memory_limit: "512MiB",
             scheduler_args: &[],
             executor_env: &[(
                 "RUST_LOG",
