@@ -137,21 +137,25 @@ fn explain_shows_delta_writes_without_writing() {
     ]));
     assert_eq!(code, 0, "{stderr}");
     // Each of the three COPYs explains the plan that runs: the commit at the root of its
-    // physical plan, over the writers (the stage graph shows them again).
+    // physical plan, over the writers (the stage graph shows them again). Tables are named
+    // by their absolute location (relative to the directory the command ran in).
+    let warehouse = format!("{}/warehouse/", dir.path().display());
+    let commit = format!("DeltaCommitExec: table={warehouse}");
+    let writer = format!("DeltaWriterExec: table={warehouse}");
     assert_eq!(
-        stdout
-            .matches("physical_plan,\"DeltaCommitExec: table=./warehouse/")
-            .count(),
+        stdout.matches(&format!("physical_plan,\"{commit}")).count(),
         3,
         "{stdout}"
     );
+    for table in ["daily_sales", "invoices", "invoice_lines"] {
+        assert!(
+            stdout.contains(&format!("{commit}{table}, mode=Overwrite")),
+            "{stdout}"
+        );
+    }
     assert_eq!(
-        stdout
-            .matches("DeltaWriterExec: table=./warehouse/")
-            .count(),
-        stdout
-            .matches("DeltaCommitExec: table=./warehouse/")
-            .count(),
+        stdout.matches(&writer).count(),
+        stdout.matches(&commit).count(),
         "{stdout}"
     );
     assert!(!dir.path().join("warehouse").exists());

@@ -5,10 +5,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
-use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -117,40 +115,5 @@ async fn same_rows_as_the_wrapped_join_at_every_budget() -> Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-/// Join selection that swaps the inputs of a wrapped join (as Ballista's does on each
-/// stage of a cluster, from the real sizes) leaves a projection over the swapped join:
-/// the grace join wraps the swapped join under it, and still gives the rows, split.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_join_swapped_under_a_grace_join_stays_a_grace_join() -> Result<()> {
-    let ctx = context().await?;
-    let sql = QUERIES[1];
-    let plan = ctx.sql(sql).await?.create_physical_plan().await?;
-    let expected = sorted_rows(&collect(Arc::clone(&plan), ctx.task_ctx()).await?);
-    let swapped = with_grace(plan, 512)?
-        .transform_up(|node| {
-            let Some(join) = node.downcast_ref::<HashJoinExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            Ok(Transformed::yes(
-                join.swap_inputs(PartitionMode::Partitioned)?,
-            ))
-        })?
-        .data;
-    let mut projected_graces = 0;
-    swapped.apply(|node| {
-        if node.downcast_ref::<ProjectionExec>().is_some()
-            && let [child] = node.children().as_slice()
-        {
-            projected_graces += usize::from(child.downcast_ref::<GraceHashJoinExec>().is_some());
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    assert!(projected_graces > 0, "{sql}");
-    let got = sorted_rows(&collect(Arc::clone(&swapped), ctx.task_ctx()).await?);
-    assert_eq!(got, expected, "{sql}");
-    assert!(grace_splits(&swapped) > 0, "{sql}");
     Ok(())
 }
