@@ -7,7 +7,7 @@
 //!
 //! | cause | what happens |
 //! |---|---|
-//! | a map output it read is lost or corrupt ([`ExecutorError::MapOutputLost`]) | the map task runs again ([`crate::lineage`]), then this task; not counted as its failure |
+//! | a map output it read is lost or corrupt ([`ExecutorError::MapOutputLost`]) | the map task runs again ([`crate::lineage`]), then this task; not counted as its failure. When that map task's stage, or a released stage it reads, has coupled partitions, the whole stage runs again, and so does this task's stage (it counts as a rerun of it) |
 //! | I/O errors (but see below), panics, injected failures, checksum mismatches of its own spill files, a failed join of a spawned task, `ResourcesExhausted`, unknown external errors | retried as a fresh attempt while the task has failed at most `task_retries` times |
 //! | either of the two above, in a task of a stage with coupled partitions ([`has_coupled_partitions`]) after it started | its **whole stage** runs again, on a fresh plan instance, while the stage has run again at most `task_retries` times (see below) |
 //! | planning, SQL, schema and type errors, DataFusion's execution errors (raised by functions and operators on the data they were given: `range(1, 1, 0)`, an array too large), not-implemented, internal errors, arithmetic (overflow, division by zero), casts and parsing, Parquet/CSV/JSON decoding, a path that is not found or not allowed (`NotFound`, `PermissionDenied`), cancellation | the query fails at once |
@@ -35,8 +35,9 @@
 //! the map task to run again ([`INPUT_CHECK`]; it did nothing yet, so it then joins its
 //! siblings' instance). One found after it started (real corruption only) reruns the
 //! stage, whose tasks then find it by that check. A lost map output whose recomputation
-//! would run a coupled stage task by task still fails the query ([`crate::lineage`]);
-//! fault injection never corrupts a coupled stage's output. Since every task of the stage must succeed in the same run, a fraction `f` of failing
+//! would run a coupled stage is recomputed whole, and the stage that found it runs again
+//! ([`Next::RecomputeThenRerun`], [`crate::lineage`]); fault injection never corrupts a
+//! coupled stage's own output. Since every task of the stage must succeed in the same run, a fraction `f` of failing
 //! attempts lets a run of `n` tasks succeed with probability `(1 - f)^n` only: large
 //! coupled stages under heavy failure rates may exhaust their reruns.
 
@@ -55,7 +56,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::joins::{HashJoinExec, NestedLoopJoinExec, PartitionMode};
 
 use crate::error::ExecutorError;
-use crate::lineage::{Lineage, TaskId};
+use crate::lineage::{Found, Lineage, TaskId, runs_coupled_stage};
 use crate::planner::StageGraph;
 use crate::shuffle::ShuffleStore;
 use crate::stage::StageId;
@@ -170,6 +171,10 @@ pub(crate) enum Next {
     /// Run the failed task's whole stage again (its partitions are coupled); see the
     /// module doc.
     RerunStage,
+    /// Queue these tasks, the first of a whole recomputation of a lost map output's
+    /// stage ([`crate::lineage`]), and run the failed task's whole stage again: some of
+    /// its tasks read outputs that the recomputation replaces.
+    RecomputeThenRerun(Vec<TaskId>),
 }
 
 /// The attempts and failures of every task of a query, the reruns of its coupled
@@ -205,26 +210,31 @@ impl Recovery {
 
     /// An attempt of `task` failed with `err`; `recompute` says whether it was
     /// recomputing a lost map output. Returns what to do next, or the error that fails
-    /// the query.
+    /// the query. A recomputation may give stages fresh plan instances in `graph`.
     pub fn failed(
         &mut self,
         task: TaskId,
         err: DataFusionError,
         recompute: bool,
-        graph: &StageGraph,
+        graph: &mut StageGraph,
         store: &ShuffleStore,
     ) -> Result<Next> {
         let plan = &graph.stages[task.0.0].plan;
         // A task that cannot run again once it started may still wait for a lost input
         // found before it started (see `INPUT_CHECK`).
         let checked = matches!(&err, DataFusionError::Context(c, _) if c == INPUT_CHECK);
-        if has_side_effects(plan) && !checked {
+        let side_effects = has_side_effects(plan);
+        if side_effects && !checked {
             return Err(err);
         }
         let coupled = has_coupled_partitions(plan) && !checked;
+        if coupled && recompute {
+            // A whole recomputation's task: its stage is finished, so it cannot be rerun
+            // the way a running coupled stage is.
+            return Err(err);
+        }
         match classify(&err) {
             Failure::Fatal => Err(err),
-            Failure::Lost { stage, .. } if recompute_is_coupled(graph, store, stage) => Err(err),
             // Its rerun's tasks find the lost output before they start.
             Failure::Lost { .. } | Failure::Retryable if coupled => {
                 self.rerun(task.0, err).map(|()| Next::RerunStage)
@@ -233,11 +243,22 @@ impl Recovery {
                 stage,
                 task: map,
                 attempt,
-            } => self
-                .lineage
-                .lost(task, ((stage, map), attempt), recompute, graph, store)
-                .map(Next::Queue)
-                .map_err(|e| DataFusionError::Context(e.to_string(), Box::new(err))),
+            } => {
+                // Its siblings may have written already: it cannot run again whole.
+                if side_effects && runs_coupled_stage(graph, store, stage) {
+                    return Err(err);
+                }
+                let found =
+                    self.lineage
+                        .lost(task, ((stage, map), attempt), recompute, graph, store);
+                match found {
+                    Ok(Found::Queue(tasks)) => Ok(Next::Queue(tasks)),
+                    Ok(Found::Whole(tasks)) => self
+                        .rerun(task.0, err)
+                        .map(|()| Next::RecomputeThenRerun(tasks)),
+                    Err(e) => Err(DataFusionError::Context(e.to_string(), Box::new(err))),
+                }
+            }
             Failure::Retryable => {
                 let failures = self.failures.entry(task).or_insert(0);
                 *failures += 1;
@@ -286,7 +307,11 @@ impl Recovery {
     }
 
     /// A task recomputing a lost map output finished; returns the tasks to queue now.
-    pub fn recomputed(&mut self, graph: &StageGraph, store: &ShuffleStore) -> Vec<TaskId> {
+    pub fn recomputed(
+        &mut self,
+        graph: &mut StageGraph,
+        store: &ShuffleStore,
+    ) -> Result<Vec<TaskId>> {
         self.lineage.finished(graph, store)
     }
 }
@@ -333,26 +358,6 @@ pub(crate) fn has_coupled_partitions(plan: &Arc<dyn ExecutionPlan>) -> bool {
         })
     });
     coupled
-}
-
-/// Whether recomputing a map task of `stage` would run coupled partitions
-/// ([`has_coupled_partitions`]) alone: `stage` itself or a released stage upstream that
-/// would run again. Such a lost output fails the query.
-fn recompute_is_coupled(graph: &StageGraph, store: &ShuffleStore, stage: StageId) -> bool {
-    let mut walk = vec![stage];
-    while let Some(s) = walk.pop() {
-        if has_coupled_partitions(&graph.stages[s.0].plan) {
-            return true;
-        }
-        walk.extend(
-            graph.stages[s.0]
-                .inputs
-                .iter()
-                .copied()
-                .filter(|i| !store.has_stage(*i)),
-        );
-    }
-    false
 }
 
 /// Whether `err` is out of memory or a full disk, which the caller explains itself.
@@ -520,25 +525,25 @@ mod tests {
 
     #[test]
     fn a_task_is_retried_its_retries_then_fails_and_a_fatal_error_is_never_retried() {
-        let graph = graph(vec![empty()]);
+        let mut graph = graph(vec![empty()]);
         let store = ShuffleStore::default();
         let mut recovery = Recovery::new(2);
         let task = (StageId(0), 1);
         let flaky = || DataFusionError::IoError(io::Error::other("reset"));
         for _ in 0..2 {
             recovery.start(task);
-            let queued = recovery.failed(task, flaky(), false, &graph, &store);
+            let queued = recovery.failed(task, flaky(), false, &mut graph, &store);
             assert_eq!(queued.ok(), Some(Next::Queue(vec![task])));
         }
         assert_eq!(recovery.start(task), 3);
-        let err = recovery.failed(task, flaky(), false, &graph, &store);
+        let err = recovery.failed(task, flaky(), false, &mut graph, &store);
         let message = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("failed 3 times"), "{message}");
 
         let other = (StageId(0), 2);
         assert_eq!(recovery.start(other), 1);
         let divide = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
-        let err = recovery.failed(other, divide, false, &graph, &store);
+        let err = recovery.failed(other, divide, false, &mut graph, &store);
         assert!(matches!(err, Err(DataFusionError::ArrowError(..))));
     }
 
@@ -547,14 +552,14 @@ mod tests {
         let join = NestedLoopJoinExec::try_new(empty(), empty(), None, &JoinType::Left, None);
         let plan: Arc<dyn ExecutionPlan> = Arc::new(join.expect("a valid join"));
         assert!(has_coupled_partitions(&plan));
-        let graph = graph(vec![empty(), plan]);
+        let mut graph = graph(vec![empty(), plan]);
         let store = ShuffleStore::default();
         let mut recovery = Recovery::new(2);
         let flaky = || DataFusionError::IoError(io::Error::other("reset"));
         // Different tasks fail; each failure reruns the stage and counts against it.
         for task in [(StageId(1), 0), (StageId(1), 1)] {
             recovery.start(task);
-            let next = recovery.failed(task, flaky(), false, &graph, &store);
+            let next = recovery.failed(task, flaky(), false, &mut graph, &store);
             assert_eq!(next.ok(), Some(Next::RerunStage));
         }
         // A lost input found before a task started only waits for its recomputation.
@@ -566,16 +571,16 @@ mod tests {
             reason: "it is missing".into(),
         });
         let checked = DataFusionError::Context(INPUT_CHECK.into(), Box::new(lost));
-        let next = recovery.failed((StageId(1), 3), checked, false, &graph, &store);
+        let next = recovery.failed((StageId(1), 3), checked, false, &mut graph, &store);
         assert_eq!(next.ok(), Some(Next::Queue(vec![(StageId(0), 0)])));
         // The third failure is one rerun too many: the stage ran 3 times.
-        let err = recovery.failed((StageId(1), 2), flaky(), false, &graph, &store);
+        let err = recovery.failed((StageId(1), 2), flaky(), false, &mut graph, &store);
         let message = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("stage 1 ran 3 times"), "{message}");
         // A fatal error fails at once.
         let mut recovery = Recovery::new(2);
         let divide = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
-        let err = recovery.failed((StageId(1), 0), divide, false, &graph, &store);
+        let err = recovery.failed((StageId(1), 0), divide, false, &mut graph, &store);
         assert!(matches!(err, Err(DataFusionError::ArrowError(..))));
     }
 }

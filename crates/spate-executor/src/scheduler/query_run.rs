@@ -283,7 +283,7 @@ impl QueryRun {
         if attempt.recompute {
             self.recompute_back(stage)?;
             self.stages[stage.0].metrics.recomputed_tasks += 1;
-            let next = self.recovery.recomputed(&self.graph, &self.store);
+            let next = self.recovery.recomputed(&mut self.graph, &self.store)?;
             self.enqueue(next)?;
             return Ok(Vec::new());
         }
@@ -333,7 +333,7 @@ impl QueryRun {
             attempt.id.task,
             err,
             attempt.recompute,
-            &self.graph,
+            &mut self.graph,
             &self.store,
         );
         match next {
@@ -346,6 +346,11 @@ impl QueryRun {
             }
             Ok(Next::RerunStage) => {
                 self.stages[stage.0].metrics.failed_attempts += 1;
+                self.give_up_run(stage)
+            }
+            Ok(Next::RecomputeThenRerun(first)) => {
+                self.stages[stage.0].metrics.failed_attempts += 1;
+                self.enqueue(first)?;
                 self.give_up_run(stage)
             }
             Err(err) => {
@@ -607,12 +612,23 @@ impl QueryRun {
             {
                 continue;
             }
-            self.queue.push(Reverse((stage, task)));
+            // A task parked on a recomputation may also have been queued by a restart
+            // of its stage meanwhile.
+            let current = run.run;
+            let pending = self.queue.iter().any(|Reverse(t)| *t == (stage, task))
+                || self
+                    .running
+                    .iter()
+                    .any(|r| r.id.task == (stage, task) && r.run == current && !r.recompute);
+            if !pending {
+                self.queue.push(Reverse((stage, task)));
+            }
         }
         Ok(())
     }
 
-    /// Gives up the current run of coupled `stage`, one of whose tasks failed: its queued
+    /// Gives up the current run of `stage` (coupled, or reading a map output recomputed
+    /// whole), one of whose tasks failed: its queued
     /// tasks leave the queue and its running attempts are stopped (returned). The new
     /// run starts when the last of them is back, at once if none runs.
     fn give_up_run(&mut self, stage: StageId) -> Result<Vec<Action>> {

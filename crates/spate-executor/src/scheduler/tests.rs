@@ -467,6 +467,70 @@ fn a_map_output_lost_while_its_readers_run_is_recomputed_then_they_run_again() {
     );
 }
 
+#[test]
+fn a_lost_output_of_a_coupled_stage_is_recomputed_whole_and_its_reader_runs_again() {
+    let mut replay = Replay::new(
+        vec![
+            stage(0, coupled(2), shuffle(3), &[]),
+            stage(1, scan(3), shuffle(1), &[0]),
+            stage(2, scan(1), StageOutputKind::Result, &[1]),
+        ],
+        3,
+        2,
+    );
+    for id in replay.start() {
+        replay.map_done(id, 1);
+    }
+    let old_plan = Arc::clone(&replay.run.graph().stages[0].plan);
+    assert_eq!(
+        replay.start(),
+        [attempt(1, 0, 1), attempt(1, 1, 1), attempt(1, 2, 1)]
+    );
+    replay.map_done(attempt(1, 2, 1), 1);
+    // Map output 1 of the coupled stage is lost: one of its tasks cannot run again
+    // alone, so both do, on a fresh plan instance, and the reading stage runs again
+    // whole (its finished task read outputs that are replaced).
+    let actions = replay.fail(attempt(1, 0, 1), lost(0, 1, 1)).unwrap();
+    assert_eq!(actions, [abort(1, 1, 1)]);
+    assert_eq!(replay.state(1), StageState::Rerunning);
+    assert_eq!(
+        replay.store.output_attempt(StageId(0), 0),
+        None,
+        "discarded"
+    );
+    assert!(!Arc::ptr_eq(&old_plan, &replay.run.graph().stages[0].plan));
+    assert_eq!(replay.start(), [attempt(0, 0, 2), attempt(0, 1, 2)]);
+    assert_eq!(replay.state(0), StageState::Recomputing);
+    // The stopped reader is back: the reading stage's new run is queued; its first task
+    // finds an output of the recomputed stage missing and waits for it.
+    replay
+        .fail(attempt(1, 1, 1), cancelled(attempt(1, 1, 1)))
+        .unwrap();
+    assert_eq!(replay.state(1), StageState::Running);
+    assert_eq!(replay.start(), [attempt(1, 0, 2)]);
+    assert_eq!(replay.fail(attempt(1, 0, 2), lost(0, 0, 0)).unwrap(), []);
+    replay.map_done(attempt(0, 1, 2), 1);
+    assert_eq!(replay.state(0), StageState::Recomputing);
+    replay.map_done(attempt(0, 0, 2), 1);
+    assert_eq!(replay.state(0), StageState::Done);
+    assert_eq!(
+        replay.start(),
+        [attempt(1, 0, 3), attempt(1, 1, 2), attempt(1, 2, 2)],
+        "every reader runs again, each once"
+    );
+    for id in [attempt(1, 2, 2), attempt(1, 0, 3), attempt(1, 1, 2)] {
+        replay.map_done(id, 1);
+    }
+    assert_eq!(replay.state(1), StageState::Done);
+    let result = replay.start();
+    replay.result_done(result[0], &[7]);
+    let (values, metrics) = replay.finish();
+    assert_eq!(values, [7]);
+    let (map, reader) = (&metrics.stages[0], &metrics.stages[1]);
+    assert_eq!((map.recomputed_tasks, map.output_rows), (2, 2));
+    assert_eq!((reader.stage_reruns, reader.output_rows), (1, 3));
+}
+
 /// `build` and `probe` scans of two partitions each, hash-shuffled into four and joined
 /// partitioned, cut into stages: build (0), probe (1), join (2).
 fn partitioned_join(store: &Arc<ShuffleStore>, sizing: &Sizing) -> StageGraph {
