@@ -27,6 +27,7 @@
 mod autoscaler;
 mod client;
 mod cluster_delta_table;
+mod cluster_delta_write;
 mod cluster_load;
 mod cluster_planner;
 mod cluster_url;
@@ -43,6 +44,7 @@ mod scheduler;
 mod scheduler_planner;
 mod server_runtime;
 mod shipped_csv_sink;
+mod shipped_delta_write;
 mod shipped_grace_join;
 mod shipped_stores;
 mod signals;
