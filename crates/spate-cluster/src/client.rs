@@ -17,7 +17,7 @@ use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::serde::protobuf::GetJobStatusParams;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::tree_node::TreeNode;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::context::TaskContext;
@@ -25,6 +25,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use spate_connectors::object_stores::StoreRegistry;
+use spate_delta::DeltaCommitExec;
 use spate_executor::StageMetrics;
 use tonic::transport::Endpoint;
 
@@ -105,8 +106,9 @@ pub fn client_state(
 /// Runs a plan of a session from [`client_state`] to completion, and returns its batches
 /// and what each stage of its job did on the cluster (empty for a plan that ran here).
 /// The plan is Ballista's `DistributedQueryExec` (the statement, sent to the scheduler),
-/// or a plan of the session's own catalog that runs here. A plan that would run part of
-/// a statement here, around the part on the cluster (a Delta write), is refused, and so
+/// or a plan of the session's own catalog that runs here, or a Delta write's commit over
+/// the job that writes its files ([`crate::cluster_delta_write`]). Any other plan that
+/// would run part of a statement here, around the part on the cluster, is refused, and so
 /// is an unreachable scheduler, before anything runs; a scheduler lost while it ran is
 /// named as such. The statement carries the session's object-store settings.
 pub async fn collect(
@@ -121,7 +123,8 @@ pub async fn collect(
                 .downcast_ref::<DistributedExplainAnalyzeExec<LogicalPlanNode>>()
                 .is_some()
     };
-    if !distributed(&plan) && plan.exists(|node| Ok(distributed(node)))? {
+    let commits_here = plan.downcast_ref::<DeltaCommitExec>().is_some();
+    if !distributed(&plan) && !commits_here && plan.exists(|node| Ok(distributed(node)))? {
         return Err(ClusterError::Unsupported {
             part: plan.name().to_string(),
             reason: "it would run in this process, around the part of the statement that \
@@ -146,14 +149,21 @@ pub async fn collect(
     }
 }
 
-/// What each stage of the job of `plan` (a `DistributedQueryExec` that ran) did; none
-/// when the plan ran here, or when the scheduler cannot tell (that is logged: the
+/// What each stage of the job of `plan` (its `DistributedQueryExec`, which ran) did;
+/// none when the plan ran here, or when the scheduler cannot tell (that is logged: the
 /// statement itself succeeded).
 async fn stage_metrics(url: &ClusterUrl, plan: &Arc<dyn ExecutionPlan>) -> Vec<StageMetrics> {
-    let Some(job) = plan
-        .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
-        .and_then(|exec| exec.job_id())
-    else {
+    let mut job = None;
+    let found = plan.apply(|node| {
+        job = node
+            .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+            .and_then(|exec| exec.job_id());
+        Ok(match job {
+            Some(_) => TreeNodeRecursion::Stop,
+            None => TreeNodeRecursion::Continue,
+        })
+    });
+    let Some(job) = job.filter(|_| found.is_ok()) else {
         return Vec::new();
     };
     job_stage_metrics(&url.scheduler_endpoint(), job.as_str())

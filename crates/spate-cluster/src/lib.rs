@@ -4,7 +4,8 @@
 //! - [`client_state`] turns a session into a client of a cluster: its statements are
 //!   checked ([`support`](crate::support)), then planned by Ballista's query planner into a
 //!   `DistributedQueryExec` that submits them to the scheduler and streams back the
-//!   results; [`collect`] runs such a plan and reads back what each stage of its job did
+//!   results (for a Delta write, under the commit the client makes); [`collect`] runs
+//!   such a plan and reads back what each stage of its job did
 //!   (its executors, rows, bytes, time). [`check_reachable`] tells fast whether a
 //!   scheduler answers at a URL.
 //! - [`Scheduler`] and [`run_executor`] embed Ballista's scheduler and executor in this
@@ -17,8 +18,8 @@
 //!   binary (`spate cluster up`) and stops them all; with a [`ScalingPolicy`] it starts and
 //!   stops executors by the load, through an [`ExecutorProvider`] ([`LocalProcesses`]).
 //!
-//! It depends on DataFusion, Ballista, `spate-connectors`, `spate-delta` (to name Delta
-//! tables in errors) and `spate-executor` (its stage figures), never on the `spate`
+//! It depends on DataFusion, Ballista, `spate-connectors`, `spate-delta` (Delta tables
+//! read and written on a cluster: its scan's files, its writer, its commit) and `spate-executor` (its stage figures), never on the `spate`
 //! library.
 
 // Tests may be long; functions outside them may not (clippy.toml: 100 lines).
@@ -27,6 +28,7 @@
 mod autoscaler;
 mod client;
 mod cluster_delta_table;
+mod cluster_delta_write;
 mod cluster_load;
 mod cluster_planner;
 mod cluster_url;
@@ -43,6 +45,7 @@ mod scheduler;
 mod scheduler_planner;
 mod server_runtime;
 mod shipped_csv_sink;
+mod shipped_delta_write;
 mod shipped_grace_join;
 mod shipped_stores;
 mod signals;

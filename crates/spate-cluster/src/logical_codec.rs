@@ -1,7 +1,8 @@
 //! [`SpateLogicalCodec`]: how the client encodes a statement's logical plan for the
 //! scheduler, and how the scheduler decodes it: Ballista's codec, with the CSV file format
 //! of `COPY ... STORED AS CSV` encoded right, and Delta tables
-//! ([`crate::cluster_delta_table`]).
+//! ([`crate::cluster_delta_table`]), and the writing half of Delta writes
+//! ([`crate::shipped_delta_write`]).
 //!
 //! DataFusion 55 encodes a CSV format's quote style by the position of its Rust variant
 //! while the decoder reads the protobuf enum, whose first two values are the other way
@@ -29,6 +30,7 @@ use prost::Message;
 use spate_delta::DeltaTableProvider;
 
 use crate::cluster_delta_table;
+use crate::shipped_delta_write;
 
 /// Where Ballista's file-format codec list has its CSV codec.
 const BALLISTA_CSV_CODEC: u32 = 1;
@@ -55,10 +57,19 @@ impl LogicalExtensionCodec for SpateLogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
+        if let Some(files) = shipped_delta_write::decode_logical(buf, inputs)? {
+            return Ok(Extension {
+                node: Arc::new(files),
+            });
+        }
         self.ballista.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(bytes) = shipped_delta_write::encode_logical(node.node.as_ref()) {
+            buf.extend_from_slice(&bytes);
+            return Ok(());
+        }
         self.ballista.try_encode(node, buf)
     }
 

@@ -4,7 +4,7 @@
 //! executors must both use it (they do: both are the `spate` binary).
 //!
 //! The nodes spate adds: CSV sinks ([`crate::shipped_csv_sink`]), grace hash joins
-//! ([`crate::shipped_grace_join`]).
+//! ([`crate::shipped_grace_join`]), Delta writers ([`crate::shipped_delta_write`]).
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 
 use crate::shipped_csv_sink;
+use crate::shipped_delta_write::{self, DeltaWriteNode};
 use crate::shipped_grace_join::{self, GraceJoinNode};
 
 /// One encoded node: exactly one field is set.
@@ -31,6 +32,9 @@ struct SpateNode {
     /// A grace hash join.
     #[prost(message, optional, tag = "10")]
     grace_join: Option<GraceJoinNode>,
+    /// A Delta writer.
+    #[prost(message, optional, tag = "11")]
+    delta_write: Option<DeltaWriteNode>,
 }
 
 /// The physical codec of spate's scheduler and executors; see the module doc.
@@ -51,6 +55,9 @@ impl PhysicalExtensionCodec for SpatePhysicalCodec {
             .map_err(|e| DataFusionError::Internal(format!("bad plan node from spate: {e}")))?;
         if node.grace_join.is_some() {
             return shipped_grace_join::decode(inputs, ctx);
+        }
+        if let Some(writer) = &node.delta_write {
+            return shipped_delta_write::decode(writer, inputs, ctx);
         }
         match (node.ballista, node.csv_sink, inputs) {
             (Some(ballista), None, _) => {
@@ -75,6 +82,15 @@ impl PhysicalExtensionCodec for SpatePhysicalCodec {
         if let Some(grace_join) = shipped_grace_join::encode(&node) {
             let wrapped = SpateNode {
                 grace_join: Some(grace_join),
+                ..SpateNode::default()
+            };
+            return wrapped
+                .encode(buf)
+                .map_err(|e| DataFusionError::Internal(format!("cannot encode a plan node: {e}")));
+        }
+        if let Some(writer) = shipped_delta_write::encode(&node)? {
+            let wrapped = SpateNode {
+                delta_write: Some(writer),
                 ..SpateNode::default()
             };
             return wrapped

@@ -1,6 +1,7 @@
 //! [`SchedulerQueryPlanner`]: the scheduler's physical planner: DataFusion's, then spate's
 //! changes that let the plan travel to executors intact ([`ship_csv_sinks`]) and its hash
-//! joins run within the executors' memory ([`grace_joins`]). It is the
+//! joins run within the executors' memory ([`grace_joins`]), with the writing half of
+//! Delta writes planned into Delta writers ([`DeltaWritePlanner`]). It is the
 //! session's query planner rather than a physical optimizer rule because Ballista's
 //! adaptive planner replaces the session's optimizer rules with its own, but keeps its
 //! query planner.
@@ -15,12 +16,22 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 
 use crate::shipped_csv_sink::ship_csv_sinks;
+use crate::shipped_delta_write::DeltaWritePlanner;
 use crate::shipped_grace_join::grace_joins;
 
 /// See the module doc.
-#[derive(Default)]
 pub(crate) struct SchedulerQueryPlanner {
     planner: DefaultPhysicalPlanner,
+}
+
+impl Default for SchedulerQueryPlanner {
+    fn default() -> Self {
+        SchedulerQueryPlanner {
+            planner: DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(
+                DeltaWritePlanner,
+            )]),
+        }
+    }
 }
 
 impl std::fmt::Debug for SchedulerQueryPlanner {

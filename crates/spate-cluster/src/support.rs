@@ -10,8 +10,11 @@
 //! travel with the statement, [`crate::shipped_stores`]). Local paths must be readable by
 //! the scheduler and every executor at the same place (one machine, or a shared file
 //! system). Delta tables are read (at their newest version or by time travel,
-//! [`crate::cluster_delta_table`]), not written. What does not travel yet: writes into
-//! Delta tables, in-memory tables and table functions (`range()`).
+//! [`crate::cluster_delta_table`]) and written by `COPY ... STORED AS DELTA` and `INSERT`
+//! ([`crate::cluster_delta_write`], which checks the rows' query here). What does not
+//! travel yet: other changes to Delta tables (`DELETE`, `UPDATE`; `MERGE` is refused by
+//! the session), `EXPLAIN` of a Delta write, in-memory tables and table functions
+//! (`range()`).
 //!
 //! Two things of `COPY ... TO` are settled here, before the plan travels: relative paths
 //! are made absolute (the scheduler and the executors run in directories of their own),
@@ -36,6 +39,7 @@ use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::source_as_provider;
 use datafusion::datasource::{MemTable, ViewTable};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::dml::CopyTo;
 
 use spate_delta::DeltaTableProvider;
 
@@ -56,7 +60,7 @@ pub(crate) fn check_plan(plan: &LogicalPlan) -> Result<()> {
                 &source_as_provider(&dml.target)?,
                 true,
             ),
-            LogicalPlan::Copy(copy) => check_copy_options(&copy.output_url, &copy.options),
+            LogicalPlan::Copy(copy) => check_copy(copy),
             _ => Ok(()),
         };
         Ok(match found {
@@ -84,11 +88,12 @@ fn check_table(name: &str, provider: &Arc<dyn TableProvider>, writing: bool) -> 
         return Ok(());
     }
     if provider.downcast_ref::<DeltaTableProvider>().is_some() {
+        // INSERTs into Delta tables do not come here (`cluster_delta_write` plans them).
         return match writing {
             false => Ok(()),
             true => unsupported(
-                "writing a Delta table".into(),
-                "Delta tables are read on a cluster in this version, not written",
+                "changing a Delta table".into(),
+                "on a cluster, Delta tables take INSERT and COPY, not DELETE or UPDATE",
             ),
         };
     }
@@ -101,6 +106,23 @@ fn check_table(name: &str, provider: &Arc<dyn TableProvider>, writing: bool) -> 
         kind.into(),
         "only tables of Parquet, CSV, JSON and Arrow files run on a cluster",
     )
+}
+
+/// A `COPY` the cluster cannot run: into a Delta table inside another statement (a
+/// `COPY` of its own is planned by `cluster_delta_write`), or with options that are not
+/// the file format's.
+fn check_copy(copy: &CopyTo) -> Result<()> {
+    let format = file_type_to_format(&copy.file_type)?;
+    if format.get_ext() == "delta" {
+        return Err(ClusterError::Unsupported {
+            part: format!(
+                "COPY TO {} STORED AS DELTA inside another statement",
+                copy.output_url
+            ),
+            reason: "a Delta write runs on a cluster as a statement of its own (no EXPLAIN)".into(),
+        });
+    }
+    check_copy_options(&copy.output_url, &copy.options)
 }
 
 /// `COPY` options that are not the file format's.

@@ -79,14 +79,14 @@ impl fmt::Debug for CommitPlan {
 
 /// Commits what the writers wrote; see the module doc.
 #[derive(Debug)]
-pub(crate) struct DeltaCommitExec {
+pub struct DeltaCommitExec {
     input: Arc<dyn ExecutionPlan>,
     plan: Arc<CommitPlan>,
     properties: Arc<PlanProperties>,
 }
 
 impl DeltaCommitExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, plan: Arc<CommitPlan>) -> Self {
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, plan: Arc<CommitPlan>) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(count_schema()),
             Partitioning::UnknownPartitioning(1),

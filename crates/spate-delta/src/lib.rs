@@ -30,6 +30,7 @@ mod table;
 mod write;
 mod writer_exec;
 
+pub use commit_exec::DeltaCommitExec;
 pub use config::{
     DEFAULT_TARGET_FILE_SIZE, DeltaWriteOptions, OverwriteScope, PartitionOverwriteMode, WriteMode,
 };
@@ -41,3 +42,4 @@ pub use merge::{MergeClause, MergeOutcome, MergeSpec, merge};
 pub use provider::DeltaTableProvider;
 pub use table::{OpenedTable, TableVersion, open_table};
 pub use write::{check_rows, plan_write};
+pub use writer_exec::{DeltaWriterExec, WriterSpec};

@@ -22,7 +22,6 @@ use datafusion::execution::context::SessionState;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use deltalake::datafile::writer::WriterConfig;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
 use deltalake::operations::write::WriterStatsConfig;
@@ -32,7 +31,7 @@ use crate::config::{DeltaWriteOptions, OverwriteScope, WriteMode};
 use crate::error::{DeltaError, Result};
 use crate::location::DeltaLocation;
 use crate::table::{TableVersion, open_table};
-use crate::writer_exec::DeltaWriterExec;
+use crate::writer_exec::{DeltaWriterExec, WriterSpec, indexed_columns};
 
 /// Plans writing `input` (a physical plan of the session) into the table at `location`.
 /// Returns `None` when there is nothing to do (mode Ignore and the table exists).
@@ -61,12 +60,13 @@ pub async fn plan_write(
         ),
         _ => None,
     };
+    let spec = writer_spec(location, &target, options);
+    let config = spec.writer_config(&state.config_options().execution.parquet)?;
     let writer = Arc::new(DeltaWriterExec::new(
         input,
-        Arc::clone(&target.schema),
-        writer_config(state, &target, options)?,
+        spec,
+        config,
         opened.log_store.object_store(None),
-        shown.clone(),
     ));
     let commit = CommitPlan {
         location: shown,
@@ -175,33 +175,25 @@ impl Target {
     }
 }
 
-/// The writers' settings: the session's Parquet settings, the target file size, and the
-/// table's statistics settings.
-fn writer_config(
-    state: &SessionState,
+/// What the writers write: the table, the target file size, and the table's statistics
+/// settings (the session's Parquet settings are added where they run).
+fn writer_spec(
+    location: &DeltaLocation,
     target: &Target,
     options: &DeltaWriteOptions,
-) -> Result<WriterConfig> {
-    let writer_properties = state
-        .config_options()
-        .execution
-        .parquet
-        .into_writer_properties_builder()
-        .map_err(DeltaError::from)?
-        .build();
+) -> WriterSpec {
     let (indexed, stats_columns) = match &target.stats {
         Some(stats) => (stats.num_indexed_cols, stats.stats_columns.clone()),
         None => (Default::default(), None),
     };
-    Ok(WriterConfig::new(
-        Arc::clone(&target.schema),
-        target.partition_columns.clone(),
-        Some(writer_properties),
-        Some(options.target_file_size),
-        None,
-        indexed,
+    WriterSpec {
+        location: location.clone(),
+        table_schema: Arc::clone(&target.schema),
+        partition_columns: target.partition_columns.clone(),
+        target_file_size: Some(options.target_file_size),
+        indexed_columns: indexed_columns(&indexed),
         stats_columns,
-    ))
+    }
 }
 
 /// The schema of a new table, from the rows: strings, binaries and timestamps in the

@@ -16,15 +16,23 @@
 //!  partition 0 ─▶ DeltaWriter ─▶ part-00000-….parquet (day=…/) ─▶ add {path, stats}
 //!  partition 1 ─▶ DeltaWriter ─▶ part-00000-….parquet          ─▶ add {path, stats}
 //! ```
+//!
+//! What a writer needs besides its input and the session's Parquet settings is plain data,
+//! [`WriterSpec`], so that a writer can be rebuilt in another process
+//! ([`DeltaWriterExec::rebuild`]: spate's cluster ships writers to its executors).
 
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::compute::cast;
+use std::num::NonZeroU64;
+
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::config::ParquetOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -36,34 +44,88 @@ use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::logstore::ObjectStoreRef;
 use futures::StreamExt;
 
-use crate::error::DeltaError;
+use crate::error::{DeltaError, Result as DeltaResult};
+use crate::location::DeltaLocation;
 
 /// The column of the writers' output holding one `add` action as JSON.
 pub(crate) const ADD_COLUMN: &str = "add";
 /// The column of the writers' output holding rows written (on the last row of a task).
 pub(crate) const ROWS_COLUMN: &str = "rows";
 
+/// What a Delta writer writes, as plain data: the table and how its files are cut and
+/// described. With the session's Parquet settings it makes delta-rs's `WriterConfig`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterSpec {
+    /// The table.
+    pub location: DeltaLocation,
+    /// The table's schema, partition columns included, as the writer takes it.
+    pub table_schema: SchemaRef,
+    pub partition_columns: Vec<String>,
+    /// The size at which a data file is closed and the next one started.
+    pub target_file_size: Option<NonZeroU64>,
+    /// How many leading columns get statistics (`None`: all of them), when
+    /// [`Self::stats_columns`] does not name them.
+    pub indexed_columns: Option<u64>,
+    /// The columns that get statistics, when the table names them.
+    pub stats_columns: Option<Vec<String>>,
+}
+
+impl WriterSpec {
+    /// delta-rs's writer settings: this spec with the Parquet settings `parquet`.
+    pub fn writer_config(&self, parquet: &ParquetOptions) -> DeltaResult<WriterConfig> {
+        let writer_properties = parquet
+            .into_writer_properties_builder()
+            .map_err(DeltaError::from)?
+            .build();
+        // delta-rs does not export the type of the indexed-columns setting; it parses the
+        // table property's text (`-1`: all columns).
+        let indexed = self
+            .indexed_columns
+            .map_or("-1".to_string(), |n| n.to_string());
+        let indexed =
+            TryFrom::try_from(indexed.as_str()).map_err(|_| DeltaError::InvalidOption {
+                option: "delta.dataSkippingNumIndexedCols".into(),
+                value: indexed.clone(),
+                reason: "not a column count".into(),
+            })?;
+        Ok(WriterConfig::new(
+            Arc::clone(&self.table_schema),
+            self.partition_columns.clone(),
+            Some(writer_properties),
+            self.target_file_size,
+            None,
+            indexed,
+            self.stats_columns.clone(),
+        ))
+    }
+}
+
+/// The count of delta-rs's indexed-columns setting (`None`: all columns), from its debug
+/// form (`NumColumns(32)`, `AllColumns`): delta-rs does not export its type.
+pub(crate) fn indexed_columns(setting: &impl fmt::Debug) -> Option<u64> {
+    format!("{setting:?}")
+        .strip_prefix("NumColumns(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+}
+
 /// Writes its input's partitions as data files of a Delta table; see the module doc.
 #[derive(Debug)]
-pub(crate) struct DeltaWriterExec {
+pub struct DeltaWriterExec {
     input: Arc<dyn ExecutionPlan>,
-    /// The table's schema, partition columns included, as the writer takes it.
-    table_schema: SchemaRef,
+    spec: WriterSpec,
     config: WriterConfig,
     /// The store with `/` at the table's root.
     store: ObjectStoreRef,
-    /// The table, for messages.
-    location: String,
     properties: Arc<PlanProperties>,
 }
 
 impl DeltaWriterExec {
-    pub fn new(
+    pub(crate) fn new(
         input: Arc<dyn ExecutionPlan>,
-        table_schema: SchemaRef,
+        spec: WriterSpec,
         config: WriterConfig,
         store: ObjectStoreRef,
-        location: String,
     ) -> Self {
         let partitions = input.properties().output_partitioning().partition_count();
         let schema = output_schema();
@@ -75,12 +137,35 @@ impl DeltaWriterExec {
         ));
         DeltaWriterExec {
             input,
-            table_schema,
+            spec,
             config,
             store,
-            location,
             properties,
         }
+    }
+
+    /// A writer of `spec` over `input` in another process: its store from `runtime`, its
+    /// Parquet settings `parquet` (the statement's own, which travel with it).
+    pub fn rebuild(
+        spec: WriterSpec,
+        input: Arc<dyn ExecutionPlan>,
+        runtime: &RuntimeEnv,
+        parquet: &ParquetOptions,
+    ) -> DeltaResult<Self> {
+        let config = spec.writer_config(parquet)?;
+        let store = spec.location.log_store(runtime)?.object_store(None);
+        Ok(DeltaWriterExec::new(input, spec, config, store))
+    }
+
+    /// What it writes.
+    pub fn spec(&self) -> &WriterSpec {
+        &self.spec
+    }
+
+    /// The schema of its output: per data file its `add` action as JSON, and per task the
+    /// rows written (on a row with no action).
+    pub fn output_schema() -> SchemaRef {
+        output_schema()
     }
 }
 
@@ -94,7 +179,7 @@ pub(crate) fn output_schema() -> SchemaRef {
 
 impl DisplayAs for DeltaWriterExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeltaWriterExec: table={}", self.location)
+        write!(f, "DeltaWriterExec: table={}", self.spec.location)
     }
 }
 
@@ -126,10 +211,9 @@ impl ExecutionPlan for DeltaWriterExec {
             .map_err(|_| DataFusionError::Internal("DeltaWriterExec takes one input".into()))?;
         Ok(Arc::new(DeltaWriterExec::new(
             input,
-            Arc::clone(&self.table_schema),
+            self.spec.clone(),
             self.config.clone(),
             Arc::clone(&self.store),
-            self.location.clone(),
         )))
     }
 
@@ -140,9 +224,9 @@ impl ExecutionPlan for DeltaWriterExec {
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let task = WriteTask {
-            table_schema: Arc::clone(&self.table_schema),
+            table_schema: Arc::clone(&self.spec.table_schema),
             writer: DeltaWriter::new(Arc::clone(&self.store), self.config.clone()),
-            location: self.location.clone(),
+            location: self.spec.location.to_string(),
         };
         let output = futures::stream::once(task.run(input));
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -220,4 +304,44 @@ fn conform(batch: &RecordBatch, table_schema: &SchemaRef) -> Result<RecordBatch>
         });
     }
     Ok(RecordBatch::try_new(Arc::clone(table_schema), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The count read from delta-rs's setting makes the same setting again.
+    #[test]
+    fn indexed_columns_survive_the_round_trip() {
+        let parquet = ParquetOptions::default();
+        for count in [None, Some(0), Some(32), Some(5)] {
+            let spec = WriterSpec {
+                location: DeltaLocation::parse("/tmp/t").unwrap(),
+                table_schema: output_schema(),
+                partition_columns: Vec::new(),
+                target_file_size: None,
+                indexed_columns: count,
+                stats_columns: None,
+            };
+            let config = spec.writer_config(&parquet).unwrap();
+            let text = format!("{config:?}");
+            let setting = text
+                .split("num_indexed_cols: ")
+                .nth(1)
+                .and_then(|rest| rest.split(", stats_columns").next())
+                .unwrap();
+            assert_eq!(indexed_columns(&setting_of(setting)), count, "{text}");
+        }
+    }
+
+    /// A stand-in whose debug form is `text`.
+    fn setting_of(text: &str) -> impl fmt::Debug + '_ {
+        struct Shown<'a>(&'a str);
+        impl fmt::Debug for Shown<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        Shown(text)
+    }
 }

@@ -283,15 +283,14 @@ impl Session {
     }
 
     /// Fails, naming `part`, when this session runs on a cluster: for what spate runs in
-    /// this process around DataFusion's plans (Delta writes and merges), which a cluster
-    /// cannot run yet.
+    /// this process outside DataFusion's plans (MERGE, writes into sinks other than Delta),
+    /// which a cluster cannot run yet.
     pub(crate) fn refuse_on_cluster(&self, part: &str) -> Result<()> {
         match &self.inner.options.cluster {
             Some(_) => Err(SpateError::Cluster(
                 spate_cluster::ClusterError::Unsupported {
                     part: part.to_string(),
-                    reason: "Delta tables are read on a cluster in this version, not written"
-                        .into(),
+                    reason: "it runs in this process, outside the plans a cluster runs".into(),
                 },
             )),
             None => Ok(()),

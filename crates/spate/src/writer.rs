@@ -258,9 +258,6 @@ impl DataFrameWriter {
     /// # Ok(()) }
     /// ```
     pub async fn delta(self, location: impl AsRef<Path>) -> Result<u64> {
-        self.df
-            .session()
-            .refuse_on_cluster("writing a Delta table")?;
         let target = location.as_ref().to_string_lossy().into_owned();
         self.write_sink("delta", target).await
     }

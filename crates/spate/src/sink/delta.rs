@@ -32,7 +32,7 @@ impl TableSink for DeltaSink {
     }
 
     fn runs_on_cluster(&self) -> bool {
-        false
+        true
     }
 
     async fn plan_write(

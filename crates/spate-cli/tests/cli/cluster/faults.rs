@@ -1,9 +1,11 @@
-//! Faults on a cluster: an executor killed in the middle of a query (TPC-H Q18 and Q21),
-//! a scheduler killed while a statement runs, a job with no executor at all.
+//! Faults on a cluster: an executor killed in the middle of a query (TPC-H Q18 and Q21)
+//! and of a Delta write, a scheduler killed while a statement runs, a job with no executor
+//! at all.
 
 use std::time::{Duration, Instant};
 
 use super::super::common::*;
+use super::delta::delta_rows;
 use super::harness::*;
 
 /// Executors that say which tasks they take and finish (Ballista logs them at info).
@@ -171,4 +173,90 @@ fn a_job_without_executors_fails_after_the_executor_wait() {
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
         "{waited:?}"
     );
+}
+
+/// A Delta write (an overwrite of a whole table with TPC-H's `lineitem`) runs on two
+/// single-threaded executors, one writing task each; once one of them has taken its task
+/// it is killed with SIGKILL. The statement then either succeeds, its task having run
+/// again on the other executor, and the table holds the complete new version; or it fails
+/// with one line, and the table holds the previous version. Never part of the new rows:
+/// files written by the killed task are named by no commit.
+#[test]
+fn an_executor_killed_during_a_delta_write_leaves_the_old_version_or_all_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tpch_sf01();
+    let write = |select: &str, extra: &[&str]| {
+        let statement =
+            format!("copy ({select}) to 'lake/items' stored as delta options ('mode' 'overwrite')");
+        let args = [
+            "sql",
+            &statement,
+            "--data",
+            data.to_str().unwrap(),
+            "--threads",
+            "2",
+        ];
+        start_spate(dir.path(), &[&args[..], extra].concat(), &[])
+    };
+    let mut first = write("select * from lineitem where l_orderkey <= 1000", &[]);
+    assert_eq!(first.exit_within(Duration::from_secs(120)), Some(0));
+    let table = dir.path().join("lake/items");
+    let before = delta_rows(&table);
+    assert!(
+        before.starts_with("version 0, "),
+        "{}",
+        before.lines().next().unwrap_or_default()
+    );
+    let mut cluster = TestCluster::with(
+        dir.path(),
+        &ClusterSpec {
+            executors: 2,
+            threads: "1",
+            memory_limit: "512MiB",
+            scheduler_args: &[],
+            executor_env: TASK_LOG,
+        },
+    );
+    drain(cluster.scheduler.0.stderr.take());
+    drain(cluster.executors[0].0.stderr.take());
+    let mut victim_log = cluster.executors[1].stderr_lines();
+    let mut client = write("select * from lineitem", &["--cluster", &cluster.url]);
+    let mut stderr = client.stderr_lines();
+    drain(client.0.stdout.take());
+    victim_log.wait_for_text(Duration::from_secs(60), "Received task");
+    assert!(client.running(), "the write ended before the kill");
+    signal(cluster.executors[1].id(), "KILL");
+    let code = client.exit_within(Duration::from_secs(120));
+    let said = stderr.rest();
+    let after = delta_rows(&table);
+    match code {
+        Some(0) => {
+            // The new version, whole: every row of lineitem, as a local write makes it.
+            let local_dir = dir.path().join("local");
+            std::fs::create_dir_all(&local_dir).unwrap();
+            let statement = format!(
+                "copy (select * from lineitem) to '{}' stored as delta",
+                local_dir.join("items").display()
+            );
+            let (code, _, stderr) =
+                run(spate(dir.path()).args(["sql", &statement, "--data", data.to_str().unwrap()]));
+            assert_eq!(code, 0, "{stderr}");
+            let whole = delta_rows(&local_dir.join("items"));
+            assert!(
+                after.starts_with("version 1, "),
+                "{}",
+                after.lines().next().unwrap_or_default()
+            );
+            assert!(
+                after.lines().skip(1).eq(whole.lines().skip(1)),
+                "the new version holds exactly lineitem's rows"
+            );
+        }
+        Some(1) => {
+            assert_eq!(said.lines().count(), 1, "one line: {said}");
+            assert!(said.starts_with("error: "), "{said}");
+            assert_eq!(after, before, "the previous version, untouched");
+        }
+        other => panic!("exit {other:?}: {said}"),
+    }
 }

@@ -99,32 +99,35 @@ fn a_script_with_copy_and_insert_runs_on_the_cluster_as_locally() {
 }
 
 /// What cannot run on a cluster yet fails before anything runs, with one line naming it:
-/// writing Delta tables (reading them runs, see [`delta`]) and table functions.
+/// MERGE into a Delta table (COPY and INSERT into one run, see [`delta`]), EXPLAIN of a
+/// Delta write, and table functions.
 #[test]
-fn delta_writes_and_table_functions_are_refused_before_anything_runs() {
+fn merge_explained_delta_writes_and_table_functions_are_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, stderr) =
         run(spate(dir.path()).args(["sql", "copy (select 1 as x) to 'lake/t' stored as delta"]));
     assert_eq!(code, 0, "{stderr}");
     let cluster = TestCluster::start(dir.path(), 1, "1");
-    let insert = run(spate(dir.path()).args([
+    let merge = run(spate(dir.path()).args([
         "sql",
-        "create external table t stored as delta location 'lake/t'; insert into t values (2)",
+        "create external table t stored as delta location 'lake/t'; \
+         create view changes as select 2 as x; \
+         merge into t using changes s on t.x = s.x when not matched then insert (x) values (s.x)",
         "--cluster",
         &cluster.url,
     ]));
-    assert_error(&insert, 1, "cannot run on a cluster yet");
-    assert!(insert.2.contains("Delta"), "{}", insert.2);
-    let write = run(spate(dir.path()).args([
+    assert_error(&merge, 1, "cannot run on a cluster yet");
+    assert!(merge.2.contains("MERGE"), "{}", merge.2);
+    let explain = run(spate(dir.path()).args([
         "sql",
-        "copy (select 2 as x) to 'lake/u' stored as delta",
+        "explain copy (select 2 as x) to 'lake/u' stored as delta",
         "--cluster",
         &cluster.url,
     ]));
     assert_error(
-        &write,
+        &explain,
         1,
-        "COPY ... STORED AS DELTA cannot run on a cluster yet",
+        "STORED AS DELTA inside another statement cannot run on a cluster yet",
     );
     assert!(!dir.path().join("lake/u").exists(), "nothing was written");
     let versions = std::fs::read_dir(dir.path().join("lake/t/_delta_log"))
@@ -132,7 +135,7 @@ fn delta_writes_and_table_functions_are_refused_before_anything_runs() {
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
         .count();
-    assert_eq!(versions, 1, "the refused INSERT committed nothing");
+    assert_eq!(versions, 1, "the refused MERGE committed nothing");
     let function = run(spate(dir.path()).args([
         "sql",
         "select count(*) from range(10)",
