@@ -343,7 +343,10 @@ impl DataSink for BigQuerySink {
             return Ok(0);
         };
         if let Some(fields) = &self.create {
-            self.client.rest.insert_table(&self.table, fields, None).await?;
+            self.client
+                .rest
+                .insert_table(&self.table, fields, None)
+                .await?;
         }
         if let Some(staging) = self.staging() {
             let expiration = Some(Duration::from_secs(24 * 3600));

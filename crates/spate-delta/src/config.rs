@@ -101,7 +101,8 @@ impl Default for DeltaWriteOptions {
 /// The keys [`DeltaWriteOptions::set`] takes, as Delta and Spark spell them (matched
 /// without regard to case, `_` or `.`: `replace_where` and `replacewhere` are
 /// `replaceWhere`).
-pub const WRITE_OPTION_KEYS: [&str; 3] = ["replaceWhere", "partitionOverwriteMode", "targetFileSize"];
+pub const WRITE_OPTION_KEYS: [&str; 3] =
+    ["replaceWhere", "partitionOverwriteMode", "targetFileSize"];
 
 /// `key` lower-cased, without `_` and `.`: the form keys are matched in.
 fn normalized(key: &str) -> String {

@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
-use datafusion::arrow::array::AsArray;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SessionState;
 use deltalake::DeltaTable;
@@ -125,7 +125,9 @@ impl MergeOutcome {
     pub fn from_batches(batches: &[RecordBatch]) -> Option<MergeOutcome> {
         let batch = batches.iter().find(|b| b.num_rows() > 0)?;
         let value = |name: &str| -> Option<u64> {
-            let column = batch.column_by_name(name)?.as_primitive_opt::<UInt64Type>()?;
+            let column = batch
+                .column_by_name(name)?
+                .as_primitive_opt::<UInt64Type>()?;
             column.iter().next().flatten()
         };
         let count = |name: &str| value(name).and_then(|v| usize::try_from(v).ok());

@@ -28,9 +28,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, DFSchemaRef};
 use datafusion::error::{DataFusionError, Result as DFResult};
-use datafusion::catalog::Session;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalNodeCore};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
@@ -174,14 +174,16 @@ impl ExtensionPlanner for DeltaPlanner {
             return Ok(None);
         };
         let [input] = physical_inputs else {
-            return Err(DataFusionError::Internal("DeltaMerge takes one input".into()));
+            return Err(DataFusionError::Internal(
+                "DeltaMerge takes one input".into(),
+            ));
         };
         let shown = merge.location.to_string();
-        let opened = open_table(session.runtime_env(), &merge.location, TableVersion::Latest)
-            .await?;
-        let table = opened
-            .table
-            .ok_or_else(|| DeltaError::TableNotFound { location: shown.clone() })?;
+        let opened =
+            open_table(session.runtime_env(), &merge.location, TableVersion::Latest).await?;
+        let table = opened.table.ok_or_else(|| DeltaError::TableNotFound {
+            location: shown.clone(),
+        })?;
         let input: Arc<dyn ExecutionPlan> = if input.output_partitioning().partition_count() > 1 {
             Arc::new(CoalescePartitionsExec::new(Arc::clone(input)))
         } else {

@@ -130,7 +130,10 @@ mod tests {
         let options = BTreeMap::from([
             ("PARTITIONOVERWRITEMODE".to_string(), "dynamic".to_string()),
             ("Skip_Signature".to_string(), "true".to_string()),
-            ("store.ENDPOINT".to_string(), "http://127.0.0.1:1".to_string()),
+            (
+                "store.ENDPOINT".to_string(),
+                "http://127.0.0.1:1".to_string(),
+            ),
         ]);
         let by = vec!["day".to_string()];
         let (sink, table) = write_options(SaveMode::Overwrite, &by, &options, 1).unwrap();

@@ -146,7 +146,11 @@ async fn a_missing_table_is_created_from_the_rows_schema() {
     );
     session.run_script(copy).await.unwrap();
     let (_, tables) = emulator.rest("GET", "/datasets/shop/tables", None);
-    assert_eq!(tables["tables"].as_array().map_or(0, Vec::len), 1, "{tables}");
+    assert_eq!(
+        tables["tables"].as_array().map_or(0, Vec::len),
+        1,
+        "{tables}"
+    );
     let (_, table) = emulator.rest("GET", "/datasets/shop/tables/created", None);
     let types: Vec<&str> = table["schema"]["fields"]
         .as_array()

@@ -311,12 +311,16 @@ async fn explain_of_merge_shows_the_merge_over_the_source_and_writes_nothing() {
     assert!(
         plan[0].contains(&format!("table={}", table.display()))
             && plan[0].contains("on=t.id = s.id")
-            && plan[0].contains("when=[matched: update (qty); not matched: insert (id, item, qty)]"),
+            && plan[0]
+                .contains("when=[matched: update (qty); not matched: insert (id, item, qty)]"),
         "{plan:#?}"
     );
     // The source query is planned below it, its filter included.
     let (filter, filter_depth) = operator_at(&plan, "FilterExec:");
-    assert!(filter > merge_line && filter_depth > merge_depth, "{plan:#?}");
+    assert!(
+        filter > merge_line && filter_depth > merge_depth,
+        "{plan:#?}"
+    );
     assert_eq!(versions(&table), before, "EXPLAIN merged");
 
     let ran = session.run_script(merge).await.unwrap();
@@ -358,7 +362,11 @@ async fn merge_equals_delta_rs_merge_and_an_independent_sql_result() {
                        CASE WHEN value % 7 = 0 THEN -1 ELSE CAST(value % 11 AS BIGINT) END AS qty, \
                        DATE '2026-11-20' + CAST(value % 3 AS INT) AS day \
                        FROM range(2000, 4000)";
-    for (rows, at) in [(target_rows, &ours), (target_rows, &theirs), (change_rows, &changes)] {
+    for (rows, at) in [
+        (target_rows, &ours),
+        (target_rows, &theirs),
+        (change_rows, &changes),
+    ] {
         session
             .sql(rows)
             .await
@@ -398,7 +406,10 @@ async fn merge_equals_delta_rs_merge_and_an_independent_sql_result() {
         )
     );
     let expected = query(&session, &merge_checksum("expected_rows")).await;
-    assert!(expected[0].starts_with(&format!("{}|", 4000 - deleted)), "{expected:?}");
+    assert!(
+        expected[0].starts_with(&format!("{}|", 4000 - deleted)),
+        "{expected:?}"
+    );
 
     let script = format!(
         "from deltalake import DeltaTable, QueryBuilder\n\
