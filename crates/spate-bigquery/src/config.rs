@@ -46,6 +46,30 @@ impl Default for BigQueryConfig {
     }
 }
 
+/// The client options of a table or a write (also with a `store.` prefix), besides the
+/// credential options of object_store's GCP providers (`google_*`, `gcp_*`).
+pub const TABLE_OPTION_KEYS: [&str; 6] = [
+    "endpoint",
+    "grpc_endpoint",
+    "skip_signature",
+    "retries",
+    "timeout_secs",
+    "connect_timeout_secs",
+];
+
+/// Whether `key` (lower case, as DataFusion passes a statement's option keys) is a client
+/// option of a BigQuery table: one of [`TABLE_OPTION_KEYS`] or a credential option.
+///
+/// ```
+/// use spate_bigquery::is_table_option;
+/// assert!(is_table_option("store.endpoint") && is_table_option("google_service_account"));
+/// assert!(!is_table_option("endpont"));
+/// ```
+pub fn is_table_option(key: &str) -> bool {
+    let key = key.strip_prefix("store.").unwrap_or(key);
+    TABLE_OPTION_KEYS.contains(&key) || key.starts_with("google_") || key.starts_with("gcp_")
+}
+
 impl BigQueryConfig {
     /// The settings for `table` in `config`, with `options` (a table's) on top.
     pub fn resolve(

@@ -36,7 +36,10 @@ mod types;
 mod wkb;
 
 pub use client::BigQueryClient;
-pub use config::{BigQueryConfig, DEFAULT_GRPC_ENDPOINT, DEFAULT_REST_ENDPOINT};
+pub use config::{
+    BigQueryConfig, DEFAULT_GRPC_ENDPOINT, DEFAULT_REST_ENDPOINT, TABLE_OPTION_KEYS,
+    is_table_option,
+};
 pub use error::{BigQueryError, Result};
 pub use factory::BigQueryTableFactory;
 pub use filter::row_restriction;

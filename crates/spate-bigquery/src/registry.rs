@@ -60,7 +60,8 @@ impl BigQueryRegistry {
     }
 
     /// Plans writing the rows of `input` to `location` with `options`: a `DataSinkExec`
-    /// over a [`BigQuerySink`]. The table is looked up (and created if missing) now.
+    /// over a [`BigQuerySink`]. The table is looked up now (only read: a missing table is
+    /// created when the write runs, so `EXPLAIN` creates nothing).
     pub async fn plan_write(
         &self,
         location: &str,

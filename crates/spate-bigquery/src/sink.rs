@@ -8,12 +8,13 @@
 //! | mode | table exists | rows go to | then |
 //! |---|---|---|---|
 //! | append | yes | the table | — |
-//! | any | no | the table, created from the rows' schema (its dataset must exist) | — |
+//! | any | no | the table, created from the rows' schema when the write starts (its dataset must exist) | — |
 //! | overwrite | yes | a staging table | one copy job, `WRITE_TRUNCATE` |
 //! | overwrite with `replace_by` columns | yes | a staging table | one transaction: delete the rows whose `replace_by` values were written, insert the staged rows |
 //! | error / ignore | yes | fails / nothing | — |
 //!
-//! Writing ([`DataSink::write_all`]) spreads the batches over `writers` `PENDING` streams
+//! Planning only reads: `EXPLAIN` of a write creates nothing. Writing
+//! ([`DataSink::write_all`]) creates a missing table first, then spreads the batches over `writers` `PENDING` streams
 //! ([`PendingStream`]), finalizes them and commits them together with one
 //! `BatchCommitWriteStreams`. Until that commit BigQuery shows none of the rows, so a
 //! statement that fails (or is cancelled) before it leaves the table as it was. A staging
@@ -95,6 +96,8 @@ pub struct BigQuerySink {
     input_schema: SchemaRef,
     /// The columns of the staging table, created when the write starts.
     staging_fields: Vec<crate::rest_client::RestField>,
+    /// The columns of the table when it is missing: it is created when the write starts.
+    create: Option<Vec<crate::rest_client::RestField>>,
 }
 
 impl BigQuerySink {
@@ -116,6 +119,7 @@ impl BigQuerySink {
             writers: options.writers.max(1),
             input_schema: Arc::clone(input),
             staging_fields: Vec::new(),
+            create: None,
         };
         let existing = client.rest.get_table(&table).await?;
         let Some(info) = existing else {
@@ -126,8 +130,8 @@ impl BigQuerySink {
                 });
             }
             check_replace_columns(&table, input, &options.replace_by)?;
-            client.rest.insert_table(&table, &fields, None).await?;
             sink.plan = Some(WritePlan::new(&table, input, &fields)?);
+            sink.create = Some(fields);
             sink.destination = Some(table);
             return Ok(sink);
         };
@@ -309,6 +313,9 @@ fn unique_suffix() -> String {
 impl DisplayAs for BigQuerySink {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BigQuerySink: table={}", self.table)?;
+        if self.create.is_some() {
+            write!(f, ", creating the table")?;
+        }
         match &self.finish {
             Finish::Nothing => Ok(()),
             Finish::Copy { .. } => write!(f, ", overwrite through a staging table"),
@@ -335,6 +342,12 @@ impl DataSink for BigQuerySink {
         let (Some(destination), Some(plan)) = (&self.destination, &self.plan) else {
             return Ok(0);
         };
+        if let Some(fields) = &self.create {
+            self.client
+                .rest
+                .insert_table(&self.table, fields, None)
+                .await?;
+        }
         if let Some(staging) = self.staging() {
             let expiration = Some(Duration::from_secs(24 * 3600));
             self.client

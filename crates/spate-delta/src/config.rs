@@ -98,7 +98,33 @@ impl Default for DeltaWriteOptions {
     }
 }
 
+/// The keys [`DeltaWriteOptions::set`] takes, as Delta and Spark spell them (matched
+/// without regard to case, `_` or `.`: `replace_where` and `replacewhere` are
+/// `replaceWhere`).
+pub const WRITE_OPTION_KEYS: [&str; 3] =
+    ["replaceWhere", "partitionOverwriteMode", "targetFileSize"];
+
+/// `key` lower-cased, without `_` and `.`: the form keys are matched in.
+fn normalized(key: &str) -> String {
+    key.chars()
+        .filter(|c| *c != '_' && *c != '.')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 impl DeltaWriteOptions {
+    /// Whether `key` is one of [`WRITE_OPTION_KEYS`], in any case.
+    ///
+    /// ```
+    /// use spate_delta::DeltaWriteOptions;
+    /// assert!(DeltaWriteOptions::takes("REPLACE_WHERE") && DeltaWriteOptions::takes("targetfilesize"));
+    /// assert!(!DeltaWriteOptions::takes("mode"));
+    /// ```
+    pub fn takes(key: &str) -> bool {
+        let key = normalized(key);
+        WRITE_OPTION_KEYS.iter().any(|k| normalized(k) == key)
+    }
+
     /// Sets an option by key. Keys are Delta's and Spark's, case-insensitive:
     /// `replaceWhere` (a predicate on partition columns), `partitionOverwriteMode`
     /// (`static` or `dynamic`), `targetFileSize` (bytes, or with a `KiB`/`MiB`/`GiB`
@@ -119,12 +145,7 @@ impl DeltaWriteOptions {
             value: value.to_string(),
             reason: reason.to_string(),
         };
-        let normalized: String = key
-            .chars()
-            .filter(|c| *c != '_' && *c != '.')
-            .collect::<String>()
-            .to_ascii_lowercase();
-        match normalized.as_str() {
+        match normalized(key).as_str() {
             "replacewhere" => {
                 if value.trim().is_empty() {
                     return Err(invalid("expected a predicate on partition columns"));

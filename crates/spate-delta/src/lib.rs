@@ -12,7 +12,8 @@
 //! so concurrent writers need no lock service.
 //!
 //! Modules: [`config`](DeltaWriteOptions) (write options), [`DeltaTableFactory`]
-//! (`STORED AS DELTA`), [`DeltaTableProvider`] (scans and `INSERT`), [`merge()`] (upserts),
+//! (`STORED AS DELTA`), [`DeltaTableProvider`] (scans and `INSERT`), [`DeltaMerge`] (upserts:
+//! `MERGE INTO` as a logical node, planned by [`DeltaPlanner`]),
 //! [`table_files`] (a version's files, for DataFusion's own Parquet scan), [`DeltaError`].
 
 // Tests may be long; functions outside them may not (clippy.toml: 100 lines).
@@ -25,6 +26,8 @@ mod factory;
 mod files;
 mod location;
 mod merge;
+mod merge_commit_exec;
+mod merge_node;
 mod provider;
 mod table;
 mod write;
@@ -32,13 +35,15 @@ mod writer_exec;
 
 pub use commit_exec::DeltaCommitExec;
 pub use config::{
-    DEFAULT_TARGET_FILE_SIZE, DeltaWriteOptions, OverwriteScope, PartitionOverwriteMode, WriteMode,
+    DEFAULT_TARGET_FILE_SIZE, DeltaWriteOptions, OverwriteScope, PartitionOverwriteMode,
+    WRITE_OPTION_KEYS, WriteMode,
 };
 pub use error::{DeltaError, Result};
 pub use factory::DeltaTableFactory;
 pub use files::{DataFile, TableFiles, table_files};
 pub use location::DeltaLocation;
-pub use merge::{MergeClause, MergeOutcome, MergeSpec, merge};
+pub use merge::{MergeClause, MergeOutcome, MergeSpec, merge_output_schema};
+pub use merge_node::{DeltaMerge, DeltaPlanner};
 pub use provider::DeltaTableProvider;
 pub use table::{OpenedTable, TableVersion, open_table};
 pub use write::{check_rows, plan_write};

@@ -27,7 +27,7 @@ use crate::error::{DeltaError, Result};
 const CLOUD_SCHEMES: [&str; 8] = ["s3", "s3a", "gs", "az", "abfs", "abfss", "azure", "adl"];
 
 /// The location of a Delta table: a URL (`s3://lake/sales/`) or a local directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
 pub struct DeltaLocation {
     url: Url,
 }

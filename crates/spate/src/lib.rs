@@ -38,6 +38,7 @@ mod execute;
 pub mod io;
 mod memory;
 mod merge;
+mod planner;
 mod progress;
 mod reader;
 pub mod script;

@@ -1,14 +1,16 @@
-//! Upserts into Delta tables: [`MergeBuilder`] (`df.merge_into(table)`) and SQL's
-//! `MERGE INTO target USING source ON ... WHEN MATCHED ... WHEN NOT MATCHED ...`, both
-//! onto delta-rs's merge ([`spate_delta::merge`]).
+//! Upserts into Delta tables: SQL's `MERGE INTO target USING source ON ... WHEN MATCHED
+//! ... WHEN NOT MATCHED ...` and [`MergeBuilder`] (`df.merge_into(table)`), both planned
+//! as one logical plan: a [`DeltaMerge`] node over the source's plan.
 //!
-//! The source query runs first, on the session's executor; its rows are handed to
-//! delta-rs, which rewrites the target files that hold matching rows and commits the
-//! change as one version.
+//! DataFusion's SQL planner does not plan MERGE, so spate turns the parsed statement into
+//! that plan ([`Session::plan_merge_statement`], `EXPLAIN MERGE` included); from there it
+//! is a plan like any other: optimized by DataFusion, planned by its physical planner
+//! (with [`spate_delta::DeltaPlanner`]) into `DeltaMergeCommitExec` over the source
+//! query, and run by the session's executor. Why the merge itself runs on delta-rs is
+//! said in [`spate_delta::DeltaMerge`].
 
-use std::sync::Arc;
-
-use datafusion::datasource::{MemTable, TableProvider as _};
+use datafusion::common::format::{ExplainFormat, ExplainStatementOptions};
+use datafusion::logical_expr::{ExplainOption, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, Merge, MergeAction, MergeClause as SqlMergeClause, MergeClauseKind,
@@ -16,8 +18,9 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 pub use spate_delta::MergeOutcome;
-use spate_delta::{DeltaLocation, DeltaTableProvider, MergeClause, MergeSpec};
+use spate_delta::{DeltaLocation, DeltaMerge, DeltaTableProvider, MergeClause, MergeSpec};
 
+use crate::ExecutionMetrics;
 use crate::dataframe::DataFrame;
 use crate::error::{Result, SpateError};
 use crate::session::Session;
@@ -161,7 +164,11 @@ impl MergeBuilder {
                 values: columns.iter().map(from_source).collect(),
             });
         }
-        run_merge(&self.source, &at, &spec).await
+        let session = self.source.session().clone();
+        session.refuse_on_cluster("MERGE INTO")?;
+        let plan = DeltaMerge::plan(self.source.logical_plan().clone(), self.target, at, spec)
+            .map_err(|e| session.error(e))?;
+        Ok(session.run_merge(plan).await?.0)
     }
 }
 
@@ -172,29 +179,44 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs `source` with the session's executor and merges its rows into `at`.
-async fn run_merge(
-    source: &DataFrame,
-    at: &DeltaLocation,
-    spec: &MergeSpec,
-) -> Result<MergeOutcome> {
-    let session = source.session().clone();
-    session.refuse_on_cluster("MERGE INTO")?;
-    let schema = source.schema();
-    let batches = source.clone().collect().await?;
-    let table = MemTable::try_new(schema, vec![batches]).map_err(|e| session.error(e))?;
-    let rows = session
-        .context()
-        .read_table(Arc::new(table))
-        .map_err(|e| session.error(e))?;
-    let state = session.context().state();
-    Ok(spate_delta::merge(&state, at, rows, spec).await?)
-}
-
 impl Session {
-    /// Runs SQL's `MERGE INTO`: the target must be a Delta table of the session
+    /// The plan of a parsed `MERGE INTO` (or of its `EXPLAIN`), `None` for other
+    /// statements: DataFusion's SQL planner does not plan MERGE.
+    pub(crate) async fn plan_merge_statement(
+        &self,
+        parsed: &DfStatement,
+    ) -> Result<Option<LogicalPlan>> {
+        let merge_of = |statement: &DfStatement| match statement {
+            DfStatement::Statement(s) => match s.as_ref() {
+                SqlStatement::Merge(merge) => Some(merge.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match parsed {
+            DfStatement::Explain(explain) => match merge_of(&explain.statement) {
+                Some(merge) => {
+                    let plan = self.plan_merge(&merge).await?;
+                    let option = explain_option(&explain.options, self);
+                    let explained = LogicalPlanBuilder::from(plan)
+                        .explain_option_format(option)
+                        .and_then(LogicalPlanBuilder::build)
+                        .map_err(|e| self.error(e))?;
+                    Ok(Some(explained))
+                }
+                None => Ok(None),
+            },
+            other => match merge_of(other) {
+                Some(merge) => Ok(Some(self.plan_merge(&merge).await?)),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Plans SQL's `MERGE INTO`: the target must be a Delta table of the session
     /// (`CREATE EXTERNAL TABLE ... STORED AS DELTA`); the source a table or a subquery.
-    pub(crate) async fn run_merge(&self, merge: &Merge) -> Result<MergeOutcome> {
+    async fn plan_merge(&self, merge: &Merge) -> Result<LogicalPlan> {
+        self.refuse_on_cluster("MERGE INTO")?;
         let (target_name, target_alias) = match &merge.table {
             TableFactor::Table { name, alias, .. } => (
                 name.to_string(),
@@ -216,7 +238,7 @@ impl Session {
                     .into(),
             })?;
         let (source, source_alias) = self.merge_source(&merge.source).await?;
-        let columns: Vec<String> = delta
+        let columns: Vec<String> = provider
             .schema()
             .fields()
             .iter()
@@ -233,11 +255,12 @@ impl Session {
             on: merge.on.to_string(),
             clauses,
         };
-        run_merge(&source, delta.location(), &spec).await
+        DeltaMerge::plan(source, target_name, delta.location().clone(), spec)
+            .map_err(|e| self.error(e))
     }
 
     /// A MERGE's source, planned from its AST (a table, or a subquery), and its alias.
-    async fn merge_source(&self, source: &TableFactor) -> Result<(DataFrame, String)> {
+    async fn merge_source(&self, source: &TableFactor) -> Result<(LogicalPlan, String)> {
         match source {
             TableFactor::Table { name, alias, .. } => {
                 let table = self
@@ -248,26 +271,65 @@ impl Session {
                 let alias = alias
                     .as_ref()
                     .map_or_else(|| last_part(&name.to_string()), |a| a.name.value.clone());
-                Ok((DataFrame::new(self.clone(), table), alias))
+                Ok((table.logical_plan().clone(), alias))
             }
             TableFactor::Derived {
                 subquery, alias, ..
             } => {
                 let query = DfStatement::Statement(Box::new(SqlStatement::Query(subquery.clone())));
-                let state = self.context().state();
-                let plan = state
+                let plan = self
+                    .context()
+                    .state()
                     .statement_to_plan(query)
                     .await
                     .map_err(|e| self.error(e))?;
-                let df = datafusion::dataframe::DataFrame::new(state, plan);
                 let alias = alias
                     .as_ref()
                     .map_or_else(|| "source".to_string(), |a| a.name.value.clone());
-                Ok((DataFrame::new(self.clone(), df), alias))
+                Ok((plan, alias))
             }
             other => Err(unsupported(format!("MERGE ... USING {other}"))),
         }
     }
+
+    /// Runs a merge's plan ([`DeltaMerge`] at its root); returns what it did.
+    pub(crate) async fn run_merge(
+        &self,
+        plan: LogicalPlan,
+    ) -> Result<(MergeOutcome, ExecutionMetrics)> {
+        let physical = self.physical_plan(&plan).await?;
+        let (batches, metrics) = crate::execute::collect_with_metrics(self, physical).await?;
+        let outcome = MergeOutcome::from_batches(&batches).ok_or_else(|| {
+            SpateError::DataFusion(datafusion::error::DataFusionError::Internal(
+                "a merge returned no outcome".into(),
+            ))
+        })?;
+        Ok((outcome, metrics))
+    }
+}
+
+/// EXPLAIN's options as DataFusion's SQL planner reads them: `VERBOSE` and `ANALYZE`
+/// print indented plans, else the statement's `FORMAT` or the session's.
+fn explain_option(options: &ExplainStatementOptions, session: &Session) -> ExplainOption {
+    let format = match &options.format {
+        _ if options.verbose => ExplainFormat::Indent,
+        Some(format) => format.clone(),
+        None if options.analyze => ExplainFormat::Indent,
+        None => session
+            .context()
+            .state()
+            .config_options()
+            .explain
+            .format
+            .clone(),
+    };
+    ExplainOption::default()
+        .with_verbose(options.verbose)
+        .with_analyze(options.analyze)
+        .with_format(format)
+        .with_show_statistics(options.show_statistics)
+        .with_analyze_level(options.analyze_level)
+        .with_analyze_categories(options.analyze_categories.clone())
 }
 
 /// One `WHEN ... THEN ...` of a MERGE as delta-rs takes it; `columns` are the target's

@@ -317,9 +317,10 @@ impl SessionBuilder {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_query_planner(crate::planner::SpateQueryPlanner::new())
             .with_table_factories(table_factories(&stores, &bigquery))
             .build();
-        for sink in crate::sink::formats(&bigquery) {
+        for sink in crate::sink::formats(&stores, &bigquery) {
             state.register_file_format(sink, true)?;
         }
         if self.config.dialect == crate::SqlDialect::Spark {

@@ -298,7 +298,12 @@ impl Session {
         })
     }
 
+    /// The logical plan of a statement: DataFusion's SQL planner's, or for `MERGE INTO`
+    /// (which it does not plan) spate's ([`Session::plan_merge_statement`]).
     pub(crate) async fn plan_statement(&self, stmt: &PreparedStatement) -> Result<LogicalPlan> {
+        if let Some(plan) = self.plan_merge_statement(&stmt.parsed).await? {
+            return Ok(plan);
+        }
         let state = self.inner.ctx.state();
         state
             .statement_to_plan(stmt.parsed.clone())
@@ -307,13 +312,11 @@ impl Session {
     }
 
     async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
-        // DataFusion does not plan MERGE; spate runs it onto delta-rs's merge.
-        if let DfStatement::Statement(parsed) = &stmt.parsed
-            && let SqlStatement::Merge(merge) = parsed.as_ref()
-        {
-            return self.run_merge_statement(merge).await;
-        }
         let plan = self.plan_statement(stmt).await?;
+        if let Some(merge) = spate_delta::DeltaMerge::of(&plan) {
+            let target = merge.table().to_string();
+            return self.run_merging(plan, &target).await;
+        }
         match &plan {
             LogicalPlan::Ddl(ddl) => {
                 let (kind, message) = describe_ddl(ddl);
@@ -382,13 +385,9 @@ impl Session {
         Ok(outcome)
     }
 
-    /// Runs `MERGE INTO`; its summary counts what it did to the target.
-    async fn run_merge_statement(
-        &self,
-        merge: &datafusion::sql::sqlparser::ast::Merge,
-    ) -> Result<Outcome> {
-        let target = merge.table.to_string();
-        let done = self.run_merge(merge).await?;
+    /// Runs a merge's plan; its summary counts what it did to the target.
+    async fn run_merging(&self, plan: LogicalPlan, target: &str) -> Result<Outcome> {
+        let (done, metrics) = self.run_merge(plan).await?;
         let mut outcome = Outcome::done(
             StatementKind::Merge,
             format!(
@@ -397,6 +396,7 @@ impl Session {
             ),
         );
         outcome.rows_written = Some((done.inserted + done.updated + done.deleted) as u64);
+        outcome.metrics = metrics;
         Ok(outcome)
     }
 

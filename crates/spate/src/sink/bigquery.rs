@@ -2,9 +2,10 @@
 //! [OPTIONS (...)]` and `df.write().bigquery(table)`, through the Storage Write API
 //! ([`spate_bigquery::BigQueryRegistry::plan_write`]).
 //!
-//! Options: `mode` (`append`, the default of COPY; `overwrite`; `error`; `ignore`),
-//! `partitionOverwriteMode` (`dynamic` with `overwrite` replaces the partitions written,
-//! as for Delta tables), and the table's client options (`endpoint`, `skip_signature`, ...).
+//! Options (keys in any case): `mode` (`append`, the default of COPY; `overwrite`;
+//! `error`; `ignore`), `partitionOverwriteMode` (`dynamic` with `overwrite` replaces the
+//! partitions written, as for Delta tables), and the table's client options
+//! ([`spate_bigquery::TABLE_OPTION_KEYS`], credentials). Any other key is an error naming it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use spate_bigquery::{BigQueryRegistry, SinkOptions, WriteMode};
 use spate_delta::PartitionOverwriteMode;
 
-use super::{SinkWrite, TableSink};
+use super::{SinkWrite, TableSink, unknown_option};
 use crate::error::Result;
 use crate::writer::SaveMode;
 
@@ -76,14 +77,18 @@ fn write_options(
     let mut dynamic = false;
     let mut table_options = BTreeMap::new();
     for (key, value) in options {
-        match key.trim_start_matches("format.") {
-            k if k.eq_ignore_ascii_case("partitionOverwriteMode") => {
-                dynamic =
-                    value.parse::<PartitionOverwriteMode>()? == PartitionOverwriteMode::Dynamic;
-            }
-            k => {
-                table_options.insert(k.to_string(), value.clone());
-            }
+        let lower = key.trim_start_matches("format.").to_ascii_lowercase();
+        if lower == "partitionoverwritemode" {
+            dynamic = value.parse::<PartitionOverwriteMode>()? == PartitionOverwriteMode::Dynamic;
+        } else if spate_bigquery::is_table_option(&lower) {
+            table_options.insert(lower, value.clone());
+        } else {
+            let known = ["mode", "partitionOverwriteMode"]
+                .into_iter()
+                .chain(spate_bigquery::TABLE_OPTION_KEYS)
+                .chain(["google_*", "gcp_*"])
+                .collect::<Vec<_>>();
+            return Err(unknown_option("BigQuery table", key, &known));
         }
     }
     let mode = WriteMode::from(mode);
@@ -118,5 +123,32 @@ mod tests {
         assert!(append.replace_by.is_empty());
         let bad = BTreeMap::from([("partitionOverwriteMode".to_string(), "x".to_string())]);
         assert!(write_options(SaveMode::Overwrite, &by, &bad, 1).is_err());
+    }
+
+    #[test]
+    fn keys_match_in_any_case_and_unknown_keys_are_named() {
+        let options = BTreeMap::from([
+            ("PARTITIONOVERWRITEMODE".to_string(), "dynamic".to_string()),
+            ("Skip_Signature".to_string(), "true".to_string()),
+            (
+                "store.ENDPOINT".to_string(),
+                "http://127.0.0.1:1".to_string(),
+            ),
+        ]);
+        let by = vec!["day".to_string()];
+        let (sink, table) = write_options(SaveMode::Overwrite, &by, &options, 1).unwrap();
+        assert_eq!(sink.replace_by, by);
+        assert_eq!(
+            table.keys().collect::<Vec<_>>(),
+            ["skip_signature", "store.endpoint"]
+        );
+        let bad = BTreeMap::from([("endpont".to_string(), "x".to_string())]);
+        let err = write_options(SaveMode::Append, &by, &bad, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid option 'endpont': unknown option of a write to a BigQuery table; it takes mode, partitionOverwriteMode, endpoint, grpc_endpoint,"),
+            "{err}"
+        );
     }
 }

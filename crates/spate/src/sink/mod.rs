@@ -40,7 +40,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 pub(crate) use format::SinkFormatFactory;
 
-use crate::error::Result;
+use crate::error::{Result, SpateError};
 use crate::writer::SaveMode;
 
 /// One write into a sink, as the statement (or the DataFrame writer) gave it.
@@ -52,8 +52,22 @@ pub(crate) struct SinkWrite {
     pub mode: SaveMode,
     /// `PARTITIONED BY` columns.
     pub partition_by: Vec<String>,
-    /// The other options, by key as given (DataFusion's `format.` prefix removed).
+    /// The other options, by key as given (DataFusion's `format.` prefix removed; it
+    /// lower-cases a COPY's keys, so sinks match keys without regard to case).
     pub options: Vec<(String, String)>,
+}
+
+/// The error for an option key a sink does not take: it names the key and the keys the
+/// sink (`noun`) takes.
+pub(crate) fn unknown_option(noun: &str, key: &str, known: &[&str]) -> SpateError {
+    SpateError::InvalidOption {
+        option: "option".into(),
+        value: key.to_string(),
+        reason: format!(
+            "unknown option of a write to a {noun}; it takes {}",
+            known.join(", ")
+        ),
+    }
 }
 
 /// A place rows can be written to that DataFusion's file sinks do not know.
@@ -82,10 +96,11 @@ pub(crate) trait TableSink: std::fmt::Debug + Send + Sync + 'static {
 
 /// The session's sinks, as file formats to register.
 pub(crate) fn formats(
+    stores: &Arc<spate_connectors::object_stores::StoreRegistry>,
     bigquery: &Arc<spate_bigquery::BigQueryRegistry>,
 ) -> Vec<Arc<SinkFormatFactory>> {
     vec![
-        SinkFormatFactory::new(Arc::new(delta::DeltaSink)),
+        SinkFormatFactory::new(Arc::new(delta::DeltaSink::new(Arc::clone(stores)))),
         SinkFormatFactory::new(Arc::new(bigquery::BigQuerySink::new(Arc::clone(bigquery)))),
     ]
 }

@@ -124,18 +124,33 @@ async fn every_type_is_written_and_read_back() {
     );
 }
 
+/// A missing table is created from the rows' schema when the write runs; EXPLAIN of the
+/// same COPY shows that it would be, and creates nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_is_created_from_the_rows_schema() {
     let emulator = BqEmulator::start();
     emulator.create_dataset("shop");
     let session = session(&emulator);
-    session
-        .run_script(
-            "COPY (SELECT 7 AS id, 'x' AS name, CAST(2.50 AS DECIMAL(10, 2)) AS price, DATE '2026-11-23' AS day) \
-             TO 'bigquery://proj/shop/created'",
-        )
-        .await
-        .unwrap();
+    let copy = "COPY (SELECT 7 AS id, 'x' AS name, CAST(2.50 AS DECIMAL(10, 2)) AS price, DATE '2026-11-23' AS day) \
+                TO 'bigquery://proj/shop/created'";
+    let plan = query(&session, &format!("EXPLAIN {copy}")).await.join("\n");
+    assert!(
+        plan.contains("BigQuerySink: table=proj.shop.created, creating the table"),
+        "{plan}"
+    );
+    let (_, tables) = emulator.rest("GET", "/datasets/shop/tables", None);
+    assert_eq!(
+        tables["tables"].as_array().map_or(0, Vec::len),
+        0,
+        "EXPLAIN created a table: {tables}"
+    );
+    session.run_script(copy).await.unwrap();
+    let (_, tables) = emulator.rest("GET", "/datasets/shop/tables", None);
+    assert_eq!(
+        tables["tables"].as_array().map_or(0, Vec::len),
+        1,
+        "{tables}"
+    );
     let (_, table) = emulator.rest("GET", "/datasets/shop/tables/created", None);
     let types: Vec<&str> = table["schema"]["fields"]
         .as_array()

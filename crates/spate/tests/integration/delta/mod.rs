@@ -276,6 +276,171 @@ async fn sql_merge_updates_matches_and_inserts_the_rest() {
     );
 }
 
+/// EXPLAIN MERGE prints the plan DataFusion's planner made and the executor runs: the
+/// merge's commit over the source query, with the clauses in it. Explaining merges
+/// nothing; the same statement then merges, as one new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_of_merge_shows_the_merge_over_the_source_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("stock");
+    let session = session();
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE stock (id BIGINT, item VARCHAR, qty BIGINT)
+               STORED AS DELTA LOCATION '{}';
+             INSERT INTO stock VALUES (1, 'pen', 5), (2, 'ink', 7);",
+            table.display()
+        ))
+        .await
+        .unwrap();
+    let merge = "MERGE INTO stock t USING (SELECT * FROM (VALUES (2, 'ink', 3), (4, 'cap', 9)) c(id, item, qty) WHERE qty > 0) s \
+                 ON t.id = s.id \
+                 WHEN MATCHED THEN UPDATE SET qty = t.qty + s.qty \
+                 WHEN NOT MATCHED THEN INSERT (id, item, qty) VALUES (s.id, s.item, s.qty)";
+    let before = versions(&table);
+    let explained = session
+        .run_script(&format!("EXPLAIN {merge}"))
+        .await
+        .unwrap();
+    let cells = spate::io::string_rows(&explained[0].batches).unwrap();
+    let logical = &cells.iter().find(|r| r[0] == "logical_plan").unwrap()[1];
+    assert!(logical.starts_with("DeltaMerge: table=stock"), "{logical}");
+    let plan = physical_plan(&explained[0].batches);
+    let (merge_line, merge_depth) = operator_at(&plan, "DeltaMergeCommitExec:");
+    assert_eq!(merge_line, 0, "{plan:#?}");
+    assert!(
+        plan[0].contains(&format!("table={}", table.display()))
+            && plan[0].contains("on=t.id = s.id")
+            && plan[0]
+                .contains("when=[matched: update (qty); not matched: insert (id, item, qty)]"),
+        "{plan:#?}"
+    );
+    // The source query is planned below it, its filter included.
+    let (filter, filter_depth) = operator_at(&plan, "FilterExec:");
+    assert!(
+        filter > merge_line && filter_depth > merge_depth,
+        "{plan:#?}"
+    );
+    assert_eq!(versions(&table), before, "EXPLAIN merged");
+
+    let ran = session.run_script(merge).await.unwrap();
+    assert_eq!(ran[0].kind, spate::StatementKind::Merge);
+    assert_eq!(
+        ran[0].message,
+        format!("merged into stock: 1 rows inserted, 1 updated, 0 deleted (version {before})")
+    );
+    assert_eq!(ran[0].rows_written, Some(2));
+    assert_eq!(versions(&table), before + 1);
+    assert_eq!(
+        query(&session, "select id, qty from stock order by id").await,
+        ["1|5", "2|10", "4|9"]
+    );
+}
+
+/// The checksum of table `name` (id, item, qty, day), in SQL that spate and delta-rs's
+/// Python reader evaluate alike.
+fn merge_checksum(name: &str) -> String {
+    format!(
+        "select count(*) as n, md5(string_agg(concat_ws('|', id, item, qty, CAST(day AS VARCHAR)), ',' \
+         order by id)) as digest from {name}"
+    )
+}
+
+/// A MERGE through spate's plan gives the table delta-rs's own merge builder (the Python
+/// `deltalake` package) gives on the same inputs, and the table an independent SQL
+/// statement of the same clauses computes; both read back by the Python reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_equals_delta_rs_merge_and_an_independent_sql_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let [ours, theirs, changes] = ["ours", "theirs", "changes"].map(|n| dir.path().join(n));
+    let session = session();
+    let target_rows = "SELECT CAST(value AS BIGINT) AS id, 'item-' || CAST(value % 13 AS VARCHAR) AS item, \
+                       CAST(value % 50 AS BIGINT) AS qty, DATE '2026-11-20' + CAST(value % 3 AS INT) AS day \
+                       FROM range(0, 3000)";
+    // Overlapping keys 2000..3000 (every seventh a delete), new keys 3000..4000.
+    let change_rows = "SELECT CAST(value AS BIGINT) AS id, 'new-' || CAST(value % 5 AS VARCHAR) AS item, \
+                       CASE WHEN value % 7 = 0 THEN -1 ELSE CAST(value % 11 AS BIGINT) END AS qty, \
+                       DATE '2026-11-20' + CAST(value % 3 AS INT) AS day \
+                       FROM range(2000, 4000)";
+    for (rows, at) in [
+        (target_rows, &ours),
+        (target_rows, &theirs),
+        (change_rows, &changes),
+    ] {
+        session
+            .sql(rows)
+            .await
+            .unwrap()
+            .write()
+            .partition_by(&["day"])
+            .delta(at)
+            .await
+            .unwrap();
+    }
+    let results = session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE ours STORED AS DELTA LOCATION '{ours}';
+             CREATE EXTERNAL TABLE changes STORED AS DELTA LOCATION '{changes}';
+             CREATE VIEW expected AS
+               SELECT t.id, t.item, t.qty, t.day FROM ours t LEFT ANTI JOIN changes s ON t.id = s.id
+               UNION ALL
+               SELECT t.id, s.item, t.qty + s.qty, t.day FROM ours t JOIN changes s ON t.id = s.id WHERE s.qty >= 0
+               UNION ALL
+               SELECT s.id, s.item, s.qty, s.day FROM changes s LEFT ANTI JOIN ours t ON t.id = s.id;
+             CREATE TABLE expected_rows AS SELECT * FROM expected;
+             MERGE INTO ours t USING changes s ON t.id = s.id
+               WHEN MATCHED AND s.qty < 0 THEN DELETE
+               WHEN MATCHED THEN UPDATE SET qty = t.qty + s.qty, item = s.item
+               WHEN NOT MATCHED THEN INSERT (id, item, qty, day) VALUES (s.id, s.item, s.qty, s.day);",
+            ours = ours.display(),
+            changes = changes.display(),
+        ))
+        .await
+        .unwrap();
+    let deleted = (2000..3000).filter(|v| v % 7 == 0).count();
+    assert_eq!(
+        results[4].message,
+        format!(
+            "merged into ours: 1000 rows inserted, {} updated, {deleted} deleted (version 1)",
+            1000 - deleted
+        )
+    );
+    let expected = query(&session, &merge_checksum("expected_rows")).await;
+    assert!(
+        expected[0].starts_with(&format!("{}|", 4000 - deleted)),
+        "{expected:?}"
+    );
+
+    let script = format!(
+        "from deltalake import DeltaTable, QueryBuilder\n\
+         source = QueryBuilder().register('c', DeltaTable({changes:?})).execute('select * from c').read_all()\n\
+         (DeltaTable({theirs:?}).merge(source=source, predicate='t.id = s.id', source_alias='s', target_alias='t')\n\
+           .when_matched_delete(predicate='s.qty < 0')\n\
+           .when_matched_update(updates={{'qty': 't.qty + s.qty', 'item': 's.item'}})\n\
+           .when_not_matched_insert(updates={{'id': 's.id', 'item': 's.item', 'qty': 's.qty', 'day': 's.day'}})\n\
+           .execute())\n\
+         for path in [{ours:?}, {theirs:?}]:\n\
+         \x20   t = QueryBuilder().register('t', DeltaTable(path)).execute({sql:?}).read_all()\n\
+         \x20   n, digest = (c.to_pylist()[0] for c in t.columns)\n\
+         \x20   print(f'{{n}}|{{digest}}')",
+        changes = changes.display().to_string(),
+        theirs = theirs.display().to_string(),
+        ours = ours.display().to_string(),
+        sql = merge_checksum("t"),
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 with deltalake: ./scripts/test.sh installs it (pip install deltalake)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let read_back: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(read_back, [expected[0].clone(), expected[0].clone()]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dataframe_writer_replace_where_and_merge_builder() {
     let dir = tempfile::tempdir().unwrap();
@@ -361,6 +526,94 @@ async fn dataframe_writer_replace_where_and_merge_builder() {
         .filter(spate::prelude::col("store").eq(spate::prelude::lit("moved")))
         .unwrap();
     assert_eq!(moved.count().await.unwrap(), 3);
+}
+
+/// Option keys of a Delta write match in any case (DataFusion lower-cases a COPY's; the
+/// DataFrame writer passes them as given); a key no Delta write takes fails naming it and
+/// the keys it takes, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_option_keys_match_in_any_case_and_unknown_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("daily");
+    let session = session();
+    let copy = |rows: String, options: &str| {
+        format!(
+            "COPY ({rows}) TO '{}' STORED AS DELTA PARTITIONED BY (day) OPTIONS ({options})",
+            table.display()
+        )
+    };
+    session
+        .run_script(&copy(
+            days_sql(&["2026-11-22", "2026-11-23"], 10),
+            "'MODE' 'overwrite', 'TargetFileSize' '1MiB'",
+        ))
+        .await
+        .unwrap();
+    session
+        .run_script(&copy(
+            days_sql(&["2026-11-23"], 3),
+            "'Mode' 'OVERWRITE', 'REPLACE_WHERE' 'day = DATE ''2026-11-23'''",
+        ))
+        .await
+        .unwrap();
+    session
+        .sql(&days_sql(&["2026-11-22"], 4))
+        .await
+        .unwrap()
+        .write()
+        .mode(SaveMode::Overwrite)
+        .option("PartitionOverwriteMode", "DYNAMIC")
+        .delta(&table)
+        .await
+        .unwrap();
+    session
+        .run_script(&format!(
+            "CREATE EXTERNAL TABLE daily STORED AS DELTA LOCATION '{}'",
+            table.display()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        query(
+            &session,
+            "select day, count(*) from daily group by day order by day"
+        )
+        .await,
+        ["2026-11-22|4", "2026-11-23|3"]
+    );
+
+    let before = versions(&table);
+    let err = session
+        .run_script(&copy(days_sql(&["2026-11-24"], 1), "'replace_wher' 'x'"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "invalid option 'replace_wher': unknown option of a write to a Delta table; \
+             it takes mode, replaceWhere, partitionOverwriteMode, targetFileSize, aws.*, google_*, azure.*, store.*"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+    let err = session
+        .sql(&days_sql(&["2026-11-24"], 1))
+        .await
+        .unwrap()
+        .write()
+        .mode(SaveMode::Append)
+        .option("Target_File_Sise", "1MiB")
+        .delta(&table)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "invalid option 'Target_File_Sise': unknown option of a write to a Delta table; it takes mode, replaceWhere,"
+        ),
+        "{err}"
+    );
+    assert_eq!(versions(&table), before, "a refused write committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
