@@ -5,7 +5,8 @@
 //! dialect (backquoted identifiers, lambdas `x -> x + 1`, `FILTER (WHERE ...)` on
 //! aggregates, `SELECT * EXCEPT`, struct literals); under `datafusion`, with whatever
 //! `datafusion.sql_parser.dialect` names (Generic by default). Parsed Spark statements are
-//! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`). A session
+//! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`, Spark's
+//! names for unaliased select items, Spark's types for numeric literals). A session
 //! built in the Spark dialect also knows Spark's names for DataFusion's functions
 //! ([`register_spark_aliases`]: `array`). Every session accepts `SET spark.*` keys
 //! ([`crate::spark_settings`]). `SET spate.dialect = 'spark'` in a script switches the
@@ -75,7 +76,9 @@ pub(crate) fn parser_dialect(options: &ConfigOptions) -> Dialect {
 
 /// A parsed statement adapted to what DataFusion plans, under the Spark dialect: Spark's
 /// session-scoped `CREATE [OR REPLACE] TEMPORARY VIEW` becomes a view of the session
-/// (DataFusion's views already live only as long as the session).
+/// (DataFusion's views already live only as long as the session), and unaliased select
+/// items get Spark's names ([`crate::spark_names`]), then numeric literals Spark's types
+/// ([`crate::spark_literals`]).
 pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatement {
     if SpateConfig::of(options).dialect != SqlDialect::Spark {
         return statement;
@@ -85,6 +88,8 @@ pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatem
             if let SqlStatement::CreateView(view) = inner.as_mut() {
                 view.temporary = false;
             }
+            crate::spark_names::name_select_items(inner.as_mut());
+            crate::spark_literals::type_literals(inner.as_mut());
             DfStatement::Statement(inner)
         }
         other => other,

@@ -44,6 +44,8 @@ pub mod script;
 mod session;
 mod session_builder;
 mod sink;
+mod spark_literals;
+mod spark_names;
 mod spark_settings;
 mod statement;
 mod system;
