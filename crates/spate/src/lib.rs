@@ -46,6 +46,7 @@ mod session_builder;
 mod sink;
 mod spark_literals;
 mod spark_names;
+mod spark_rewrites;
 mod spark_settings;
 mod statement;
 mod system;

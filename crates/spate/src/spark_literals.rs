@@ -18,8 +18,12 @@
 //! rewrite skips those nodes (the tree only changes at rewritten leaves, so the
 //! addresses stay valid for the visit).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::dialect::SparkSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType, Expr, GroupByExpr, LimitClause, OrderByKind, Query, SetExpr, Statement,
@@ -188,6 +192,85 @@ impl VisitorMut for Typer {
     }
 }
 
+/// The text of a statement with Spark's suffixed numeric literals (`6S`, `1Y`, `10L`,
+/// `2.5D`, `1.5F`, `1.50BD`), which sqlparser does not read, written as `::` casts
+/// (`6::SMALLINT`, `1.50::DECIMAL(3,2)`); the Spark names printer names such a cast of a
+/// number after the number, as Spark names the literal. Text without a digit directly
+/// followed by a suffix letter is returned as it is, untokenized.
+pub(crate) fn suffixed_literals(sql: &str) -> Cow<'_, str> {
+    let bytes = sql.as_bytes();
+    let suspect = bytes.windows(2).any(|w| {
+        w[0].is_ascii_digit() && matches!(w[1].to_ascii_uppercase(), b'S' | b'Y' | b'L' | b'D' | b'F' | b'B')
+    });
+    if !suspect {
+        return Cow::Borrowed(sql);
+    }
+    let Ok(tokens) = Tokenizer::new(&SparkSqlDialect {}, sql).tokenize_with_location() else {
+        return Cow::Borrowed(sql);
+    };
+    let mut edits = Vec::new();
+    for pair in tokens.windows(2) {
+        let (Token::Number(number, _), Token::Word(word)) = (&pair[0].token, &pair[1].token) else {
+            continue;
+        };
+        if word.quote_style.is_some() || pair[0].span.end != pair[1].span.start {
+            continue;
+        }
+        let Some(cast) = suffix_type(number, &word.value) else {
+            continue;
+        };
+        if let (Some(start), Some(end)) = (
+            byte_offset(sql, pair[1].span.start),
+            byte_offset(sql, pair[1].span.end),
+        ) {
+            edits.push((start, end, cast));
+        }
+    }
+    if edits.is_empty() {
+        return Cow::Borrowed(sql);
+    }
+    let mut text = sql.to_string();
+    for (start, end, cast) in edits.into_iter().rev() {
+        text.replace_range(start..end, &format!("::{cast}"));
+    }
+    Cow::Owned(text)
+}
+
+/// The type a suffix gives a number (`S` smallint, `BD` a decimal of the digits written).
+fn suffix_type(number: &str, suffix: &str) -> Option<String> {
+    Some(match suffix.to_ascii_uppercase().as_str() {
+        "Y" => "TINYINT".into(),
+        "S" => "SMALLINT".into(),
+        "L" => "BIGINT".into(),
+        "D" => "DOUBLE".into(),
+        "F" => "FLOAT".into(),
+        "BD" if !number.contains(['e', 'E']) => {
+            let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+            let whole = whole.trim_start_matches('0');
+            let scale = fraction.len();
+            let precision = (whole.len() + scale).max(scale).max(1);
+            format!("DECIMAL({precision},{scale})")
+        }
+        _ => return None,
+    })
+}
+
+/// The byte offset of a tokenizer location (1-based line and character column).
+fn byte_offset(sql: &str, location: Location) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..location.line {
+        line_start += sql[line_start..].find('\n')? + 1;
+    }
+    let column = usize::try_from(location.column).ok()?.checked_sub(1)?;
+    let line = &sql[line_start..];
+    let within = line
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(line.len()))
+        .nth(column)?;
+    Some(line_start + within)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +306,15 @@ mod tests {
             "SELECT d + INTERVAL 2 DAY"
         );
         assert_eq!(typed("SET x = 1"), "SET x = 1");
+    }
+
+    #[test]
+    fn writes_suffixed_literals_as_casts() {
+        assert_eq!(
+            suffixed_literals("select 6S, 1Y,\n 2.50D, 1.50BD, 10L, 'x 6S', 6 S from t"),
+            "select 6::SMALLINT, 1::TINYINT,\n 2.50::DOUBLE, 1.50::DECIMAL(3,2), 10::BIGINT, \
+             'x 6S', 6 S from t"
+        );
+        assert!(matches!(suffixed_literals("select a1 from t"), Cow::Borrowed(_)));
     }
 }

@@ -130,6 +130,12 @@ pub(crate) fn spark_sql(expr: &Expr) -> Option<String> {
             *negated,
             format!("{} LIKE {}", spark_sql(expr)?, spark_sql(pattern)?),
         ),
+        // A suffixed literal (`6S`), written `6::SMALLINT` by `spark_literals`.
+        Expr::Cast {
+            kind: CastKind::DoubleColon,
+            expr,
+            ..
+        } if is_number(expr) => spark_sql(expr)?,
         Expr::Cast {
             kind,
             expr,
@@ -200,6 +206,19 @@ fn ident_name(ident: &Ident) -> String {
     match ident.quote_style {
         Some(_) => ident.value.clone(),
         None => ident.value.to_lowercase(),
+    }
+}
+
+/// A numeric literal, possibly with a suffix (`6::SMALLINT`).
+fn is_number(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => matches!(v.value, Value::Number(..)),
+        Expr::Cast {
+            kind: CastKind::DoubleColon,
+            expr,
+            ..
+        } => is_number(expr),
+        _ => false,
     }
 }
 
@@ -281,7 +300,7 @@ pub(crate) fn java_double(value: f64) -> String {
 fn unary_sql(op: UnaryOperator, expr: &Expr) -> Option<String> {
     let operand = spark_sql(expr)?;
     Some(match op {
-        UnaryOperator::Minus if matches!(expr, Expr::Value(_)) => format!("-{operand}"),
+        UnaryOperator::Minus if is_number(expr) => format!("-{operand}"),
         UnaryOperator::Minus => format!("(- {operand})"),
         UnaryOperator::Plus => format!("(+ {operand})"),
         UnaryOperator::Not | UnaryOperator::BangNot => format!("(NOT {operand})"),
@@ -413,6 +432,13 @@ fn args_sql(args: &[FunctionArg]) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Spark's cast functions (`double(x)` is `CAST(x AS DOUBLE)`), which Spark names after
+/// their argument.
+pub(crate) const CAST_FUNCTIONS: &[&str] = &[
+    "boolean", "tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "string",
+    "binary", "date", "timestamp",
+];
+
 /// Ranking functions, whose default frame is `ROWS ... CURRENT ROW`.
 const RANKING: &[&str] = &["row_number", "rank", "dense_rank", "percent_rank", "ntile"];
 
@@ -449,6 +475,9 @@ fn function_sql(function: &Function) -> Option<String> {
         ("lag" | "lead", 2) => args.push("NULL".into()),
         _ if args.iter().any(|a| a == "*") => return None,
         _ => {}
+    }
+    if CAST_FUNCTIONS.contains(&name.as_str()) && args.len() == 1 && function.over.is_none() {
+        return args.pop();
     }
     let joined = args.join(", ");
     let mut text = match name.as_str() {
@@ -625,7 +654,7 @@ mod tests {
     fn leaves_unknown_expressions_to_datafusion() {
         assert_eq!(
             names("select a similar to 'x', (select 1)"),
-            ["unnamed a SIMILAR TO 'x'", "unnamed (SELECT 1)"]
+            ["unnamed a SIMILAR TO 'x'", "unnamed (SELECT 1 AS `1`)"]
         );
     }
 
