@@ -244,15 +244,28 @@ fn suffix_type(number: &str, suffix: &str) -> Option<String> {
         "L" => "BIGINT".into(),
         "D" => "DOUBLE".into(),
         "F" => "FLOAT".into(),
-        "BD" if !number.contains(['e', 'E']) => {
-            let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-            let whole = whole.trim_start_matches('0');
-            let scale = fraction.len();
-            let precision = (whole.len() + scale).max(scale).max(1);
-            format!("DECIMAL({precision},{scale})")
-        }
+        "BD" => decimal_type(number)?,
         _ => return None,
     })
+}
+
+/// The decimal type of `number` as Java's `BigDecimal` reads it (`1.50` is
+/// `DECIMAL(3,2)`), a negative scale (`20E2`) turned into digits (`DECIMAL(4,0)`).
+fn decimal_type(number: &str) -> Option<String> {
+    let (mantissa, exponent) = match number.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+        None => (number, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let digits = i64::try_from(digits.trim_start_matches('0').len().max(1)).ok()?;
+    let scale = i64::try_from(fraction.len()).ok()? - exponent;
+    let (precision, scale) = if scale < 0 {
+        (digits - scale, 0)
+    } else {
+        (digits.max(scale), scale)
+    };
+    Some(format!("DECIMAL({precision},{scale})"))
 }
 
 /// The byte offset of a tokenizer location (1-based line and character column).
@@ -316,5 +329,7 @@ mod tests {
              'x 6S', 6 S from t"
         );
         assert!(matches!(suffixed_literals("select a1 from t"), Cow::Borrowed(_)));
+        assert_eq!(decimal_type("20E2").as_deref(), Some("DECIMAL(4,0)"));
+        assert_eq!(decimal_type("0.05").as_deref(), Some("DECIMAL(2,2)"));
     }
 }
