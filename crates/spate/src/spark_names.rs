@@ -24,11 +24,10 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, DateTimeField, DuplicateTreatment, ExactNumberInfo,
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Interval,
-    ObjectNamePart, OrderByExpr, Query, SelectItem, SetExpr, Statement, Subscript,
-    UnaryOperator, Value, VisitMut, VisitorMut, WindowFrameBound, WindowFrameUnits, WindowSpec,
-    WindowType,
+    BinaryOperator, CastKind, DataType, DateTimeField, DuplicateTreatment, ExactNumberInfo, Expr,
+    Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Interval, ObjectNamePart,
+    OrderByExpr, Query, SelectItem, SetExpr, Statement, Subscript, UnaryOperator, Value, VisitMut,
+    VisitorMut, WindowFrameBound, WindowFrameUnits, WindowSpec, WindowType,
 };
 
 /// Gives every unaliased, non-column select item of `statement` its Spark name as an alias.
@@ -117,7 +116,11 @@ pub(crate) fn spark_sql(expr: &Expr) -> Option<String> {
             high,
         } => {
             let e = spark_sql(expr)?;
-            let between = format!("(({e} >= {}) AND ({e} <= {}))", spark_sql(low)?, spark_sql(high)?);
+            let between = format!(
+                "(({e} >= {}) AND ({e} <= {}))",
+                spark_sql(low)?,
+                spark_sql(high)?
+            );
             negate(*negated, between)
         }
         Expr::Like {
@@ -263,7 +266,10 @@ fn number_sql(text: &str) -> Option<String> {
     match text.split_once('.') {
         None => text.parse::<i128>().ok().map(|n| n.to_string()),
         Some((whole, fraction)) => {
-            let whole = whole.parse::<i128>().ok().map_or("0".to_string(), |n| n.to_string());
+            let whole = whole
+                .parse::<i128>()
+                .ok()
+                .map_or("0".to_string(), |n| n.to_string());
             if fraction.is_empty() {
                 Some(whole)
             } else {
@@ -285,7 +291,11 @@ pub(crate) fn java_double(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
         let text = format!("{value}");
-        return if text.contains('.') { text } else { format!("{text}.0") };
+        return if text.contains('.') {
+            text
+        } else {
+            format!("{text}.0")
+        };
     }
     let text = format!("{value:e}");
     let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
@@ -385,7 +395,10 @@ fn case_sql(
             Some(operand) => format!("({operand} = {condition})"),
             None => condition,
         };
-        text.push_str(&format!(" WHEN {condition} THEN {}", spark_sql(&when.result)?));
+        text.push_str(&format!(
+            " WHEN {condition} THEN {}",
+            spark_sql(&when.result)?
+        ));
     }
     if let Some(otherwise) = else_result {
         text.push_str(&format!(" ELSE {}", spark_sql(otherwise)?));
@@ -435,8 +448,18 @@ fn args_sql(args: &[FunctionArg]) -> Option<Vec<String>> {
 /// Spark's cast functions (`double(x)` is `CAST(x AS DOUBLE)`), which Spark names after
 /// their argument.
 pub(crate) const CAST_FUNCTIONS: &[&str] = &[
-    "boolean", "tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "string",
-    "binary", "date", "timestamp",
+    "boolean",
+    "tinyint",
+    "smallint",
+    "int",
+    "bigint",
+    "float",
+    "double",
+    "decimal",
+    "string",
+    "binary",
+    "date",
+    "timestamp",
 ];
 
 /// Ranking functions, whose default frame is `ROWS ... CURRENT ROW`.
@@ -528,7 +551,10 @@ fn window_sql(name: &str, args: &[String], spec: &WindowSpec) -> Option<String> 
                 Some(end) => bound_sql(end)?,
                 None => "CURRENT ROW".into(),
             };
-            format!("{units} BETWEEN {} AND {end}", bound_sql(&frame.start_bound)?)
+            format!(
+                "{units} BETWEEN {} AND {end}",
+                bound_sql(&frame.start_bound)?
+            )
         }
         None if RANKING.contains(&name) => {
             "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into()
@@ -558,7 +584,11 @@ fn order_sql(order: &OrderByExpr) -> Option<String> {
         "{} {} {}",
         spark_sql(&order.expr)?,
         if asc { "ASC" } else { "DESC" },
-        if nulls_first { "NULLS FIRST" } else { "NULLS LAST" }
+        if nulls_first {
+            "NULLS FIRST"
+        } else {
+            "NULLS LAST"
+        }
     ))
 }
 

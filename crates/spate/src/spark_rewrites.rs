@@ -13,12 +13,12 @@
 
 use std::ops::ControlFlow;
 
+use datafusion::sql::sqlparser::ast::TimezoneInfo;
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, CastKind, DataType, ExactNumberInfo, Expr, FunctionArg,
     FunctionArgExpr, FunctionArguments, ObjectNamePart, Statement, Value, VisitMut, VisitorMut,
 };
-use datafusion::sql::sqlparser::ast::TimezoneInfo;
-use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 
 /// Replaces the shorthand calls in `statement` by what they mean.
 pub(crate) fn rewrite_functions(statement: &mut Statement) {
@@ -43,8 +43,7 @@ fn plain_call(expr: &Expr) -> Option<(String, Vec<Expr>)> {
     let Expr::Function(function) = expr else {
         return None;
     };
-    if function.over.is_some() || function.filter.is_some() || function.null_treatment.is_some()
-    {
+    if function.over.is_some() || function.filter.is_some() || function.null_treatment.is_some() {
         return None;
     }
     let name = match function.name.0.as_slice() {
@@ -83,7 +82,11 @@ fn rewrite(expr: &Expr) -> Option<Expr> {
                 Expr::value(Value::Number("0".into(), false)),
             );
             let shifted = binary(
-                Expr::Nested(Box::new(binary(remainder.clone(), BinaryOperator::Plus, b.clone()))),
+                Expr::Nested(Box::new(binary(
+                    remainder.clone(),
+                    BinaryOperator::Plus,
+                    b.clone(),
+                ))),
                 BinaryOperator::Modulo,
                 b.clone(),
             );
