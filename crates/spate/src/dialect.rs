@@ -5,7 +5,8 @@
 //! dialect (backquoted identifiers, lambdas `x -> x + 1`, `FILTER (WHERE ...)` on
 //! aggregates, `SELECT * EXCEPT`, struct literals); under `datafusion`, with whatever
 //! `datafusion.sql_parser.dialect` names (Generic by default). Parsed Spark statements are
-//! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`). A session
+//! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`, Spark's
+//! names for unaliased select items, Spark's types for numeric literals). A session
 //! built in the Spark dialect also knows Spark's names for DataFusion's functions
 //! ([`register_spark_aliases`]: `array`). Every session accepts `SET spark.*` keys
 //! ([`crate::spark_settings`]). `SET spate.dialect = 'spark'` in a script switches the
@@ -75,19 +76,58 @@ pub(crate) fn parser_dialect(options: &ConfigOptions) -> Dialect {
 
 /// A parsed statement adapted to what DataFusion plans, under the Spark dialect: Spark's
 /// session-scoped `CREATE [OR REPLACE] TEMPORARY VIEW` becomes a view of the session
-/// (DataFusion's views already live only as long as the session).
+/// (DataFusion's views already live only as long as the session), and unaliased select
+/// items get Spark's names ([`crate::spark_names`]), Spark's shorthand functions are
+/// written out ([`crate::spark_rewrites`]), numeric literals get Spark's types
+/// ([`crate::spark_literals`]), and `CREATE TABLE ... USING fmt` without a location makes
+/// a session table ([`session_table`]).
 pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatement {
     if SpateConfig::of(options).dialect != SqlDialect::Spark {
         return statement;
     }
     match statement {
         DfStatement::Statement(mut inner) => {
-            if let SqlStatement::CreateView(view) = inner.as_mut() {
-                view.temporary = false;
+            match inner.as_mut() {
+                SqlStatement::CreateView(view) => view.temporary = false,
+                SqlStatement::CreateTable(table) => session_table(table),
+                _ => {}
             }
+            crate::spark_names::name_select_items(inner.as_mut());
+            crate::spark_rewrites::rewrite_functions(inner.as_mut());
+            crate::spark_literals::type_literals(inner.as_mut());
             DfStatement::Statement(inner)
         }
         other => other,
+    }
+}
+
+/// Spark's `CREATE TABLE t (...) USING parquet` (or any format) without a location: a
+/// managed table in Spark's warehouse. spate has no warehouse, so the table is one of the
+/// session, in memory (DataFusion's `CREATE TABLE` without a format), and `INSERT INTO` it
+/// works as in Spark; it is gone when the session ends. A table with a `LOCATION` keeps
+/// its format clause, which DataFusion refuses with a message naming it.
+fn session_table(table: &mut datafusion::sql::sqlparser::ast::CreateTable) {
+    use datafusion::sql::sqlparser::ast::HiveIOFormat;
+    let Some(formats) = &table.hive_formats else {
+        return;
+    };
+    let using_only = matches!(formats.storage, Some(HiveIOFormat::Using { .. }))
+        && formats.row_format.is_none()
+        && formats.serde_properties.is_none()
+        && formats.location.is_none();
+    if using_only && table.location.is_none() && !table.external {
+        table.hive_formats = None;
+    }
+}
+
+/// The text a statement is parsed from: under the Spark dialect, Spark's suffixed numeric
+/// literals (`6S`, `1.5D`) written as casts sqlparser reads
+/// ([`crate::spark_literals::suffixed_literals`]); otherwise the text itself.
+pub(crate) fn parse_text<'a>(sql: &'a str, options: &ConfigOptions) -> std::borrow::Cow<'a, str> {
+    if SpateConfig::of(options).dialect == SqlDialect::Spark {
+        crate::spark_literals::suffixed_literals(sql)
+    } else {
+        std::borrow::Cow::Borrowed(sql)
     }
 }
 

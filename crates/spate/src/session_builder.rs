@@ -406,6 +406,10 @@ impl SessionBuilder {
             options.memory_limit,
             options.threads,
         ));
+        // Spark types `1.5` as `decimal(2,1)` (see `spark_literals`).
+        if self.config.dialect == crate::SqlDialect::Spark {
+            config.options_mut().sql_parser.parse_float_as_decimal = true;
+        }
         let execution = &mut config.options_mut().execution;
         execution.sort_spill_reservation_bytes = execution
             .sort_spill_reservation_bytes

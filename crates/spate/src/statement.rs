@@ -217,8 +217,9 @@ impl Session {
         })?;
         let state = self.inner.ctx.state();
         let dialect = crate::dialect::parser_dialect(state.config().options());
+        let text = crate::dialect::parse_text(&sql, state.config().options());
         let parsed = state
-            .sql_to_statement(&sql, &dialect)
+            .sql_to_statement(&text, &dialect)
             .map_err(|e| at(syntax_error(e, stmt.line)))?;
         let mut parsed = crate::dialect::adapt(parsed, state.config().options());
         force_sink_format(&mut parsed);
