@@ -145,23 +145,8 @@ pub(crate) fn spark_sql(expr: &Expr) -> Option<String> {
             data_type,
             format: None,
             ..
-        } => {
-            let cast = match kind {
-                CastKind::Cast | CastKind::DoubleColon => "CAST",
-                CastKind::TryCast => "TRY_CAST",
-                CastKind::SafeCast => return None,
-            };
-            format!("{cast}({} AS {})", spark_sql(expr)?, type_sql(data_type)?)
-        }
-        Expr::TypedString(typed) => {
-            let prefix = match &typed.data_type {
-                DataType::Date => "DATE",
-                DataType::Timestamp(..) | DataType::Datetime(_) => "TIMESTAMP",
-                DataType::TimestampNtz(_) => "TIMESTAMP_NTZ",
-                _ => return None,
-            };
-            format!("{prefix} '{}'", string_value(&typed.value.value)?)
-        }
+        } => cast_sql(kind, expr, data_type)?,
+        Expr::TypedString(typed) => typed_string_sql(typed)?,
         Expr::Function(function) => function_sql(function)?,
         Expr::Case {
             operand,
@@ -169,21 +154,7 @@ pub(crate) fn spark_sql(expr: &Expr) -> Option<String> {
             else_result,
             ..
         } => case_sql(operand.as_deref(), conditions, else_result.as_deref())?,
-        Expr::CompoundFieldAccess { root, access_chain } => {
-            let mut text = spark_sql(root)?;
-            for access in access_chain {
-                match access {
-                    datafusion::sql::sqlparser::ast::AccessExpr::Subscript(Subscript::Index {
-                        index,
-                    }) => text.push_str(&format!("[{}]", spark_sql(index)?)),
-                    datafusion::sql::sqlparser::ast::AccessExpr::Dot(Expr::Identifier(f)) => {
-                        text.push_str(&format!(".{}", f.value))
-                    }
-                    _ => return None,
-                }
-            }
-            text
-        }
+        Expr::CompoundFieldAccess { root, access_chain } => field_access_sql(root, access_chain)?,
         Expr::Substring {
             expr,
             substring_from: Some(from),
@@ -202,6 +173,50 @@ pub(crate) fn spark_sql(expr: &Expr) -> Option<String> {
         Expr::Array(array) => format!("array({})", list_sql(&array.elem)?),
         _ => return None,
     })
+}
+
+/// `CAST(e AS t)` or `TRY_CAST(e AS t)` as Spark names it.
+fn cast_sql(kind: &CastKind, expr: &Expr, data_type: &DataType) -> Option<String> {
+    let cast = match kind {
+        CastKind::Cast | CastKind::DoubleColon => "CAST",
+        CastKind::TryCast => "TRY_CAST",
+        CastKind::SafeCast => return None,
+    };
+    Some(format!(
+        "{cast}({} AS {})",
+        spark_sql(expr)?,
+        type_sql(data_type)?
+    ))
+}
+
+/// A typed literal (`DATE '2020-01-01'`) as Spark names it.
+fn typed_string_sql(typed: &datafusion::sql::sqlparser::ast::TypedString) -> Option<String> {
+    let prefix = match &typed.data_type {
+        DataType::Date => "DATE",
+        DataType::Timestamp(..) | DataType::Datetime(_) => "TIMESTAMP",
+        DataType::TimestampNtz(_) => "TIMESTAMP_NTZ",
+        _ => return None,
+    };
+    Some(format!("{prefix} '{}'", string_value(&typed.value.value)?))
+}
+
+/// `root[i].field` as Spark names it.
+fn field_access_sql(
+    root: &Expr,
+    access_chain: &[datafusion::sql::sqlparser::ast::AccessExpr],
+) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::AccessExpr;
+    let mut text = spark_sql(root)?;
+    for access in access_chain {
+        match access {
+            AccessExpr::Subscript(Subscript::Index { index }) => {
+                text.push_str(&format!("[{}]", spark_sql(index)?))
+            }
+            AccessExpr::Dot(Expr::Identifier(f)) => text.push_str(&format!(".{}", f.value)),
+            _ => return None,
+        }
+    }
+    Some(text)
 }
 
 /// A column's name: unquoted names are folded to lower case, as DataFusion resolves them.
