@@ -15,6 +15,7 @@
 //! changed ([`refresh_downstream`]).
 
 mod broadcast;
+mod key_carry;
 mod reads;
 mod runtime_filter;
 

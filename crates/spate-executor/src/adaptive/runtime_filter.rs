@@ -25,7 +25,10 @@
 //!    broadcast join). DataFusion's `FilterPushdown` rule then moves it down through
 //!    projections, filters, joins and aggregations on the key into the Parquet scan,
 //!    which prunes row groups and pages by the range and, with late materialization,
-//!    decodes the other columns only for rows whose key can match.
+//!    decodes the other columns only for rows whose key can match. Before that, a copy of
+//!    each key's predicate is carried across the equi-joins below the probe side to the
+//!    key it is matched with ([`super::key_carry`]), so that their other sides are
+//!    filtered too.
 //!
 //! A rewrite is kept only when DataFusion's checks accept the stage's new plan.
 
@@ -43,6 +46,7 @@ use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
 use datafusion::logical_expr::{Accumulator, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal, in_list};
+use datafusion::physical_expr::utils::split_conjunction;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
 use datafusion::physical_plan::ExecutionPlan;
@@ -50,6 +54,7 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 
+use super::key_carry::carry;
 use super::{is_executable, keeps_order};
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId};
@@ -301,13 +306,16 @@ fn place(
     Ok(Some(StageId(join_stage)))
 }
 
-/// `input` under a filter by `predicate`, pushed down as far as DataFusion's
+/// `input` under a filter by `predicate`, carried across the equi-joins below it
+/// ([`key_carry`](super::key_carry)) and pushed down as far as DataFusion's
 /// `FilterPushdown` rule takes it.
 fn filtered(
     input: Arc<dyn ExecutionPlan>,
     predicate: Arc<dyn PhysicalExpr>,
     config: &ConfigOptions,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    let conjuncts: Vec<_> = split_conjunction(&predicate).into_iter().cloned().collect();
+    let input = carry(input, &conjuncts)?;
     let filter: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, input)?);
     FilterPushdown::new().optimize(filter, config)
 }
