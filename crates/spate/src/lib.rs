@@ -28,6 +28,11 @@
 #[doc = include_str!("../../../docs/library.md")]
 pub struct LibraryGuide;
 
+/// The job report guide (`docs/report.md`), compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/report.md")]
+pub struct ReportGuide;
+
 mod bigquery;
 mod catalog;
 mod config;
@@ -41,6 +46,7 @@ mod merge;
 mod planner;
 mod progress;
 mod reader;
+pub mod report;
 pub mod script;
 mod session;
 mod session_builder;
