@@ -86,6 +86,12 @@ fn a_script_reports_each_statement_and_its_stages_only_when_it_ran_a_plan() {
          select k, count(*) as n from big group by k order by k;\n",
     )
     .unwrap();
+    // Rates from spate.toml's [spate.report] table.
+    std::fs::write(
+        dir.path().join("spate.toml"),
+        "[spate.report]\nvcpu_hour = 1.5\ngb_read = 0.25\ncurrency = \"EUR\"\n",
+    )
+    .unwrap();
     let (code, _, stderr) = run(spate(dir.path()).args([
         "run",
         "job.sql",
@@ -105,6 +111,15 @@ fn a_script_reports_each_statement_and_its_stages_only_when_it_ran_a_plan() {
     assert_eq!(statements[1]["line"], 2);
     assert_eq!(statements[1]["output_rows"], 7);
     check_statement(&statements[1]);
+    let rates = &report["rates"];
+    assert_eq!(
+        (&rates["vcpu_hour"], &rates["gb_read"], &rates["currency"]),
+        (&Value::from(1.5), &Value::from(0.25), &Value::from("EUR"))
+    );
+    assert_eq!(rates["gib_hour"], 0.006, "the rates not set keep their default");
+    let cost = &statements[1]["cost"];
+    let cpu_price = f(&cost["cpu_seconds"]) / 3600.0 * 1.5;
+    assert!((f(&cost["cpu_price"]) - cpu_price).abs() < 1e-12, "{cost}");
     assert!(!dir.path().join("job.html").exists(), "only what was asked");
 }
 

@@ -83,7 +83,7 @@
       var c = d(st.id, {});
       (columns[c] = columns[c] || []).push(st);
     });
-    var BW = 210, BH = 96, GX = 90, GY = 26, pos = {};
+    var BW = 250, BH = 96, GX = 90, GY = 26, pos = {};
     var rows = Math.max.apply(null, columns.map(function (c) { return c ? c.length : 0; }));
     var width = columns.length * (BW + GX) + 20, height = rows * (BH + GY) + 20;
     var svg = sv("svg", { width: width, height: height, "class": "stage-graph" });
@@ -133,7 +133,7 @@
     s.tasks.forEach(function (t) { end = Math.max(end, t.end); });
     end = end || 1;
     var LH = 14, LEFT = 54, W = 1100, lanes = Math.max(1, s.lanes);
-    var svg = sv("svg", { width: LEFT + W + 10, height: lanes * LH + 30, "class": "timeline" });
+    var svg = sv("svg", { width: LEFT + W + 40, height: lanes * LH + 30, "class": "timeline" });
     var x = function (t) { return LEFT + (t / end) * W; };
     for (var k = 0; k <= 10; k++) {
       var tx = x(end * k / 10);
