@@ -116,7 +116,10 @@ fn a_script_reports_each_statement_and_its_stages_only_when_it_ran_a_plan() {
         (&rates["vcpu_hour"], &rates["gb_read"], &rates["currency"]),
         (&Value::from(1.5), &Value::from(0.25), &Value::from("EUR"))
     );
-    assert_eq!(rates["gib_hour"], 0.006, "the rates not set keep their default");
+    assert_eq!(
+        rates["gib_hour"], 0.006,
+        "the rates not set keep their default"
+    );
     let cost = &statements[1]["cost"];
     let cpu_price = f(&cost["cpu_seconds"]) / 3600.0 * 1.5;
     assert!((f(&cost["cpu_price"]) - cpu_price).abs() < 1e-12, "{cost}");

@@ -143,17 +143,28 @@
     for (var l = 0; l < lanes; l++) {
       add(svg, sv("text", { "class": "lane-label", x: 2, y: l * LH + 11 }, "worker " + l));
     }
-    s.tasks.forEach(function (t) {
+    // Bars are built off the document and added at once; their tooltip is one element
+    // filled on hover (a <title> per bar costs too much with thousands of tasks).
+    var bars = document.createDocumentFragment();
+    s.tasks.forEach(function (t, i) {
       var cls = "task " + t.outcome + (t.retried ? " retried" : "") + (t.split ? " split" : "") +
         (t.cancelled ? " cancelled" : "");
-      var r = add(svg, sv("rect", { "class": cls, "data-task": si + ":" + t.stage + ":" + t.task + ":" + t.attempt,
-        x: x(t.start), y: t.lane * LH + 1, width: Math.max(1, x(t.end) - x(t.start)), height: LH - 2,
-        fill: stageColour(t.stage) }));
-      add(r, sv("title", {}, "stage " + t.stage + " task " + t.task + " attempt " + t.attempt + " (" + t.outcome +
-        (t.split ? ", split" : "") + "): " + secs(t.start) + " \u2192 " + secs(t.end) + ", " + num(t.rows) +
-        " rows, CPU " + secs(t.cpu_seconds) + ", peak " + bytes(t.peak_memory_bytes)));
+      bars.appendChild(sv("rect", { "class": cls, "data-task": si + ":" + t.stage + ":" + t.task + ":" + t.attempt,
+        "data-i": i, x: x(t.start), y: t.lane * LH + 1, width: Math.max(1, x(t.end) - x(t.start)),
+        height: LH - 2, fill: stageColour(t.stage) }));
     });
-    add(add(parent, el("div", { "class": "scroll" })), svg);
+    svg.appendChild(bars);
+    var box = add(parent, el("div", { "class": "scroll" }));
+    add(box, svg);
+    var tip = add(box, el("div", { "class": "tip" }, "Hover a bar for its task."));
+    svg.addEventListener("mouseover", function (event) {
+      var i = event.target.getAttribute("data-i");
+      if (i === null) return;
+      var t = s.tasks[Number(i)];
+      tip.textContent = "stage " + t.stage + " task " + t.task + " attempt " + t.attempt + " (" + t.outcome +
+        (t.split ? ", split" : "") + "), worker " + t.lane + ": " + secs(t.start) + " \u2192 " + secs(t.end) +
+        ", " + num(t.rows) + " rows, CPU " + secs(t.cpu_seconds) + ", peak " + bytes(t.peak_memory_bytes);
+    });
     var legend = add(parent, el("div", { "class": "legend" }));
     s.stages.forEach(function (st) {
       var span = add(legend, el("span"));
