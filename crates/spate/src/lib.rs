@@ -75,7 +75,9 @@ pub use session::{Session, SessionBuilder};
 pub use spate_bigquery::BigQueryIo;
 pub use spate_cluster::ClusterUrl;
 pub use spate_connectors::object_stores::StoreIo;
-pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics};
+pub use spate_executor::{
+    FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics, TaskMetrics, TaskOutcome,
+};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};
 pub use writer::{DataFrameWriter, SaveMode};
 
