@@ -43,6 +43,17 @@ echo "== test tools"
 command -v tpchgen-cli >/dev/null || python3 -m pip install --quiet --disable-pip-version-check tpchgen-cli==4.0.0
 command -v tpchgen-cli >/dev/null || { echo "tpchgen-cli is not on PATH after pip install" >&2; exit 1; }
 
+# Chromium, headless, loads the HTML job report a real run writes (crates/spate-cli/tests/cli/
+# report.rs); with SPATE_REQUIRE_CHROMIUM=1 that test fails rather than skip the browser.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
+fi
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+    || { echo "chromium is not on PATH after apt-get install" >&2; exit 1; }
+export SPATE_REQUIRE_CHROMIUM=1
+
 echo "== DataFusion's sqllogictest files (crates/spate/tests/integration/datafusion_slt)"
 SPATE_DATAFUSION_SLT_DIR="$(./scripts/fetch-datafusion-slt.sh)"
 export SPATE_DATAFUSION_SLT_DIR

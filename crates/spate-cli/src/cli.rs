@@ -336,6 +336,14 @@ pub struct QueryOptions {
     /// when there is one.
     #[arg(long, value_name = "PATH", env = "SPATE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Write a job report of the run to PATH: one self-contained HTML page with each
+    /// statement's stage graph, task timeline, stage table and cost (docs/report.md).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write the job report of the run to PATH as JSON (its schema is in
+    /// docs/report.md).
+    #[arg(long = "report-json", value_name = "PATH")]
+    pub report_json: Option<PathBuf>,
     /// Print only results: no statement reports, no progress.
     #[arg(long, short)]
     pub quiet: bool,

@@ -18,4 +18,5 @@ mod cli {
     mod object_stores;
     mod pipeline;
     mod query;
+    mod report;
 }

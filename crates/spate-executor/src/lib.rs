@@ -62,6 +62,6 @@ pub use config::{DEFAULT_TASK_RETRIES, ExecutorConfig};
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
 pub use faults::{FaultInjection, Fraction};
-pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics, TaskMetrics};
+pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics, TaskMetrics, TaskOutcome};
 pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

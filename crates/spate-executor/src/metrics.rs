@@ -78,13 +78,43 @@ pub struct StageMetrics {
     /// (on a cluster; empty under spate's own executor, where every task runs in this
     /// process).
     pub executors: Vec<(String, u64)>,
+    /// The stages it read, as it ran (after adaptive rewrites).
+    pub inputs: Vec<usize>,
+    /// The stages whose plans it took over when a join switched to a broadcast join.
+    pub absorbed: Vec<usize>,
+    /// The names of its operators, root first, without the shuffle writer at a map
+    /// stage's root (`AggregateExec`, `HashJoinExec`, ...), as it ran.
+    pub operators: Vec<String>,
+    /// Where its output went: `hash shuffle`, `round robin shuffle`, `pass-through` or
+    /// `result`.
+    pub output: String,
+    /// When its first task started, from the query's start.
+    pub started: Duration,
+    /// Attempts that did not produce a task's output, in the order they ended: failed
+    /// ones, those cancelled or made void by a rerun of the stage, the successful ones a
+    /// rerun discarded, and recomputations of lost map outputs.
+    pub other_attempts: Vec<TaskMetrics>,
 }
 
-/// Figures of one task.
+/// Figures of one task attempt.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskMetrics {
-    /// The task (the stage's output partition it computed).
+    /// The task (the stage's output partition it computed, or for a task split off a
+    /// running scan, its number after the plan's partitions).
     pub task: usize,
+    /// Its attempt, from 1 (above 1: earlier attempts of the task failed).
+    pub attempt: u32,
+    /// The worker slot it ran in, from 0 to the executor's threads: a slot runs one
+    /// attempt at a time, so the slots are the lanes of a timeline.
+    pub lane: usize,
+    /// When it started, from the query's start.
+    pub started: Duration,
+    /// When it ended, from the query's start.
+    pub ended: Duration,
+    /// It was split off a running scan task ([`crate::rebalance`]).
+    pub split: bool,
+    /// How it ended.
+    pub outcome: TaskOutcome,
     /// Rows it produced.
     pub output_rows: u64,
     /// From its start to its end.
@@ -94,6 +124,39 @@ pub struct TaskMetrics {
     /// The most memory its reservations held at once (what it handed on, such as its
     /// shuffle output, counts until freed).
     pub peak_memory_bytes: u64,
+}
+
+/// How a task attempt ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TaskOutcome {
+    /// It produced its task's output.
+    #[default]
+    Succeeded,
+    /// A `LIMIT` above had its rows: it was stopped (or skipped) with an empty output.
+    Stopped,
+    /// It failed; the task ran again (or its stage did).
+    Failed,
+    /// It was stopped because its stage ran again whole; what it returned was void.
+    Cancelled,
+    /// It succeeded, but its stage ran again whole afterwards, discarding its output.
+    Discarded,
+    /// It ran a map task of a finished stage again, to write a lost output again.
+    Recomputed,
+}
+
+impl TaskOutcome {
+    /// Its name in reports: `succeeded`, `stopped`, `failed`, `cancelled`, `discarded`,
+    /// `recomputed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskOutcome::Succeeded => "succeeded",
+            TaskOutcome::Stopped => "stopped",
+            TaskOutcome::Failed => "failed",
+            TaskOutcome::Cancelled => "cancelled",
+            TaskOutcome::Discarded => "discarded",
+            TaskOutcome::Recomputed => "recomputed",
+        }
+    }
 }
 
 impl StageMetrics {
@@ -146,9 +209,10 @@ impl StageMetrics {
         }
     }
 
-    /// Adds what the operators of `plan` (a finished stage's) spilled and split.
+    /// Adds what the operators of `plan` (a finished stage's) scanned, spilled and split.
     pub(crate) fn add_operator_figures(&mut self, plan: &Arc<dyn ExecutionPlan>) {
         let figures = OperatorFigures::of(plan);
+        self.input_bytes += figures.scanned_bytes;
         self.operator_spilled_bytes += figures.spilled_bytes;
         self.operator_spill_files += figures.spill_files;
         self.join_splits += figures.join_splits;
@@ -164,6 +228,9 @@ pub struct OperatorFigures {
     pub spill_files: u64,
     /// Join partitions split by grace hash joins.
     pub join_splits: u64,
+    /// Bytes its scans read from files (the `bytes_scanned` metric, which Parquet scans
+    /// report).
+    pub scanned_bytes: u64,
 }
 
 impl OperatorFigures {
@@ -176,6 +243,9 @@ impl OperatorFigures {
                 figures.spill_files += metrics.spill_count().unwrap_or(0) as u64;
                 figures.join_splits += metrics
                     .sum_by_name("grace_splits")
+                    .map_or(0, |v| v.as_usize() as u64);
+                figures.scanned_bytes += metrics
+                    .sum_by_name("bytes_scanned")
                     .map_or(0, |v| v.as_usize() as u64);
             }
             Ok(TreeNodeRecursion::Continue)

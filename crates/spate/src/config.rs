@@ -23,6 +23,7 @@ use spate_executor::{FaultInjection, Fraction};
 
 use crate::dialect::SqlDialect;
 use crate::error::SpateError;
+use crate::report::ReportRates;
 use crate::spark_settings::SparkSettings;
 
 pub use spate_connectors::ByteSize;
@@ -78,6 +79,9 @@ extensions_options! {
         /// parser, `CREATE TEMPORARY VIEW`; a session built with it also knows Spark's
         /// names of functions such as `array`). See `docs/spark-sql.md`.
         pub dialect: SqlDialect, default = SqlDialect::DataFusion
+        /// The rates job reports (`--report`, `docs/report.md`) price a run at,
+        /// `spate.report.*`.
+        pub report: ReportRates, default = ReportRates::default()
     }
 }
 

@@ -79,6 +79,10 @@ pub enum SpateError {
     )]
     MemoryLimit { limit: String, detail: String },
 
+    /// A job report could not be made.
+    #[error("cannot make the report: {reason}")]
+    Report { reason: String },
+
     /// Spilling ran out of disk space.
     #[error(
         "no space left on the disk holding spill files ({dir}); free space there, spill elsewhere (setting spate.spill_dir) or raise the memory limit (setting spate.memory_limit) so less spills"

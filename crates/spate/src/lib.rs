@@ -28,6 +28,11 @@
 #[doc = include_str!("../../../docs/library.md")]
 pub struct LibraryGuide;
 
+/// The job report guide (`docs/report.md`), compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/report.md")]
+pub struct ReportGuide;
+
 mod bigquery;
 mod catalog;
 mod config;
@@ -41,6 +46,7 @@ mod merge;
 mod planner;
 mod progress;
 mod reader;
+pub mod report;
 pub mod script;
 mod session;
 mod session_builder;
@@ -69,7 +75,9 @@ pub use session::{Session, SessionBuilder};
 pub use spate_bigquery::BigQueryIo;
 pub use spate_cluster::ClusterUrl;
 pub use spate_connectors::object_stores::StoreIo;
-pub use spate_executor::{FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics};
+pub use spate_executor::{
+    FaultInjection, Fraction, QueryMetrics, ReadDecision, StageMetrics, TaskMetrics, TaskOutcome,
+};
 pub use statement::{PreparedStatement, Script, StatementKind, StatementResult};
 pub use writer::{DataFrameWriter, SaveMode};
 

@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use spate::io::{ResultFormat, write_result, write_result_file};
+use spate::report::Report;
 use spate::{ByteSize, PreparedStatement, Session, SpateError, StatementResult};
 use spate_connectors::object_stores::StoreConfig;
 
@@ -92,7 +93,29 @@ fn run_scripts(scripts: Vec<(String, String)>, options: &QueryOptions) -> Result
     })
 }
 
+/// A file named by `flag` must go into a directory that exists.
+fn check_dir(path: &Path, flag: &str) -> Result<(), Failure> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "{flag} {}: directory {} does not exist",
+        path.display(),
+        dir.display()
+    )))
+}
+
 fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
+    if let Some(path) = &options.report {
+        check_dir(path, "--report")?;
+    }
+    if let Some(path) = &options.report_json {
+        check_dir(path, "--report-json")?;
+    }
     let from_flag = options.format.map(|f| match f {
         Format::Table => ResultFormat::Table,
         Format::Csv => ResultFormat::Csv,
@@ -101,17 +124,7 @@ fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
     });
     let format = match &options.output {
         Some(path) => {
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            if !dir.is_dir() {
-                return Err(Failure::usage(format!(
-                    "--output {}: directory {} does not exist",
-                    path.display(),
-                    dir.display()
-                )));
-            }
+            check_dir(path, "--output")?;
             ResultFormat::from_path(path).or(from_flag).ok_or_else(|| {
                 Failure::usage(format!(
                     "--output {}: cannot tell the format from the name; use .csv, .json, .ndjson or .parquet, or give --format",
@@ -236,6 +249,8 @@ async fn execute(
         check_one_result(&statements, path)?;
     }
     let mut kept: Option<StatementResult> = None;
+    let wants_report = options.report.is_some() || options.report_json.is_some();
+    let mut job = wants_report.then(|| Report::new(&session.config().report));
     for statement in &statements {
         let label = format!("{}:{}", statement.origin, statement.line);
         let spinner = Spinner::start(session.progress(), label, !sink.quiet);
@@ -244,6 +259,9 @@ async fn execute(
         let result = result?;
         if options.metrics {
             print_metrics(&result);
+        }
+        if let Some(job) = &mut job {
+            job.add(&result);
         }
         if sink.output.is_some() && statement.returns_rows() {
             kept = Some(result);
@@ -255,6 +273,23 @@ async fn execute(
         write_result_file(path, sink.format, &result.schema, &result.batches)?;
         if !sink.quiet && std::io::stderr().is_terminal() {
             eprintln!("wrote {} rows to {}", result.row_count(), path.display());
+        }
+    }
+    if let Some(job) = job {
+        write_report(&job, options, sink.quiet)?;
+    }
+    Ok(())
+}
+
+/// `--report` and `--report-json`: the job report of the statements that ran.
+fn write_report(job: &Report, options: &QueryOptions, quiet: bool) -> Result<(), Failure> {
+    if let Some(path) = &options.report_json {
+        job.write_json(path)?;
+    }
+    if let Some(path) = &options.report {
+        job.write_html(path)?;
+        if !quiet && std::io::stderr().is_terminal() {
+            eprintln!("wrote the report to {}", path.display());
         }
     }
     Ok(())

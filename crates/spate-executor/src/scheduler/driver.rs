@@ -48,9 +48,14 @@ pub(crate) async fn run_graph(
     run.set_session_options(ctx.session_config().options());
     let mut running = FuturesUnordered::new();
     let mut aborts: HashMap<AttemptId, AbortHandle> = HashMap::new();
+    // The worker slots (timeline lanes) busy now, and where and when each attempt started.
+    let mut lanes: Vec<bool> = Vec::new();
+    let mut launched: HashMap<AttemptId, (usize, Duration)> = HashMap::new();
     loop {
         while let Some(spec) = run.next_task(clock.elapsed())? {
             let id = spec.id;
+            let lane = take_lane(&mut lanes);
+            launched.insert(id, (lane, clock.elapsed()));
             let (abort, spawned) = spawn_task(spec, faults, store, ctx);
             aborts.insert(id, abort);
             running.push(spawned);
@@ -60,8 +65,14 @@ pub(crate) async fn run_graph(
             break;
         };
         aborts.remove(&report.id);
+        let (lane, started) = launched.remove(&report.id).unwrap_or_default();
+        if let Some(busy) = lanes.get_mut(lane) {
+            *busy = false;
+        }
         let report = TaskReport {
             at: clock.elapsed(),
+            started,
+            lane,
             ..report
         };
         let actions = match output {
@@ -75,6 +86,20 @@ pub(crate) async fn run_graph(
         }
     }
     run.finish()
+}
+
+/// The first free worker slot, marked busy (a new one when all are).
+fn take_lane(lanes: &mut Vec<bool>) -> usize {
+    match lanes.iter().position(|busy| !busy) {
+        Some(free) => {
+            lanes[free] = true;
+            free
+        }
+        None => {
+            lanes.push(true);
+            lanes.len() - 1
+        }
+    }
 }
 
 /// Spawns the attempt `spec`; the future resolves when it is done, and the handle stops
@@ -169,7 +194,9 @@ fn spawn_task(
         };
         let report = TaskReport {
             id,
+            started: Duration::ZERO,
             at: Duration::ZERO,
+            lane: 0,
             busy: started.elapsed(),
             cpu,
             peak_memory: pool.peak(),

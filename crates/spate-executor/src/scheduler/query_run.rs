@@ -14,15 +14,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::MemoryPool;
+use datafusion::physical_plan::Partitioning;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 
 use super::stage_ops::{decide_broadcasts, put_empty_output, transition};
 use crate::adaptive::{adapt_reads, add_runtime_filters};
 use crate::lineage::TaskId;
-use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics};
+use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics, TaskOutcome};
 use crate::planner::StageGraph;
 use crate::rebalance::{Rebalancer, TaskUnits};
 use crate::retry::{Next, Recovery, has_coupled_partitions};
@@ -88,8 +90,12 @@ pub(crate) enum TaskOutput {
 pub(crate) struct TaskReport {
     /// The attempt.
     pub id: AttemptId,
+    /// When it started, from the query's start.
+    pub started: Duration,
     /// When it ended, from the query's start.
     pub at: Duration,
+    /// The worker slot it ran in.
+    pub lane: usize,
     /// How long it ran.
     pub busy: Duration,
     /// The CPU time of its polls.
@@ -282,7 +288,10 @@ impl QueryRun {
         let (stage, task) = attempt.id.task;
         if attempt.recompute {
             self.recompute_back(stage)?;
-            self.stages[stage.0].metrics.recomputed_tasks += 1;
+            let figures = self.attempt_figures(&report, 0, TaskOutcome::Recomputed);
+            let metrics = &mut self.stages[stage.0].metrics;
+            metrics.recomputed_tasks += 1;
+            metrics.other_attempts.push(figures);
             let next = self.recovery.recomputed(&mut self.graph, &self.store)?;
             self.enqueue(next)?;
             return Ok(Vec::new());
@@ -306,7 +315,7 @@ impl QueryRun {
                 rows
             }
         };
-        self.task_succeeded(&report, rows)
+        self.task_succeeded(&report, rows, TaskOutcome::Succeeded)
     }
 
     /// An attempt failed with `err`. Returns the attempts to stop (those of a coupled
@@ -324,11 +333,13 @@ impl QueryRun {
             // Stopped by its stage's `LIMIT`: its reader needs no more rows.
             put_empty_output(&self.graph.stages[stage.0], task, &self.store, &self.pool);
             self.stages[stage.0].metrics.skipped_tasks += 1;
-            return self.task_succeeded(&report, 0);
+            return self.task_succeeded(&report, 0, TaskOutcome::Stopped);
         }
         if attempt.recompute {
             self.recompute_back(stage)?;
         }
+        let figures = self.attempt_figures(&report, 0, TaskOutcome::Failed);
+        self.stages[stage.0].metrics.other_attempts.push(figures);
         let next = self.recovery.failed(
             attempt.id.task,
             err,
@@ -376,6 +387,11 @@ impl QueryRun {
                 "the query ended with tasks queued or running".into(),
             ));
         }
+        for (absorbed, into) in self.absorbed_into.iter().enumerate() {
+            if let Some(into) = into {
+                self.stages[into.0].metrics.absorbed.push(absorbed);
+            }
+        }
         self.result.sort_by_key(|(task, _)| *task);
         let batches = self.result.into_iter().flat_map(|(_, b)| b).collect();
         let stages = self
@@ -407,6 +423,9 @@ impl QueryRun {
         if attempt.run == run.run {
             return Ok(Some(attempt));
         }
+        let figures = self.attempt_figures(report, 0, TaskOutcome::Cancelled);
+        let run = &mut self.stages[stage.0];
+        run.metrics.other_attempts.push(figures);
         self.stopped.remove(&attempt.id);
         if run.state == StageState::Rerunning && !self.running.iter().any(|r| r.id.task.0 == stage)
         {
@@ -418,17 +437,17 @@ impl QueryRun {
     /// A task of `report`'s stage is back with `rows`: counts it, stops the stage's other
     /// tasks when its `LIMIT` now has its rows (returning the attempts to abort), and
     /// finishes the stage when it was the last.
-    fn task_succeeded(&mut self, report: &TaskReport, rows: u64) -> Result<Vec<Action>> {
-        let (stage, task) = report.id.task;
+    fn task_succeeded(
+        &mut self,
+        report: &TaskReport,
+        rows: u64,
+        outcome: TaskOutcome,
+    ) -> Result<Vec<Action>> {
+        let stage = report.id.task.0;
+        let figures = self.attempt_figures(report, rows, outcome);
         let run = &mut self.stages[stage.0];
         run.metrics.output_rows += rows;
-        run.metrics.task_metrics.push(TaskMetrics {
-            task,
-            output_rows: rows,
-            wall_time: report.busy,
-            cpu_time: report.cpu,
-            peak_memory_bytes: report.peak_memory as u64,
-        });
+        run.metrics.task_metrics.push(figures);
         let limit = self.graph.stages[stage.0].row_limit;
         let mut actions = Vec::new();
         if run.state == StageState::Running
@@ -438,6 +457,24 @@ impl QueryRun {
         }
         self.task_back(stage)?;
         Ok(actions)
+    }
+
+    /// The figures of the attempt of `report`, which produced `rows` and ended so.
+    fn attempt_figures(&self, report: &TaskReport, rows: u64, outcome: TaskOutcome) -> TaskMetrics {
+        let (stage, task) = report.id.task;
+        TaskMetrics {
+            task,
+            attempt: report.id.attempt,
+            lane: report.lane,
+            started: report.started,
+            ended: report.at,
+            split: task >= self.graph.stages[stage.0].plan_partitions(),
+            outcome,
+            output_rows: rows,
+            wall_time: report.busy,
+            cpu_time: report.cpu,
+            peak_memory_bytes: report.peak_memory as u64,
+        }
     }
 
     /// `stage`'s `LIMIT` has its rows: its queued tasks are skipped, each with an empty
@@ -487,6 +524,7 @@ impl QueryRun {
     fn stage_done(&mut self, stage: StageId) -> Result<()> {
         let run = &mut self.stages[stage.0];
         transition(run, StageEvent::AllTasksSucceeded, stage)?;
+        run.metrics.started = run.started.unwrap_or(self.now);
         run.metrics.elapsed = run
             .started
             .map_or(Duration::ZERO, |s| self.now.saturating_sub(s));
@@ -577,6 +615,7 @@ impl QueryRun {
         let run = &mut self.stages[id.0];
         transition(run, StageEvent::InputsDone, id)?;
         run.coupled = has_coupled_partitions(&stage.plan);
+        describe_stage(&mut run.metrics, stage);
         // An adaptive switch may have changed its task count since planning.
         run.remaining = stage.tasks();
         run.metrics.tasks = stage.tasks();
@@ -674,7 +713,13 @@ impl QueryRun {
         metrics.spilled_bytes = 0;
         metrics.spill_files = 0;
         metrics.skipped_tasks = 0;
-        metrics.task_metrics.clear();
+        let discarded = std::mem::take(&mut metrics.task_metrics);
+        metrics
+            .other_attempts
+            .extend(discarded.into_iter().map(|t| TaskMetrics {
+                outcome: TaskOutcome::Discarded,
+                ..t
+            }));
         self.enqueue((0..tasks).map(|task| (stage, task)))
     }
 
@@ -710,4 +755,29 @@ impl QueryRun {
     pub(super) fn graph(&self) -> &StageGraph {
         &self.graph
     }
+}
+
+/// Records in `metrics` what `stage` is as it starts: the stages it reads, its operators
+/// and where its output goes.
+fn describe_stage(metrics: &mut StageMetrics, stage: &Stage) {
+    metrics.inputs = stage.inputs.iter().map(|i| i.0).collect();
+    let mut operators = Vec::new();
+    let _ = stage.body().apply(|node| {
+        operators.push(node.name().to_string());
+        Ok(TreeNodeRecursion::Continue)
+    });
+    metrics.operators = operators;
+    metrics.output = match &stage.output {
+        StageOutputKind::Shuffle(Partitioning::Hash(_, n)) => {
+            format!("hash shuffle to {n} partitions")
+        }
+        StageOutputKind::Shuffle(Partitioning::RoundRobinBatch(n)) => {
+            format!("round robin shuffle to {n} partitions")
+        }
+        StageOutputKind::Shuffle(other) => {
+            format!("shuffle to {} partitions", other.partition_count())
+        }
+        StageOutputKind::PassThrough => "pass-through".to_string(),
+        StageOutputKind::Result => "result".to_string(),
+    };
 }

@@ -20,6 +20,7 @@ use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 
 use super::query_run::{Action, AttemptId, QueryRun, RunOptions, TaskOutput, TaskReport};
 use crate::error::ExecutorError;
+use crate::metrics::TaskOutcome;
 use crate::planner::{StageGraph, plan_stages};
 use crate::rebalance::Rebalancer;
 use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore};
@@ -191,7 +192,9 @@ impl Replay {
 fn report(id: AttemptId) -> TaskReport {
     TaskReport {
         id,
+        started: Duration::ZERO,
         at: Duration::ZERO,
+        lane: 0,
         busy: Duration::ZERO,
         cpu: Duration::ZERO,
         peak_memory: 0,
@@ -301,6 +304,27 @@ fn a_task_failing_after_its_stage_was_rerun_reruns_it_again() {
     let figures = &metrics.stages[0];
     assert_eq!((figures.stage_reruns, figures.failed_attempts), (2, 2));
     assert_eq!((figures.attempts, figures.output_rows), (9, 3));
+    // Every attempt is in the timeline, once, with how it ended.
+    let count = |outcome| {
+        figures
+            .other_attempts
+            .iter()
+            .filter(|t| t.outcome == outcome)
+            .count()
+    };
+    assert_eq!(
+        (
+            count(TaskOutcome::Failed),
+            count(TaskOutcome::Cancelled),
+            count(TaskOutcome::Discarded)
+        ),
+        (2, 3, 1)
+    );
+    assert_eq!(
+        figures.task_metrics.len() + figures.other_attempts.len(),
+        figures.attempts as usize
+    );
+    assert!(figures.task_metrics.iter().all(|t| t.attempt == 3));
 }
 
 #[test]

@@ -595,6 +595,14 @@ async fn a_satisfied_limit_stops_the_tasks_still_running() {
     assert_eq!(values, ["0", "1", "2", "3", "4"]);
     let stopped: usize = metrics.stages.iter().map(|s| s.skipped_tasks).sum();
     assert!(stopped >= 1, "no task was stopped: {:?}", metrics.stages);
+    // The timeline shows the stopped attempt as such.
+    let stopped_attempts = metrics
+        .stages
+        .iter()
+        .flat_map(|s| &s.task_metrics)
+        .filter(|t| t.outcome == spate::TaskOutcome::Stopped)
+        .count();
+    assert!(stopped_attempts >= 1, "{:?}", metrics.stages);
     assert!(
         slow_seen < HELD_ROWS,
         "the query waited for the slow task: it saw all {HELD_ROWS} rows"
