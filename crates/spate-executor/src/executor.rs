@@ -11,6 +11,7 @@ use datafusion::physical_plan::analyze::AnalyzeExec;
 use datafusion::prelude::SessionConfig;
 
 use crate::config::ExecutorConfig;
+use crate::live::LiveProgress;
 use crate::metrics::QueryMetrics;
 use crate::planner::{StageGraph, plan_stages};
 use crate::scheduler::{RunOptions, run_graph};
@@ -30,6 +31,8 @@ pub struct QueryOutput {
 #[derive(Debug, Clone, Default)]
 pub struct Executor {
     config: ExecutorConfig,
+    /// Told where the stages stand while a query runs; `None`: nothing is tracked.
+    progress: Option<Arc<LiveProgress>>,
 }
 
 /// Settings a session must have for this executor: hash-join dynamic filters make the
@@ -48,7 +51,17 @@ pub fn configure_session(config: &mut SessionConfig) {
 impl Executor {
     /// An executor with these options.
     pub fn new(config: ExecutorConfig) -> Self {
-        Executor { config }
+        Executor {
+            config,
+            progress: None,
+        }
+    }
+
+    /// This executor, telling `progress` where the stages of the query it runs stand
+    /// (cleared when a query starts); see [`LiveProgress`].
+    pub fn with_progress(mut self, progress: Arc<LiveProgress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Runs `plan` to completion.
@@ -95,7 +108,18 @@ impl Executor {
             retries: self.config.task_retries,
             runtime_filters: self.config.runtime_filters,
         };
-        run_graph(graph, &store, &task_ctx, options, faults).await
+        if let Some(live) = &self.progress {
+            live.clear();
+        }
+        run_graph(
+            graph,
+            &store,
+            &task_ctx,
+            options,
+            faults,
+            self.progress.as_deref(),
+        )
+        .await
     }
 
     /// The stage graph `plan` would run as under `task_ctx`'s memory pool, as text, for

@@ -31,7 +31,8 @@
 //!   ([`retry`]), or its whole stage does when the stage's partitions share state (a
 //!   collect-left join returning build-side rows); a lost or corrupt map output makes its
 //!   map task run again ([`lineage`]); any other error cancels everything. [`faults`]
-//!   injects failures to test this.
+//!   injects failures to test this. [`live`] tells a progress display where the running
+//!   query's stages stand.
 //!
 //! A task is one output partition of a stage, executed with DataFusion's own operators.
 
@@ -46,6 +47,7 @@ mod executor;
 mod faults;
 pub mod grace;
 mod lineage;
+pub mod live;
 mod metrics;
 pub mod planner;
 mod rebalance;
@@ -62,6 +64,7 @@ pub use config::{DEFAULT_TASK_RETRIES, ExecutorConfig};
 pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
 pub use faults::{FaultInjection, Fraction};
+pub use live::{LiveProgress, StagePhase, StageProgress};
 pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics, TaskMetrics, TaskOutcome};
 pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

@@ -87,6 +87,7 @@ pub(crate) async fn collect_with_metrics(
             let settings = SpateConfig::of(task_ctx.session_config().options());
             let config = settings.executor_config(session.options().threads);
             Executor::new(config)
+                .with_progress(progress.live())
                 .execute(Arc::clone(&plan), task_ctx)
                 .await
                 .map(|output| (output.batches, output.metrics.stages))

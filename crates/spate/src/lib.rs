@@ -69,7 +69,7 @@ pub use dialect::SqlDialect;
 pub use error::{Result, SpateError};
 pub use execute::ExecutionMetrics;
 pub use merge::{MergeBuilder, MergeOutcome};
-pub use progress::{Progress, ProgressSnapshot};
+pub use progress::{Progress, ProgressSnapshot, StagePhase, StageProgress, estimate_time_left};
 pub use reader::DataFrameReader;
 pub use session::{Session, SessionBuilder};
 pub use spate_bigquery::BigQueryIo;

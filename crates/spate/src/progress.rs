@@ -1,14 +1,20 @@
 //! Live counters of the statement running now, for progress displays.
 //!
-//! The executor updates them a few times a second from the scans' metrics; a display (the
-//! CLI's spinner) reads [`Progress::snapshot`] on its own clock. Nothing here blocks.
+//! Two sources feed them: the scans' metrics, polled a few times a second (rows and bytes
+//! read), and, under spate's executor, the scheduler, which says after every task launch
+//! and every task back where each stage stands ([`spate_executor::LiveProgress`]). A
+//! display (the CLI's progress line) reads [`Progress::snapshot`] on its own clock.
+//! Nothing here blocks for long: each read takes a short lock at most.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What the running statement has read so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use spate_executor::LiveProgress;
+pub use spate_executor::{StagePhase, StageProgress};
+
+/// What the running statement has done so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressSnapshot {
     /// Time since the statement started.
     pub elapsed: Duration,
@@ -16,6 +22,38 @@ pub struct ProgressSnapshot {
     pub rows_read: u64,
     /// Bytes read from files so far.
     pub bytes_read: u64,
+    /// The statement's stages, by stage id, with their tasks done, running and in all;
+    /// empty under DataFusion's executor or a cluster, and until the first stage starts.
+    pub stages: Vec<StageProgress>,
+    /// An estimate of the time left, see [`estimate_time_left`]; `None` until a third of the
+    /// known tasks are done.
+    pub time_left: Option<Duration>,
+}
+
+/// A linear estimate of the time left: once at least a third of all the stages' known
+/// tasks are done, `elapsed × (tasks not done ÷ tasks done)`; `None` before (and with no
+/// tasks). Tasks are counted alike whatever their stage, so it is rough when stages'
+/// tasks differ much in cost, and task counts may still grow (adaptive reads, split
+/// scans) as stages start.
+///
+/// ```
+/// use std::time::Duration;
+/// use spate::{StagePhase, StageProgress, estimate_time_left};
+/// let stage = |tasks, done| StageProgress {
+///     stage: 0, tasks, done, running: 0, phase: StagePhase::Running, rows: 0,
+/// };
+/// let elapsed = Duration::from_secs(10);
+/// assert_eq!(estimate_time_left(elapsed, &[stage(30, 9)]), None); // under a third
+/// assert_eq!(estimate_time_left(elapsed, &[stage(30, 10)]), Some(Duration::from_secs(20)));
+/// ```
+pub fn estimate_time_left(elapsed: Duration, stages: &[StageProgress]) -> Option<Duration> {
+    let total: usize = stages.iter().map(|s| s.tasks).sum();
+    let done: usize = stages.iter().map(|s| s.done.min(s.tasks)).sum();
+    if done == 0 || done * 3 < total {
+        return None;
+    }
+    let left = (total - done) as f64 / done as f64;
+    Some(elapsed.mul_f64(left))
 }
 
 /// Counters shared between the executor and a display. See the module doc.
@@ -24,6 +62,7 @@ pub struct Progress {
     started: Mutex<Option<Instant>>,
     rows: AtomicU64,
     bytes: AtomicU64,
+    live: Arc<LiveProgress>,
 }
 
 impl Progress {
@@ -36,16 +75,33 @@ impl Progress {
     /// ```
     pub fn snapshot(&self) -> Option<ProgressSnapshot> {
         let started = (*self.started.lock().ok()?)?;
+        let elapsed = started.elapsed();
+        let stages = self.live.stages();
         Some(ProgressSnapshot {
-            elapsed: started.elapsed(),
+            elapsed,
             rows_read: self.rows.load(Ordering::Relaxed),
             bytes_read: self.bytes.load(Ordering::Relaxed),
+            time_left: estimate_time_left(elapsed, &stages),
+            stages,
         })
+    }
+
+    /// The stages of the statement running now or, once it ended, of the last one spate's
+    /// executor ran, as the scheduler last saw them (a statement that ran to its end has
+    /// every stage done); empty before any.
+    pub fn stages(&self) -> Vec<StageProgress> {
+        self.live.stages()
+    }
+
+    /// Where the scheduler writes its stages (handed to spate's executor).
+    pub(crate) fn live(&self) -> Arc<LiveProgress> {
+        Arc::clone(&self.live)
     }
 
     pub(crate) fn start(&self) {
         self.rows.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
+        self.live.clear();
         if let Ok(mut started) = self.started.lock() {
             *started = Some(Instant::now());
         }
@@ -60,5 +116,40 @@ impl Progress {
         if let Ok(mut started) = self.started.lock() {
             *started = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(tasks: usize, done: usize) -> StageProgress {
+        StageProgress {
+            stage: 0,
+            tasks,
+            done,
+            running: 0,
+            phase: StagePhase::Running,
+            rows: 0,
+        }
+    }
+
+    #[test]
+    fn time_left_is_hidden_until_a_third_of_all_tasks_are_done() {
+        let elapsed = Duration::from_secs(12);
+        assert_eq!(estimate_time_left(elapsed, &[]), None);
+        assert_eq!(estimate_time_left(elapsed, &[stage(0, 0)]), None);
+        // 13 of 40 is under a third; the waiting stage's tasks count too.
+        assert_eq!(
+            estimate_time_left(elapsed, &[stage(32, 13), stage(8, 0)]),
+            None
+        );
+        // 14 of 40: 26 left at 12 s per 14.
+        let left = estimate_time_left(elapsed, &[stage(32, 14), stage(8, 0)]);
+        assert_eq!(left, Some(elapsed.mul_f64(26.0 / 14.0)));
+        assert_eq!(
+            estimate_time_left(elapsed, &[stage(8, 8)]),
+            Some(Duration::ZERO)
+        );
     }
 }

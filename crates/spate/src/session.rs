@@ -126,7 +126,8 @@ impl Session {
         &self.inner.ctx
     }
 
-    /// Counters of the statement running now (rows and bytes read), for progress displays.
+    /// Counters of the statement running now (rows and bytes read, and under spate's
+    /// executor its stages with their tasks), for progress displays.
     ///
     /// ```
     /// let session = spate::Session::new().unwrap();

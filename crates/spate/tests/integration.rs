@@ -17,6 +17,7 @@ mod integration {
     mod executor;
     pub mod faults;
     mod object_stores;
+    mod progress;
     mod scripts;
     mod settings;
     pub mod slt;

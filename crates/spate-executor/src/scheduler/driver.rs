@@ -18,6 +18,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::query_run::{Action, AttemptId, QueryRun, RunOptions, TaskOutput, TaskReport, TaskSpec};
 use crate::error::ExecutorError;
 use crate::faults::{Draw, FaultInjection, Fraction, damage, inject_task_failure};
+use crate::live::LiveProgress;
 use crate::metrics::QueryMetrics;
 use crate::planner::StageGraph;
 use crate::retry::{INPUT_CHECK, has_coupled_partitions, has_side_effects};
@@ -34,13 +35,15 @@ struct Ended {
 /// Runs every stage of `graph` (see the [parent module](super)); returns the result
 /// stage's batches in partition order, the figures of each stage, and the graph as it
 /// ran (after its adaptive rewrites, its operators holding their metrics). `faults` are
-/// injected into the tasks.
+/// injected into the tasks. `live`, when given, is told where the stages stand after
+/// every launch and every task back.
 pub(crate) async fn run_graph(
     graph: StageGraph,
     store: &Arc<ShuffleStore>,
     ctx: &Arc<TaskContext>,
     options: RunOptions,
     faults: Option<FaultInjection>,
+    live: Option<&LiveProgress>,
 ) -> Result<(Vec<RecordBatch>, QueryMetrics, StageGraph)> {
     let clock = Instant::now();
     let pool = Arc::clone(ctx.memory_pool());
@@ -59,6 +62,10 @@ pub(crate) async fn run_graph(
             let (abort, spawned) = spawn_task(spec, faults, store, ctx);
             aborts.insert(id, abort);
             running.push(spawned);
+        }
+        // After the launches, and so also after the event the last turn handled.
+        if let Some(live) = live {
+            live.set(run.progress());
         }
         // Returning early (an error) drops the running tasks, which aborts them.
         let Some(Ended { report, output }) = running.next().await else {

@@ -24,6 +24,7 @@ use datafusion::physical_plan::execution_plan::reset_plan_states;
 use super::stage_ops::{decide_broadcasts, put_empty_output, transition};
 use crate::adaptive::{adapt_reads, add_runtime_filters};
 use crate::lineage::TaskId;
+use crate::live::{StagePhase, StageProgress};
 use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics, TaskOutcome};
 use crate::planner::StageGraph;
 use crate::rebalance::{Rebalancer, TaskUnits};
@@ -231,6 +232,41 @@ impl QueryRun {
     #[cfg(test)]
     pub(super) fn metrics(&self, stage: StageId) -> &StageMetrics {
         &self.stages[stage.0].metrics
+    }
+
+    /// Where each stage stands now, for progress displays; reads only (absorbed stages
+    /// are left out).
+    pub fn progress(&self) -> Vec<StageProgress> {
+        self.stages
+            .iter()
+            .zip(&self.graph.stages)
+            .filter(|(run, _)| run.state != StageState::Absorbed)
+            .map(|(run, stage)| {
+                let tasks = stage.tasks();
+                let phase = match run.state {
+                    StageState::Waiting | StageState::Runnable => StagePhase::Waiting,
+                    StageState::Done | StageState::Absorbed | StageState::Failed => {
+                        StagePhase::Done
+                    }
+                    StageState::Running
+                    | StageState::Limited
+                    | StageState::Rerunning
+                    | StageState::Recomputing => StagePhase::Running,
+                };
+                StageProgress {
+                    stage: stage.id.0,
+                    tasks,
+                    done: tasks.saturating_sub(run.remaining),
+                    running: self
+                        .running
+                        .iter()
+                        .filter(|r| r.id.task.0 == stage.id)
+                        .count(),
+                    phase,
+                    rows: run.metrics.output_rows,
+                }
+            })
+            .collect()
     }
 
     /// The attempt to start now, `now` after the query started: the first queued task,

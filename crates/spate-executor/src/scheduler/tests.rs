@@ -628,3 +628,54 @@ fn a_small_build_side_switches_its_join_to_a_broadcast_join() {
     let ran: Vec<usize> = metrics.stages.iter().map(|s| s.stage).collect();
     assert_eq!(ran, [0, 2], "the absorbed stage never ran");
 }
+
+#[test]
+fn progress_counts_tasks_done_and_running_per_stage() {
+    use crate::live::{StagePhase, StageProgress};
+    let mut replay = Replay::new(
+        vec![
+            stage(0, scan(3), shuffle(2), &[]),
+            stage(1, scan(2), StageOutputKind::Result, &[0]),
+        ],
+        2,
+        3,
+    );
+    let at = |stage, tasks, done, running, phase, rows| StageProgress {
+        stage,
+        tasks,
+        done,
+        running,
+        phase,
+        rows,
+    };
+    assert_eq!(
+        replay.run.progress(),
+        [
+            at(0, 3, 0, 0, StagePhase::Waiting, 0),
+            at(1, 2, 0, 0, StagePhase::Waiting, 0)
+        ]
+    );
+    replay.start();
+    replay.map_done(attempt(0, 1, 1), 10);
+    assert_eq!(
+        replay.run.progress()[0],
+        at(0, 3, 1, 1, StagePhase::Running, 10)
+    );
+    replay.start();
+    replay.map_done(attempt(0, 2, 1), 10);
+    replay.map_done(attempt(0, 0, 1), 10);
+    replay.start();
+    assert_eq!(
+        replay.run.progress(),
+        [
+            at(0, 3, 3, 0, StagePhase::Done, 30),
+            at(1, 2, 0, 2, StagePhase::Running, 0)
+        ]
+    );
+    replay.result_done(attempt(1, 1, 1), &[3, 4]);
+    replay.result_done(attempt(1, 0, 1), &[1, 2]);
+    assert_eq!(
+        replay.run.progress()[1],
+        at(1, 2, 2, 0, StagePhase::Done, 4)
+    );
+}
