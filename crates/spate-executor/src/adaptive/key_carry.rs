@@ -32,10 +32,9 @@ use std::sync::Arc;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{JoinType, NullEquality};
 use datafusion::error::Result;
-use datafusion::logical_expr::Operator;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::{BinaryExpr, Column};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr::{PhysicalExpr, conjunction_opt};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
 use datafusion::physical_plan::filter::FilterExec;
@@ -141,7 +140,7 @@ fn through_join(
     for side in 0..2 {
         let child = Arc::clone(children[side]);
         let mut new_child = carry(Arc::clone(&child), &known[side])?;
-        if let Some(predicate) = conjunction(&carried[side]) {
+        if let Some(predicate) = conjunction_opt(carried[side].iter().cloned()) {
             new_child = Arc::new(FilterExec::try_new(predicate, new_child)?);
         }
         changed |= !Arc::ptr_eq(&new_child, &child);
@@ -197,21 +196,14 @@ fn rebind(expr: &Arc<dyn PhysicalExpr>, column: &Column) -> Result<Arc<dyn Physi
         .data)
 }
 
-/// The `AND` of `conjuncts`, if any.
-fn conjunction(conjuncts: &[Arc<dyn PhysicalExpr>]) -> Option<Arc<dyn PhysicalExpr>> {
-    conjuncts
-        .iter()
-        .cloned()
-        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>)
-}
-
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Int64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::common::tree_node::TreeNodeRecursion;
     use datafusion::datasource::MemTable;
-    use datafusion::physical_expr::expressions::{col, lit};
+    use datafusion::logical_expr::Operator;
+    use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
     use datafusion::physical_plan::{collect, displayable};
     use datafusion::prelude::{SessionConfig, SessionContext};
 

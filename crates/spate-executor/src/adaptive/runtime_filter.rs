@@ -44,9 +44,9 @@ use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
 use datafusion::logical_expr::{Accumulator, Operator};
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal, in_list};
 use datafusion::physical_expr::utils::split_conjunction;
+use datafusion::physical_expr::{PhysicalExpr, conjunction_opt};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
 use datafusion::physical_plan::ExecutionPlan;
@@ -168,9 +168,7 @@ fn probe_predicate(
         };
         conjuncts.extend(keys.conjuncts(probe_key, &probe_schema)?);
     }
-    Ok(conjuncts
-        .into_iter()
-        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>))
+    Ok(conjunction_opt(conjuncts))
 }
 
 /// Key types whose order and equality a range and a list test exactly.
