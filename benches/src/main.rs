@@ -31,6 +31,7 @@ mod protocol;
 mod queries;
 mod remote_io;
 mod report;
+mod report_scale;
 mod runner;
 mod skew;
 mod skewed_scan;
@@ -90,6 +91,9 @@ enum Command {
     /// Bytes fetched by a selective query and full-scan throughput on an S3-compatible
     /// store (moto, MinIO), against the store's own bulk download.
     RemoteIo(remote_io::RemoteIoOptions),
+    /// What a job report of a 10,000-task run costs: the run's time with the task timeline
+    /// kept and not, the report's size, and its rendering time in headless Chromium.
+    ReportScale(report_scale::ReportScaleOptions),
     /// Apache Spark's SQL conformance suite (SQLQueryTestSuite's golden files, 3.5 and
     /// 4.0) through spate: queries passed and failed by cause, per file and in total.
     SparkSql(spark_sql::SparkSqlOptions),
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         Command::SkewedScan(options) => skewed_scan::run(&options),
         Command::Cymbal(options) => cymbal::run(&options),
         Command::RemoteIo(options) => remote_io::run(&options),
+        Command::ReportScale(options) => report_scale::run(&options),
         Command::SparkSql(options) => spark_sql::run(&options),
         Command::SparkSqlFile(options) => spark_sql::file_run::run(&options),
     };

@@ -23,6 +23,10 @@ pub struct ExecutorConfig {
     /// query fails: a task runs at most `task_retries + 1` times. Errors no retry can fix
     /// fail the query at once (see [`crate::retry`]). Default: 3.
     pub task_retries: usize,
+    /// Keep every task attempt's figures in [`crate::StageMetrics::task_metrics`] and
+    /// [`crate::StageMetrics::other_attempts`] (a report's task timeline and task-time
+    /// spread); off, stages keep only their totals. Default: on.
+    pub task_timeline: bool,
     /// Faults to inject, to test that queries survive them; `None` (default) injects none.
     pub faults: Option<FaultInjection>,
 }
@@ -39,6 +43,7 @@ impl Default for ExecutorConfig {
             broadcast_threshold: None,
             runtime_filters: false,
             task_retries: DEFAULT_TASK_RETRIES,
+            task_timeline: true,
             faults: None,
         }
     }

@@ -107,6 +107,7 @@ impl Executor {
             partition_target: sizing.partition_target,
             retries: self.config.task_retries,
             runtime_filters: self.config.runtime_filters,
+            task_timeline: self.config.task_timeline,
         };
         if let Some(live) = &self.progress {
             live.clear();

@@ -65,6 +65,8 @@ pub use error::ExecutorError;
 pub use executor::{Executor, QueryOutput, configure_session};
 pub use faults::{FaultInjection, Fraction};
 pub use live::{LiveProgress, StagePhase, StageProgress};
-pub use metrics::{OperatorFigures, QueryMetrics, StageMetrics, TaskMetrics, TaskOutcome};
+pub use metrics::{
+    OperatorFigures, QueryMetrics, StageEnd, StageMetrics, TaskMetrics, TaskOutcome,
+};
 pub use sizing::Sizing;
 pub use stage::{StageId, StageOutputKind, StageState};

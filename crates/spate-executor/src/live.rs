@@ -2,10 +2,14 @@
 //!
 //! The scheduler's driver writes a fresh list of [`StageProgress`] after every task it
 //! launches and every task that comes back; a display reads [`LiveProgress::stages`] on
-//! its own clock, from any thread. Nothing is tracked unless a caller hands one to
+//! its own clock, from any thread. When a task fails the query, the driver leaves the
+//! figures of its stages as they stood ([`LiveProgress::failed`]), so that the failed run
+//! can be reported. Nothing is tracked unless a caller hands one to
 //! [`crate::Executor::with_progress`].
 
 use std::sync::Mutex;
+
+use crate::metrics::QueryMetrics;
 
 /// Where one stage stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +46,7 @@ pub struct StageProgress {
 #[derive(Debug, Default)]
 pub struct LiveProgress {
     stages: Mutex<Vec<StageProgress>>,
+    failed: Mutex<Option<QueryMetrics>>,
 }
 
 impl LiveProgress {
@@ -60,9 +65,31 @@ impl LiveProgress {
             .unwrap_or_default()
     }
 
-    /// Forgets the stages (a new query is about to run).
+    /// Forgets the stages, and a failed query's figures (a new query is about to run).
     pub fn clear(&self) {
         self.set(Vec::new());
+        self.clear_failed();
+    }
+
+    /// Forgets a failed query's figures, keeping the stages.
+    pub fn clear_failed(&self) {
+        if let Ok(mut failed) = self.failed.lock() {
+            *failed = None;
+        }
+    }
+
+    /// When the latest query failed, the figures of its stages that became runnable as
+    /// they stood: each ends done, failed or cancelled ([`crate::StageEnd`]). `None` when
+    /// it did not fail (or has not ended).
+    pub fn failed(&self) -> Option<QueryMetrics> {
+        self.failed.lock().ok().and_then(|failed| failed.clone())
+    }
+
+    /// Keeps `figures`, those of a query that failed.
+    pub(crate) fn set_failed(&self, figures: QueryMetrics) {
+        if let Ok(mut failed) = self.failed.lock() {
+            *failed = Some(figures);
+        }
     }
 
     /// Replaces the stages with `stages`.

@@ -94,6 +94,22 @@ pub struct StageMetrics {
     /// ones, those cancelled or made void by a rerun of the stage, the successful ones a
     /// rerun discarded, and recomputations of lost map outputs.
     pub other_attempts: Vec<TaskMetrics>,
+    /// How it ended: done, unless the query failed (see [`StageEnd`]).
+    pub end: StageEnd,
+}
+
+/// How a stage ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum StageEnd {
+    /// All its tasks succeeded.
+    #[default]
+    Done,
+    /// One of its tasks failed past its retries (or with an error no retry fixes),
+    /// failing the query.
+    Failed,
+    /// The query failed elsewhere while it ran or waited: its running attempts were
+    /// stopped.
+    Cancelled,
 }
 
 /// Figures of one task attempt.
@@ -251,6 +267,17 @@ impl OperatorFigures {
             Ok(TreeNodeRecursion::Continue)
         });
         figures
+    }
+}
+
+impl StageEnd {
+    /// Its name in reports: `done`, `failed`, `cancelled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StageEnd::Done => "done",
+            StageEnd::Failed => "failed",
+            StageEnd::Cancelled => "cancelled",
+        }
     }
 }
 

@@ -65,6 +65,10 @@ extensions_options! {
         /// (0: never). Errors no retry can fix (SQL, types, arithmetic, a missing path)
         /// fail at once.
         pub task_retries: usize, default = spate_executor::DEFAULT_TASK_RETRIES
+        /// Keep every task attempt's figures (spate's executor): job reports draw them as
+        /// the task timeline and the task-time spread. Off, stages keep only their
+        /// totals. Costs under 2% of a run's time (`docs/benchmarks.md`).
+        pub task_timeline: bool, default = true
         /// Fault injection, for testing: the fraction of task attempts made to fail
         /// (0 to 1). Never read from the environment (see
         /// `SessionBuilder::fault_injection_from_env`).
@@ -165,6 +169,7 @@ impl SpateConfig {
             broadcast_threshold: bytes(self.broadcast_threshold),
             runtime_filters: self.runtime_filters,
             task_retries: self.task_retries,
+            task_timeline: self.task_timeline,
             faults: self.faults(),
         }
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use spate_executor::LiveProgress;
+use spate_executor::{LiveProgress, StageMetrics};
 pub use spate_executor::{StagePhase, StageProgress};
 
 /// What the running statement has done so far.
@@ -91,6 +91,20 @@ impl Progress {
     /// every stage done); empty before any.
     pub fn stages(&self) -> Vec<StageProgress> {
         self.live.stages()
+    }
+
+    /// When the last statement failed while spate's executor ran its plan, the figures of
+    /// its stages that became runnable, as they stood: each ends done, failed (the stage
+    /// whose task failed the statement) or cancelled. Empty when it did not fail so (it
+    /// succeeded, failed before running a plan, or ran on another executor). A job report
+    /// of the failed run takes them ([`crate::report::Report::add_failed`]).
+    pub fn failed_stages(&self) -> Vec<StageMetrics> {
+        self.live.failed().map(|q| q.stages).unwrap_or_default()
+    }
+
+    /// Forgets the figures of a failed statement (another statement starts).
+    pub(crate) fn forget_failure(&self) {
+        self.live.clear_failed();
     }
 
     /// Where the scheduler writes its stages (handed to spate's executor).

@@ -267,6 +267,7 @@ impl Session {
     /// ```
     pub async fn execute_statement(&self, stmt: &PreparedStatement) -> Result<StatementResult> {
         let started = Instant::now();
+        self.progress().forget_failure();
         let io_before = self.store_io();
         let bigquery_before = self.bigquery_io();
         let mut outcome = self.run_parsed(stmt).await.map_err(|e| {

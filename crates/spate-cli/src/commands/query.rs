@@ -3,9 +3,12 @@
 //!
 //! Every statement of every script is parsed before the first runs, and `--output` is
 //! written only after the last one succeeded, so a failing script leaves no output file.
+//! A job report (`--report`, `--report-json`) is written either way: a failed run's ends
+//! with the statement that failed, its error and the stages it ran.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use spate::io::{ResultFormat, write_result, write_result_file};
 use spate::report::Report;
@@ -254,9 +257,23 @@ async fn execute(
     for statement in &statements {
         let label = format!("{}:{}", statement.origin, statement.line);
         let spinner = Spinner::start(session.progress(), label, !sink.quiet);
+        let started = Instant::now();
         let result = session.execute_statement(statement).await;
         drop(spinner);
-        let result = result?;
+        let result = match result {
+            Ok(result) => result,
+            Err(err) => {
+                // The report of a failed run ends with the statement that failed.
+                if let Some(job) = &mut job {
+                    let stages = session.progress().failed_stages();
+                    job.add_failed(statement, &err, started.elapsed(), stages);
+                    if let Err(failure) = write_report(job, options, sink.quiet) {
+                        eprintln!("error: {}", failure.message);
+                    }
+                }
+                return Err(err.into());
+            }
+        };
         if options.metrics {
             print_metrics(&result);
         }

@@ -127,6 +127,79 @@ fn a_script_reports_each_statement_and_its_stages_only_when_it_ran_a_plan() {
 }
 
 #[test]
+fn a_failed_run_writes_a_report_that_ends_with_the_failed_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("job.sql"),
+        "select count(*) as n from range(1000);\n\
+         select k, sum(1 / (k - 900)) as s from \
+         (select value % 997 as k from range(200000)) group by k;\n",
+    )
+    .unwrap();
+    let result = run(spate(dir.path()).args([
+        "run",
+        "job.sql",
+        "--threads",
+        "2",
+        "--shuffle-partitions",
+        "3",
+        "--format",
+        "csv",
+        "--report",
+        "job.html",
+        "--report-json",
+        "job.json",
+    ]));
+    assert_eq!(result.0, 1, "{}", result.2);
+    assert!(result.2.contains("Divide by zero"), "{}", result.2);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("job.json")).unwrap())
+            .unwrap();
+    let statements = report["statements"].as_array().unwrap();
+    assert_eq!(
+        statements.len(),
+        2,
+        "the statement done, then the one that failed"
+    );
+    assert_eq!(statements[0]["error"], Value::Null);
+    let failed = &statements[1];
+    assert_eq!(
+        (&failed["kind"], &failed["line"]),
+        (&Value::from("Failed"), &Value::from(2))
+    );
+    assert!(
+        failed["error"].as_str().unwrap().contains("Divide by zero"),
+        "{failed}"
+    );
+    let ends: Vec<&str> = stages(failed).map(|s| s["end"].as_str().unwrap()).collect();
+    assert!(ends.contains(&"failed"), "{ends:?}");
+    assert!(
+        ends.iter()
+            .all(|e| ["done", "failed", "cancelled"].contains(e)),
+        "{ends:?}"
+    );
+    for stage in stages(failed).filter(|s| s["end"] == "failed") {
+        assert!(
+            tasks(failed).any(|t| t["stage"] == stage["id"] && t["outcome"] == "failed"),
+            "the attempt that failed is on the timeline: {failed}"
+        );
+    }
+    assert!(
+        f(&failed["cost"]["cpu_seconds"]) > 0.0,
+        "the failed run's work is priced"
+    );
+    let page = dir.path().join("job.html");
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("id=\"report-data\"")
+    );
+    if let Some(browser) = chromium() {
+        check_drawn(&browser, &page, &report);
+    }
+}
+
+#[test]
 fn a_report_into_a_missing_directory_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     for flag in ["--report", "--report-json"] {

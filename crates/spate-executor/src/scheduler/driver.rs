@@ -36,7 +36,8 @@ struct Ended {
 /// stage's batches in partition order, the figures of each stage, and the graph as it
 /// ran (after its adaptive rewrites, its operators holding their metrics). `faults` are
 /// injected into the tasks. `live`, when given, is told where the stages stand after
-/// every launch and every task back.
+/// every launch and every task back, and when a task fails the query, the figures of its
+/// stages so far.
 pub(crate) async fn run_graph(
     graph: StageGraph,
     store: &Arc<ShuffleStore>,
@@ -83,9 +84,15 @@ pub(crate) async fn run_graph(
             ..report
         };
         let actions = match output {
-            Ok(output) => run.on_task_finished(report, output)?,
-            Err(err) => run.on_task_failed(report, err)?,
+            Ok(output) => run.on_task_finished(report, output),
+            Err(err) => run.on_task_failed(report, err),
         };
+        // A failing query leaves the figures of its stages with `live`, for a report.
+        let actions = actions.inspect_err(|_| {
+            if let Some(live) = live {
+                live.set_failed(run.figures_at_failure());
+            }
+        })?;
         for Action::Abort(id) in actions {
             if let Some(abort) = aborts.get(&id) {
                 abort.abort();

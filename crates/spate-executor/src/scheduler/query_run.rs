@@ -25,7 +25,7 @@ use super::stage_ops::{decide_broadcasts, put_empty_output, transition};
 use crate::adaptive::{adapt_reads, add_runtime_filters};
 use crate::lineage::TaskId;
 use crate::live::{StagePhase, StageProgress};
-use crate::metrics::{QueryMetrics, StageMetrics, TaskMetrics, TaskOutcome};
+use crate::metrics::{QueryMetrics, StageEnd, StageMetrics, TaskMetrics, TaskOutcome};
 use crate::planner::StageGraph;
 use crate::rebalance::{Rebalancer, TaskUnits};
 use crate::retry::{Next, Recovery, has_coupled_partitions};
@@ -48,6 +48,9 @@ pub(crate) struct RunOptions {
     /// A join's build keys filter its probe side once its build stage is done
     /// ([`crate::adaptive`]).
     pub runtime_filters: bool,
+    /// Keep each attempt's figures (its bar in a report's timeline); off, stages keep
+    /// only their totals.
+    pub task_timeline: bool,
 }
 
 /// One attempt of one task.
@@ -327,7 +330,7 @@ impl QueryRun {
             let figures = self.attempt_figures(&report, 0, TaskOutcome::Recomputed);
             let metrics = &mut self.stages[stage.0].metrics;
             metrics.recomputed_tasks += 1;
-            metrics.other_attempts.push(figures);
+            metrics.other_attempts.extend(figures);
             let next = self.recovery.recomputed(&mut self.graph, &self.store)?;
             self.enqueue(next)?;
             return Ok(Vec::new());
@@ -375,7 +378,7 @@ impl QueryRun {
             self.recompute_back(stage)?;
         }
         let figures = self.attempt_figures(&report, 0, TaskOutcome::Failed);
-        self.stages[stage.0].metrics.other_attempts.push(figures);
+        self.stages[stage.0].metrics.other_attempts.extend(figures);
         let next = self.recovery.failed(
             attempt.id.task,
             err,
@@ -438,6 +441,36 @@ impl QueryRun {
         Ok((batches, QueryMetrics { stages }, self.graph))
     }
 
+    /// The figures of the stages that became runnable, in that order, as they stand when
+    /// the query failed: each ends done, failed (the stage whose task failed the query)
+    /// or cancelled (it was running or waiting), the time of those not done counted to
+    /// the failure.
+    pub fn figures_at_failure(&self) -> QueryMetrics {
+        let stages = self
+            .order
+            .iter()
+            .map(|&i| {
+                let run = &self.stages[i];
+                let mut metrics = run.metrics.clone();
+                metrics.end = match run.state {
+                    StageState::Done | StageState::Recomputing | StageState::Absorbed => {
+                        StageEnd::Done
+                    }
+                    StageState::Failed => StageEnd::Failed,
+                    _ => StageEnd::Cancelled,
+                };
+                if metrics.end != StageEnd::Done {
+                    metrics.started = run.started.unwrap_or(self.now);
+                    metrics.elapsed = run
+                        .started
+                        .map_or(Duration::ZERO, |s| self.now.saturating_sub(s));
+                }
+                metrics
+            })
+            .collect();
+        QueryMetrics { stages }
+    }
+
     /// Takes the attempt of `report` off the running ones and counts what it used.
     /// Returns `None` for an attempt of a run given up (void, whatever it returned),
     /// after starting the stage's new run if it was the last of them back.
@@ -461,7 +494,7 @@ impl QueryRun {
         }
         let figures = self.attempt_figures(report, 0, TaskOutcome::Cancelled);
         let run = &mut self.stages[stage.0];
-        run.metrics.other_attempts.push(figures);
+        run.metrics.other_attempts.extend(figures);
         self.stopped.remove(&attempt.id);
         if run.state == StageState::Rerunning && !self.running.iter().any(|r| r.id.task.0 == stage)
         {
@@ -483,7 +516,7 @@ impl QueryRun {
         let figures = self.attempt_figures(report, rows, outcome);
         let run = &mut self.stages[stage.0];
         run.metrics.output_rows += rows;
-        run.metrics.task_metrics.push(figures);
+        run.metrics.task_metrics.extend(figures);
         let limit = self.graph.stages[stage.0].row_limit;
         let mut actions = Vec::new();
         if run.state == StageState::Running
@@ -495,10 +528,19 @@ impl QueryRun {
         Ok(actions)
     }
 
-    /// The figures of the attempt of `report`, which produced `rows` and ended so.
-    fn attempt_figures(&self, report: &TaskReport, rows: u64, outcome: TaskOutcome) -> TaskMetrics {
+    /// The figures of the attempt of `report`, which produced `rows` and ended so; `None`
+    /// when attempts are not kept ([`RunOptions::task_timeline`] off).
+    fn attempt_figures(
+        &self,
+        report: &TaskReport,
+        rows: u64,
+        outcome: TaskOutcome,
+    ) -> Option<TaskMetrics> {
+        if !self.options.task_timeline {
+            return None;
+        }
         let (stage, task) = report.id.task;
-        TaskMetrics {
+        Some(TaskMetrics {
             task,
             attempt: report.id.attempt,
             lane: report.lane,
@@ -510,7 +552,7 @@ impl QueryRun {
             wall_time: report.busy,
             cpu_time: report.cpu,
             peak_memory_bytes: report.peak_memory as u64,
-        }
+        })
     }
 
     /// `stage`'s `LIMIT` has its rows: its queued tasks are skipped, each with an empty

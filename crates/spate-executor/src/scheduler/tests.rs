@@ -20,7 +20,7 @@ use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 
 use super::query_run::{Action, AttemptId, QueryRun, RunOptions, TaskOutput, TaskReport};
 use crate::error::ExecutorError;
-use crate::metrics::TaskOutcome;
+use crate::metrics::{StageEnd, TaskOutcome};
 use crate::planner::{StageGraph, plan_stages};
 use crate::rebalance::Rebalancer;
 use crate::shuffle::{MapOutput, ShuffleReservation, ShuffleStore};
@@ -115,6 +115,7 @@ impl Replay {
             partition_target: None,
             retries,
             runtime_filters: false,
+            task_timeline: true,
         };
         Self::of(graph, options, Arc::new(ShuffleStore::default()))
     }
@@ -251,6 +252,35 @@ fn a_retry_exhausting_its_attempts_fails_the_query() {
     assert!(err.to_string().contains("failed 3 times"), "{err}");
     assert_eq!(replay.state(0), StageState::Failed);
     assert_eq!(replay.run.metrics(StageId(0)).failed_attempts, 2);
+}
+
+#[test]
+fn a_failed_query_leaves_its_stages_figures_as_they_stood() {
+    let mut replay = Replay::new(
+        vec![
+            stage(0, scan(2), shuffle(2), &[]),
+            stage(1, scan(2), shuffle(2), &[]),
+            stage(2, scan(2), StageOutputKind::Result, &[0, 1]),
+        ],
+        2,
+        0,
+    );
+    assert_eq!(replay.start(), [attempt(0, 0, 1), attempt(0, 1, 1)]);
+    replay.map_done(attempt(0, 0, 1), 10);
+    assert_eq!(replay.start(), [attempt(1, 0, 1)]);
+    replay.fail(attempt(0, 1, 1), flaky()).unwrap_err();
+    let figures = replay.run.figures_at_failure();
+    // The stage whose task failed, then the one running beside it; the reader of both
+    // never became runnable.
+    let ends: Vec<_> = figures.stages.iter().map(|s| (s.stage, s.end)).collect();
+    assert_eq!(ends, [(0, StageEnd::Failed), (1, StageEnd::Cancelled)]);
+    let failed = &figures.stages[0];
+    assert_eq!(
+        (failed.task_metrics.len(), failed.other_attempts.len()),
+        (1, 1)
+    );
+    assert_eq!(failed.other_attempts[0].outcome, TaskOutcome::Failed);
+    assert_eq!(failed.output_rows, 10);
 }
 
 #[test]
@@ -607,6 +637,7 @@ fn a_small_build_side_switches_its_join_to_a_broadcast_join() {
         partition_target: None,
         retries: 3,
         runtime_filters: false,
+        task_timeline: true,
     };
     let mut replay = Replay::of(graph, options, store);
     // The probe stage waits for the build stage.

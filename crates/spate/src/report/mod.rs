@@ -26,8 +26,10 @@ mod html;
 mod model;
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use spate_executor::StageMetrics;
 
 pub use cost::{Cost, DEFAULT_PRICE_LIST, Rates, ReportRates};
 pub use model::{
@@ -36,7 +38,8 @@ pub use model::{
 };
 
 use crate::error::{Result, SpateError};
-use crate::statement::StatementResult;
+use crate::execute::ExecutionMetrics;
+use crate::statement::{PreparedStatement, StatementResult};
 
 /// The version of the report's JSON layout; it changes when a field changes meaning or
 /// goes away (new fields may be added without a change).
@@ -89,6 +92,62 @@ impl Report {
         self.cost = Cost::sum(self.statements.iter().map(|s| &s.cost));
     }
 
+    /// Adds `statement`, which failed with `error` after `elapsed`; `stages` are the
+    /// figures of the stages it ran, as they stood
+    /// ([`crate::Progress::failed_stages`], empty when it failed before running a plan).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let session = spate::Session::new()?;
+    /// let script = session.prepare_script("<sql>", "select 1 / (value - 500) from range(1000)")?;
+    /// let started = std::time::Instant::now();
+    /// let error = session.execute_statement(&script.statements[0]).await.unwrap_err();
+    /// let mut report = spate::report::Report::new(&session.config().report);
+    /// let stages = session.progress().failed_stages();
+    /// report.add_failed(&script.statements[0], &error, started.elapsed(), stages);
+    /// assert_eq!(report.statements[0].kind, "Failed");
+    /// assert!(report.statements[0].error.as_deref().unwrap().contains("Divide by zero"));
+    /// # Ok(()) }
+    /// ```
+    pub fn add_failed(
+        &mut self,
+        statement: &PreparedStatement,
+        error: &SpateError,
+        elapsed: Duration,
+        stages: Vec<StageMetrics>,
+    ) {
+        let metrics = ExecutionMetrics {
+            elapsed,
+            peak_memory: stages
+                .iter()
+                .map(|s| s.peak_memory_bytes)
+                .max()
+                .unwrap_or(0),
+            spilled_bytes: stages
+                .iter()
+                .map(|s| s.spilled_bytes + s.operator_spilled_bytes)
+                .sum(),
+            spill_files: stages
+                .iter()
+                .map(|s| s.spill_files + s.operator_spill_files)
+                .sum(),
+            stages,
+            ..ExecutionMetrics::default()
+        };
+        let heading = model::Heading {
+            origin: statement.origin.clone(),
+            line: statement.line,
+            kind: "Failed".to_string(),
+            message: error.to_string(),
+            error: Some(error.to_string()),
+            elapsed,
+            rows_written: None,
+        };
+        self.statements
+            .push(StatementReport::build(heading, &metrics, &self.rates));
+        self.cost = Cost::sum(self.statements.iter().map(|s| &s.cost));
+    }
+
     /// The report as JSON (see `docs/report.md`).
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|e| SpateError::Report {
@@ -122,13 +181,11 @@ fn write(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use datafusion::arrow::datatypes::Schema;
-    use spate_executor::{StageMetrics, TaskMetrics, TaskOutcome};
+    use spate_executor::{TaskMetrics, TaskOutcome};
 
     use super::*;
-    use crate::execute::ExecutionMetrics;
     use crate::statement::StatementKind;
 
     /// A statement whose map stage ran `tasks` tasks on 16 lanes (one retried), read by a

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use spate_executor::{StageMetrics, TaskMetrics};
+use spate_executor::{StageEnd, StageMetrics, TaskMetrics};
 
 use super::cost::{Cost, Rates};
+use crate::execute::ExecutionMetrics;
 use crate::statement::StatementResult;
 
 /// A stage is flagged skewed when its slowest task took more than this many times its
@@ -21,8 +22,12 @@ pub struct StatementReport {
     pub line: usize,
     /// What kind of statement it was (`Query`, `Insert`, `CreateTable`, ...).
     pub kind: String,
-    /// Its summary line for statements without rows (`created table t`).
+    /// Its summary line for statements without rows (`created table t`); of a failed
+    /// statement, its error.
     pub message: String,
+    /// Why it failed (`None`: it succeeded). A failed statement's kind is `Failed`; its
+    /// stages are those that became runnable, each ending done, failed or cancelled.
+    pub error: Option<String>,
     /// How long it ran, in seconds.
     pub elapsed_seconds: f64,
     /// Rows its plan returned.
@@ -233,10 +238,34 @@ fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e6
 }
 
+/// What a statement's report says besides its metrics.
+pub(super) struct Heading {
+    pub origin: String,
+    pub line: usize,
+    pub kind: String,
+    pub message: String,
+    pub error: Option<String>,
+    pub elapsed: Duration,
+    pub rows_written: Option<u64>,
+}
+
 impl StatementReport {
     /// The report of `result`, priced at `rates`.
     pub fn of(result: &StatementResult, rates: &Rates) -> Self {
-        let m = &result.metrics;
+        let heading = Heading {
+            origin: result.origin.clone(),
+            line: result.line,
+            kind: format!("{:?}", result.kind),
+            message: result.message.clone(),
+            error: None,
+            elapsed: result.elapsed,
+            rows_written: result.rows_written,
+        };
+        Self::build(heading, &result.metrics, rates)
+    }
+
+    /// The report of a statement headed `heading` that ran with metrics `m`.
+    pub(super) fn build(heading: Heading, m: &ExecutionMetrics, rates: &Rates) -> Self {
         let total_task: Duration = m.stages.iter().map(|s| s.task_time).sum();
         let stages: Vec<StageReport> = m
             .stages
@@ -254,16 +283,17 @@ impl StatementReport {
             })
             .collect();
         tasks.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.lane.cmp(&b.lane)));
-        let io = io_entries(result);
-        let cost = statement_cost(result, rates);
+        let io = io_entries(m);
+        let cost = statement_cost(m, rates);
         StatementReport {
-            origin: result.origin.clone(),
-            line: result.line,
-            kind: format!("{:?}", result.kind),
-            message: result.message.clone(),
-            elapsed_seconds: secs(result.elapsed),
+            origin: heading.origin,
+            line: heading.line,
+            kind: heading.kind,
+            message: heading.message,
+            error: heading.error,
+            elapsed_seconds: secs(heading.elapsed),
             output_rows: m.output_rows,
-            rows_written: result.rows_written,
+            rows_written: heading.rows_written,
             peak_memory_bytes: m.peak_memory,
             spilled_bytes: m.spilled_bytes,
             lanes: tasks.iter().map(|t| t.lane + 1).max().unwrap_or(0),
@@ -294,7 +324,9 @@ fn stage_report(s: &StageMetrics, all: &[StageMetrics], total_task: Duration) ->
             }
         })
         .collect();
-    let end = if s.stage_reruns > 0 {
+    let end = if s.end != StageEnd::Done {
+        s.end.name()
+    } else if s.stage_reruns > 0 {
         "done after reruns"
     } else if s.failed_attempts + s.recomputed_tasks > 0 {
         "done after retries"
@@ -410,8 +442,7 @@ fn task_entry(stage: usize, t: &TaskMetrics) -> TaskEntry {
     }
 }
 
-fn io_entries(result: &StatementResult) -> Vec<IoEntry> {
-    let m = &result.metrics;
+fn io_entries(m: &ExecutionMetrics) -> Vec<IoEntry> {
     let stores = m.store_io.iter().map(|io| IoEntry {
         store: io.store.clone(),
         requests: io.gets + io.heads + io.lists + io.puts + io.parts,
@@ -434,17 +465,21 @@ fn io_entries(result: &StatementResult) -> Vec<IoEntry> {
 }
 
 /// What the statement used: every attempt's CPU time and memory-time, the bytes it read
-/// and wrote.
-fn statement_cost(result: &StatementResult, rates: &Rates) -> Cost {
-    let m = &result.metrics;
-    let attempts = m
-        .stages
-        .iter()
-        .flat_map(|s| s.task_metrics.iter().chain(&s.other_attempts));
+/// and wrote. A stage that kept no attempts' figures (`spate.task_timeline` off) counts
+/// its peak task memory over its whole task time.
+fn statement_cost(m: &ExecutionMetrics, rates: &Rates) -> Cost {
     let (mut cpu, mut memory) = (0.0, 0.0);
-    for t in attempts {
-        cpu += t.cpu_time.as_secs_f64();
-        memory += t.peak_memory_bytes as f64 * t.wall_time.as_secs_f64();
+    for s in &m.stages {
+        cpu += s.cpu_time.as_secs_f64();
+        let attempts: Vec<&TaskMetrics> = s.task_metrics.iter().chain(&s.other_attempts).collect();
+        memory += if attempts.is_empty() {
+            s.peak_memory_bytes as f64 * s.task_time.as_secs_f64()
+        } else {
+            attempts
+                .iter()
+                .map(|t| t.peak_memory_bytes as f64 * t.wall_time.as_secs_f64())
+                .sum()
+        };
     }
     let scanned: u64 = m.stages.iter().map(|s| s.input_bytes).sum();
     let served: u64 = m.store_io.iter().map(|io| io.bytes_read).sum();

@@ -1,7 +1,7 @@
 // Draws a spate job report from the JSON embedded in the page (#report-data). Every
 // drawn stage carries a data-stage attribute (statement:stage) and every task bar a
 // data-task attribute (statement:stage:task:attempt), so tests can check that all are
-// there.
+// there; #report-rendered, added last, holds the counts drawn and the time drawing took.
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -62,6 +62,7 @@
     if (r.recomputed_tasks > 0) m.push("recomputed \u00d7" + r.recomputed_tasks);
     if (r.stage_reruns > 0) m.push("rerun \u00d7" + r.stage_reruns);
     if (st.skewed) m.push("skewed");
+    if (st.end === "failed" || st.end === "cancelled") m.push(st.end);
     return m;
   }
 
@@ -216,12 +217,13 @@
 
   function statement(si, s) {
     var sec = add(root, el("section", { "class": "statement", "data-statement": si }));
-    add(sec, el("h2", {}, s.origin + ":" + s.line + " \u00b7 " + s.kind + (s.message ? " \u00b7 " + s.message : "")));
+    add(sec, el("h2", {}, s.origin + ":" + s.line + " \u00b7 " + s.kind + (s.message && !s.error ? " \u00b7 " + s.message : "")));
     var sum = add(sec, el("p", { "class": "summary" }));
     [secs(s.elapsed_seconds), num(s.output_rows) + " rows" + (s.rows_written !== null ? ", " + num(s.rows_written) + " written" : ""),
       "peak memory " + bytes(s.peak_memory_bytes), "spilled " + bytes(s.spilled_bytes),
       s.stages.length + " stages, " + s.tasks.length + " task attempts", "cost " + money(s.cost.price)
     ].forEach(function (t) { add(sum, el("span", {}, t)); });
+    if (s.error) add(sec, el("p", { "class": "statement-error" }, "Failed: " + s.error));
     if (!s.stages.length) {
       add(sec, el("p", { "class": "note" }, "No stages: the statement ran no plan on spate's executor or a cluster."));
       return;
@@ -258,5 +260,7 @@
     "memory times its run time. Set them under [spate.report] in spate.toml."));
   var stages = 0, tasks = 0;
   R.statements.forEach(function (s) { stages += s.stages.length; tasks += s.tasks.length; });
-  add(document.body, el("div", { id: "report-rendered", "data-stages": stages, "data-tasks": tasks, hidden: "" }));
+  // data-render-ms: from the start of the page's navigation to the end of drawing.
+  add(document.body, el("div", { id: "report-rendered", "data-stages": stages, "data-tasks": tasks,
+    "data-render-ms": Math.round(performance.now()), hidden: "" }));
 })();

@@ -112,6 +112,43 @@ async fn same_rows_as_datafusion_while_shuffles_spill() {
     assert!(left.is_empty(), "spill files left behind: {left:?}");
 }
 
+/// With `spate.task_timeline` off, stages keep their totals but no attempt's figures, so a
+/// report of the run has stages and no task bars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_task_timeline_stages_keep_their_totals_only() {
+    let sql = QUERIES[1];
+    let mut kept = Vec::new();
+    for timeline in ["true", "false"] {
+        let session = Session::builder()
+            .threads(2)
+            .shuffle_partitions(5)
+            .config("spate.task_timeline", timeline)
+            .build()
+            .unwrap();
+        let results = session.run_script(sql).await.unwrap();
+        let stages = &results[0].metrics.stages;
+        let attempts: usize = stages
+            .iter()
+            .map(|s| s.task_metrics.len() + s.other_attempts.len())
+            .sum();
+        let report = spate::report::Report::from_results(&results, &session.config().report);
+        assert_eq!(report.statements[0].tasks.len(), attempts);
+        kept.push((
+            rows(&results[0].batches),
+            stages
+                .iter()
+                .map(|s| (s.tasks, s.output_rows))
+                .collect::<Vec<_>>(),
+            attempts,
+        ));
+    }
+    let (on, off) = (&kept[0], &kept[1]);
+    assert_eq!(on.0, off.0, "same rows");
+    assert_eq!(on.1, off.1, "same stages, tasks and rows per stage");
+    assert!(on.2 >= on.1.iter().map(|(tasks, _)| tasks).sum::<usize>());
+    assert_eq!(off.2, 0, "no attempt kept without the timeline");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_query_leaves_no_spill_files() {
     let spill = tempfile::tempdir().unwrap();

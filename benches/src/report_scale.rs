@@ -1,0 +1,204 @@
+//! `tpch report-scale`: what a job report of a run of many tasks costs.
+//!
+//! One aggregation over `range(--rows)` is planned with `--tasks / 2` shuffle partitions
+//! and adaptivity off, so it runs as four stages of 1, `--tasks / 2`, `--tasks / 2` and 1
+//! tasks. It is run `--iterations` times with the task timeline kept
+//! (`spate.task_timeline = true`, the default) and as many times without it, alternated,
+//! each in a fresh session; the median wall and CPU times (this process's, which other
+//! load on a shared machine disturbs less than wall time) give the share of a run that
+//! recording every attempt's figures costs. Then the report of the last run with the
+//! timeline is written under `--out`, its size taken, and, when Chromium is on PATH (or
+//! given by `--chromium`), loaded headless: the page records in `#report-rendered` how long
+//! it took from navigation to the end of drawing (`data-render-ms`) and how many task bars
+//! it drew.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use spate::Session;
+
+use crate::delta_write::median;
+
+/// Options of `tpch report-scale`.
+#[derive(Debug, clap::Args)]
+pub struct ReportScaleOptions {
+    /// Where the report and Chromium's profile go.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Task attempts of the run (two stages of half as many, plus two single tasks).
+    #[arg(long, default_value_t = 10_000)]
+    pub tasks: usize,
+    /// Rows the query aggregates.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub rows: u64,
+    /// Runs with the timeline and as many without, alternated; medians are reported.
+    #[arg(long, default_value_t = 5)]
+    pub iterations: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The Chromium binary (default: `chromium` or `chromium-browser` on PATH; without
+    /// one, rendering is not measured).
+    #[arg(long)]
+    pub chromium: Option<PathBuf>,
+}
+
+pub fn run(options: &ReportScaleOptions) -> Result<(), String> {
+    crate::block_on(options.threads, |threads| run_async(options, threads))
+}
+
+async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), String> {
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    let query = format!(
+        "SELECT value % 1000 AS k, count(*) AS n, sum(value) AS s FROM range({}) GROUP BY 1",
+        options.rows
+    );
+    let partitions = (options.tasks / 2).max(1).to_string();
+    // Per setting (with the timeline, without): wall seconds, CPU seconds.
+    let mut wall = [Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new()];
+    let mut last = None;
+    for i in 0..options.iterations.max(1) {
+        // Alternate which goes first, so drift in the machine's load hits both alike.
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for timeline in order {
+            let session = Session::builder()
+                .threads(threads)
+                .adaptive(false)
+                .config("spate.shuffle_partitions", &partitions)
+                .config(
+                    "spate.task_timeline",
+                    if timeline { "true" } else { "false" },
+                )
+                .build()
+                .map_err(|e| e.to_string())?;
+            let started = Instant::now();
+            let cpu_started = cpu_time::ProcessTime::now();
+            let results = session
+                .run_script(&query)
+                .await
+                .map_err(|e| e.to_string())?;
+            let seconds = started.elapsed().as_secs_f64();
+            let cpu_seconds = cpu_started.elapsed().as_secs_f64();
+            let attempts: usize = results
+                .iter()
+                .flat_map(|r| &r.metrics.stages)
+                .map(|s| s.task_metrics.len() + s.other_attempts.len())
+                .sum();
+            eprintln!(
+                "timeline {}: {seconds:.3} s wall, {cpu_seconds:.3} s CPU, {attempts} attempts kept",
+                if timeline { "on" } else { "off" }
+            );
+            let slot = usize::from(!timeline);
+            wall[slot].push(seconds);
+            cpu[slot].push(cpu_seconds);
+            if timeline {
+                last = Some((results, session.config().report.clone()));
+            }
+        }
+    }
+    let [wall_with, wall_without] = wall.map(|mut v| median(&mut v));
+    let [cpu_with, cpu_without] = cpu.map(|mut v| median(&mut v));
+    let share = |with: f64, without: f64| (with / without - 1.0) * 100.0;
+    println!(
+        "Report scale: {} rows, {} shuffle partitions, {threads} threads, {} iterations (medians)\n",
+        options.rows, partitions, options.iterations
+    );
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!("| run, task timeline on: wall / CPU | {wall_with:.3} s / {cpu_with:.3} s |");
+    println!("| run, task timeline off: wall / CPU | {wall_without:.3} s / {cpu_without:.3} s |");
+    println!(
+        "| timeline's share of the run: wall / CPU | {:+.2}% / {:+.2}% |",
+        share(wall_with, wall_without),
+        share(cpu_with, cpu_without)
+    );
+    let Some((results, rates)) = last else {
+        return Err("no run kept its timeline".into());
+    };
+    let started = Instant::now();
+    let report = spate::report::Report::from_results(&results, &rates);
+    let page = options.out.join("report.html");
+    report.write_html(&page).map_err(|e| e.to_string())?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    let tasks: usize = report.statements.iter().map(|s| s.tasks.len()).sum();
+    let size = std::fs::metadata(&page)
+        .map_err(|e| format!("cannot read {}: {e}", page.display()))?
+        .len();
+    println!("| task attempts in the report | {tasks} |");
+    println!(
+        "| report built and written | {:.1} ms |",
+        build_seconds * 1000.0
+    );
+    println!(
+        "| report size | {:.2} MB ({size} bytes) |",
+        size as f64 / 1e6
+    );
+    match options.chromium.clone().or_else(chromium_on_path) {
+        Some(browser) => {
+            let profile = options.out.join("chromium-profile");
+            let (render_ms, drawn, wall) = render(&browser, &page, &profile)?;
+            if drawn != tasks {
+                return Err(format!("Chromium drew {drawn} task bars of {tasks}"));
+            }
+            println!("| rendered in headless Chromium (navigation to drawn) | {render_ms} ms |");
+            println!(
+                "| Chromium's whole run (start, load, draw, dump, exit) | {:.2} s |",
+                wall.as_secs_f64()
+            );
+        }
+        None => eprintln!("chromium is not on PATH: rendering was not measured"),
+    }
+    Ok(())
+}
+
+/// `chromium` or `chromium-browser`, when one is on PATH.
+fn chromium_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
+        .find(|candidate| candidate.is_file())
+}
+
+/// Loads `page` in headless Chromium; returns the render time the page recorded, the task
+/// bars it drew and how long Chromium ran.
+fn render(browser: &Path, page: &Path, profile: &Path) -> Result<(u64, usize, Duration), String> {
+    // Headless, no sandbox (CI runs as root), a profile of its own, the DOM to stdout.
+    let flags = "--headless --disable-gpu --no-sandbox --no-first-run --dump-dom";
+    let started = Instant::now();
+    let output = Command::new(browser)
+        .args(flags.split(' '))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", page.display()))
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", browser.display()))?;
+    let wall = started.elapsed();
+    if !output.status.success() {
+        return Err(format!(
+            "{} exited with {}",
+            browser.display(),
+            output.status
+        ));
+    }
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let render_ms = attribute(&dom, "data-render-ms")
+        .and_then(|v| v.parse().ok())
+        .ok_or("the page did not finish drawing (no data-render-ms in its DOM)")?;
+    let drawn = dom.matches(" data-task=\"").count();
+    Ok((render_ms, drawn, wall))
+}
+
+/// The first value of attribute `name` in `dom`.
+fn attribute<'a>(dom: &'a str, name: &str) -> Option<&'a str> {
+    let needle = format!(" {name}=\"");
+    let start = dom.find(&needle)? + needle.len();
+    let len = dom[start..].find('"')?;
+    Some(&dom[start..start + len])
+}
