@@ -1,8 +1,12 @@
 //! `tpch report-scale`: what a job report of a run of many tasks costs.
 //!
-//! One aggregation over `range(--rows)` is planned with `--tasks / 2` shuffle partitions
-//! and adaptivity off, so it runs as four stages of 1, `--tasks / 2`, `--tasks / 2` and 1
-//! tasks. It is run `--iterations` times with the task timeline kept
+//! A table of `--tasks` Parquet files (`--rows` rows in all, written by spate itself under
+//! `--out`/`data` when missing) is grouped with as many target partitions as files, two
+//! shuffle partitions and adaptivity off: a scan stage of one task per file (partial
+//! aggregation, hash shuffle), then two final tasks, so the run's cost grows with its
+//! tasks and nothing else does. (A pass-through stage of that many tasks would not do:
+//! its outputs keep a slot per reader partition, N² in all.) It is run
+//! `--iterations` times with the task timeline kept
 //! (`spate.task_timeline = true`, the default) and as many times without it, alternated,
 //! each in a fresh session; the median wall and CPU times (this process's, which other
 //! load on a shared machine disturbs less than wall time) give the share of a run that
@@ -26,11 +30,11 @@ pub struct ReportScaleOptions {
     /// Where the report and Chromium's profile go.
     #[arg(long)]
     pub out: PathBuf,
-    /// Task attempts of the run (two stages of half as many, plus two single tasks).
+    /// Scan tasks of the run (files of the table), beside its two final tasks.
     #[arg(long, default_value_t = 10_000)]
     pub tasks: usize,
-    /// Rows the query aggregates.
-    #[arg(long, default_value_t = 2_000_000)]
+    /// Rows of the table.
+    #[arg(long, default_value_t = 1_000_000)]
     pub rows: u64,
     /// Runs with the timeline and as many without, alternated; medians are reported.
     #[arg(long, default_value_t = 5)]
@@ -49,13 +53,11 @@ pub fn run(options: &ReportScaleOptions) -> Result<(), String> {
 }
 
 async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), String> {
-    std::fs::create_dir_all(&options.out)
-        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
-    let query = format!(
-        "SELECT value % 1000 AS k, count(*) AS n, sum(value) AS s FROM range({}) GROUP BY 1",
-        options.rows
-    );
-    let partitions = (options.tasks / 2).max(1).to_string();
+    let data = options.out.join("data");
+    let files = options.tasks.max(1);
+    generate(&data, files, options.rows, threads).await?;
+    let query = "SELECT v % 100 AS k, count(*) AS n, sum(v) AS s FROM facts GROUP BY 1";
+    let partitions = files.to_string();
     // Per setting (with the timeline, without): wall seconds, CPU seconds.
     let mut wall = [Vec::new(), Vec::new()];
     let mut cpu = [Vec::new(), Vec::new()];
@@ -71,19 +73,20 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
             let session = Session::builder()
                 .threads(threads)
                 .adaptive(false)
-                .config("spate.shuffle_partitions", &partitions)
+                .config("datafusion.execution.target_partitions", &partitions)
+                .config("spate.shuffle_partitions", "2")
                 .config(
                     "spate.task_timeline",
                     if timeline { "true" } else { "false" },
                 )
                 .build()
                 .map_err(|e| e.to_string())?;
+            session
+                .register_directory(&data)
+                .map_err(|e| e.to_string())?;
             let started = Instant::now();
             let cpu_started = cpu_time::ProcessTime::now();
-            let results = session
-                .run_script(&query)
-                .await
-                .map_err(|e| e.to_string())?;
+            let results = session.run_script(query).await.map_err(|e| e.to_string())?;
             let seconds = started.elapsed().as_secs_f64();
             let cpu_seconds = cpu_started.elapsed().as_secs_f64();
             let attempts: usize = results
@@ -107,8 +110,8 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
     let [cpu_with, cpu_without] = cpu.map(|mut v| median(&mut v));
     let share = |with: f64, without: f64| (with / without - 1.0) * 100.0;
     println!(
-        "Report scale: {} rows, {} shuffle partitions, {threads} threads, {} iterations (medians)\n",
-        options.rows, partitions, options.iterations
+        "Report scale: {} rows in {files} files, {threads} threads, {} iterations (medians)\n",
+        options.rows, options.iterations
     );
     println!("| measure | value |");
     println!("|---|---:|");
@@ -156,6 +159,21 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
         None => eprintln!("chromium is not on PATH: rendering was not measured"),
     }
     Ok(())
+}
+
+/// Writes `facts/` under `data`, `rows` rows in `files` Parquet files (a Hive-partitioned
+/// tree, one file per partition), unless it is there.
+async fn generate(data: &Path, files: usize, rows: u64, threads: usize) -> Result<(), String> {
+    let facts = data.join("facts");
+    if facts.exists() {
+        return Ok(());
+    }
+    let copy = format!(
+        "COPY (SELECT value % {files} AS p, value AS v FROM range({rows})) \
+         TO '{}' STORED AS PARQUET PARTITIONED BY (p)",
+        facts.display()
+    );
+    crate::ideal::run_statements(threads, [copy]).await
 }
 
 /// `chromium` or `chromium-browser`, when one is on PATH.
