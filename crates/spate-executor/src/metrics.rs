@@ -121,8 +121,11 @@ pub struct TaskMetrics {
     /// Its attempt, from 1 (above 1: earlier attempts of the task failed).
     pub attempt: u32,
     /// The worker slot it ran in, from 0 to the executor's threads: a slot runs one
-    /// attempt at a time, so the slots are the lanes of a timeline.
+    /// attempt at a time, so the slots are the lanes of a timeline. On a cluster, the
+    /// lanes of the first executor (by name) come first, then those of the next.
     pub lane: usize,
+    /// The executor that ran it, on a cluster (`None` under spate's own executor).
+    pub executor: Option<String>,
     /// When it started, from the query's start.
     pub started: Duration,
     /// When it ended, from the query's start.
