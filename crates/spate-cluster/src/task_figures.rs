@@ -11,7 +11,10 @@
 //! - a count named [`EXECUTOR_PREFIX`] + the executor's id, 1;
 //! - gauges [`TASK_START_MS`] and [`TASK_END_MS`], the task's start and end in
 //!   milliseconds since the Unix epoch;
-//! - a count [`SHUFFLE_BYTES`], the bytes of the shuffle files it wrote.
+//! - a count [`SHUFFLE_BYTES`], the bytes of the shuffle files it wrote;
+//! - a count [`TASK_ROWS`], the rows it produced: the root's output rows of all its
+//!   partitions (Ballista gives a task several partitions when its executor has the
+//!   slots for them, and keeps their rows apart).
 //!
 //! The client reads them back ([`crate::job_metrics`]).
 
@@ -39,6 +42,8 @@ pub(crate) const TASK_START_MS: &str = "spate_task_start_ms";
 pub(crate) const TASK_END_MS: &str = "spate_task_end_ms";
 /// The bytes of the shuffle files a task wrote.
 pub(crate) const SHUFFLE_BYTES: &str = "spate_shuffle_bytes";
+/// The rows a task produced, over all its partitions.
+pub(crate) const TASK_ROWS: &str = "spate_task_rows";
 
 /// Ballista's execution engine, with each task's figures added; see the module doc.
 pub(crate) struct TaskFiguresEngine {
@@ -127,11 +132,13 @@ impl QueryStageExecutor for FiguredTask {
         let mut sets = self.inner.collect_plan_metrics();
         let figures = self.figures.lock().ok().and_then(|slot| *slot);
         if let (Some(root), Some(figures)) = (sets.first_mut(), figures) {
+            let rows = root.output_rows().unwrap_or(0) as u64;
             let named = [
                 (format!("{EXECUTOR_PREFIX}{}", self.executor_id), 1, false),
                 (TASK_START_MS.to_string(), figures.start_ms, true),
                 (TASK_END_MS.to_string(), figures.end_ms, true),
                 (SHUFFLE_BYTES.to_string(), figures.shuffle_bytes, false),
+                (TASK_ROWS.to_string(), rows, false),
             ];
             for (name, value, gauge) in named {
                 root.push(Arc::new(Metric::new(

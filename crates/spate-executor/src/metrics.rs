@@ -86,9 +86,10 @@ pub struct StageMetrics {
     /// stage's root (`AggregateExec`, `HashJoinExec`, ...), as it ran.
     pub operators: Vec<String>,
     /// Where its output went: `hash shuffle`, `round robin shuffle`, `pass-through` or
-    /// `result`.
+    /// `result` (on a cluster also `range shuffle`).
     pub output: String,
-    /// When its first task started, from the query's start.
+    /// When its first task started, from the query's start (on a cluster, from the
+    /// job's first task's start).
     pub started: Duration,
     /// Attempts that did not produce a task's output, in the order they ended: failed
     /// ones, those cancelled or made void by a rerun of the stage, the successful ones a
@@ -121,11 +122,15 @@ pub struct TaskMetrics {
     /// Its attempt, from 1 (above 1: earlier attempts of the task failed).
     pub attempt: u32,
     /// The worker slot it ran in, from 0 to the executor's threads: a slot runs one
-    /// attempt at a time, so the slots are the lanes of a timeline.
+    /// attempt at a time, so the slots are the lanes of a timeline. On a cluster, the
+    /// lanes of the first executor (by name) come first, then those of the next.
     pub lane: usize,
-    /// When it started, from the query's start.
+    /// The executor that ran it, on a cluster (`None` under spate's own executor).
+    pub executor: Option<String>,
+    /// When it started, from the query's start (on a cluster, from the job's first
+    /// task's start).
     pub started: Duration,
-    /// When it ended, from the query's start.
+    /// When it ended, counted as `started`.
     pub ended: Duration,
     /// It was split off a running scan task ([`crate::rebalance`]).
     pub split: bool,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::common::{assert_error, cymbal, run, spate};
 
 /// A join and an aggregation: scan stages, a shuffle, a result stage.
-const SQL: &str = "select s.region, count(*) as n, sum(t.quantity) as units \
+pub(crate) const SQL: &str = "select s.region, count(*) as n, sum(t.quantity) as units \
     from transactions t join stores s on s.store_id = t.store_id \
     group by s.region order by s.region";
 
@@ -48,33 +48,21 @@ fn a_report_holds_every_stage_and_task_of_the_run() {
     assert_eq!(code, 0, "{stderr}");
     let printed_rows = stdout.lines().count() as u64 - 1;
     assert!(printed_rows > 1, "{stdout}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("job.json")).unwrap())
-            .unwrap();
+    let report = read_report(&dir.path().join("job.json"));
     assert_eq!(report["format"], "spate-report");
     assert_eq!(report["version"], 1);
     let statements = report["statements"].as_array().unwrap();
     assert_eq!(statements.len(), 1);
     let statement = &statements[0];
     assert_eq!(statement["output_rows"].as_u64(), Some(printed_rows));
-    check_statement(statement);
+    check_statement(statement, THREADS);
     let failed = tasks(statement)
         .filter(|t| t["outcome"] == "failed")
         .count();
     assert!(failed > 0, "the injected failures are in the timeline");
     assert!(tasks(statement).any(|t| t["retried"] == true));
     check_cost(&report, statement);
-
-    let html = std::fs::read_to_string(dir.path().join("job.html")).unwrap();
-    assert!(html.contains("id=\"report-data\""));
-    assert!(html.len() < 1_000_000, "a small run makes a small page");
-    match chromium() {
-        Some(browser) => check_drawn(&browser, &dir.path().join("job.html"), &report),
-        None if std::env::var("SPATE_REQUIRE_CHROMIUM").as_deref() == Ok("1") => {
-            panic!("SPATE_REQUIRE_CHROMIUM=1 but neither chromium nor chromium-browser is on PATH")
-        }
-        None => eprintln!("chromium is not on PATH: the report was not loaded in a browser"),
-    }
+    check_page(&dir.path().join("job.html"), &report);
 }
 
 #[test]
@@ -101,16 +89,14 @@ fn a_script_reports_each_statement_and_its_stages_only_when_it_ran_a_plan() {
         "job.json",
     ]));
     assert_eq!(code, 0, "{stderr}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("job.json")).unwrap())
-            .unwrap();
+    let report = read_report(&dir.path().join("job.json"));
     let statements = report["statements"].as_array().unwrap();
     assert_eq!(statements.len(), 2);
     assert_eq!(statements[0]["kind"], "CreateView");
     assert_eq!(statements[0]["stages"].as_array().unwrap().len(), 0);
     assert_eq!(statements[1]["line"], 2);
     assert_eq!(statements[1]["output_rows"], 7);
-    check_statement(&statements[1]);
+    check_statement(&statements[1], THREADS);
     let rates = &report["rates"];
     assert_eq!(
         (&rates["vcpu_hour"], &rates["gb_read"], &rates["currency"]),
@@ -208,11 +194,16 @@ fn a_report_into_a_missing_directory_is_a_usage_error() {
     }
 }
 
-fn stages(statement: &Value) -> impl Iterator<Item = &Value> {
+/// The report `--report-json` wrote to `path`.
+pub(crate) fn read_report(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub(crate) fn stages(statement: &Value) -> impl Iterator<Item = &Value> {
     statement["stages"].as_array().unwrap().iter()
 }
 
-fn tasks(statement: &Value) -> impl Iterator<Item = &Value> {
+pub(crate) fn tasks(statement: &Value) -> impl Iterator<Item = &Value> {
     statement["tasks"].as_array().unwrap().iter()
 }
 
@@ -220,17 +211,17 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap()
 }
 
-fn u(v: &Value) -> u64 {
+pub(crate) fn u(v: &Value) -> u64 {
     v.as_u64().unwrap()
 }
 
 /// Every stage's tasks are there, once per attempt; its figures add up; its inputs carry
-/// what the stages they come from produced.
-fn check_statement(statement: &Value) {
+/// what the stages they come from produced; at most `slots` attempts ran at once.
+pub(crate) fn check_statement(statement: &Value, slots: usize) {
     let elapsed = f(&statement["elapsed_seconds"]);
     let lanes = u(&statement["lanes"]) as usize;
     assert!(stages(statement).count() >= 2, "{statement}");
-    assert!(lanes >= 1 && lanes <= THREADS.max(2), "{lanes} lanes");
+    assert!(lanes >= 1 && lanes <= slots.max(2), "{lanes} lanes");
     let mut results = 0;
     for stage in stages(statement) {
         let id = &stage["id"];
@@ -320,6 +311,22 @@ fn check_cost(report: &Value, statement: &Value) {
     assert_eq!(report["cost"]["price"], cost["price"]);
 }
 
+/// The HTML page `page` of `report` is small, and, loaded in Chromium, draws all of it
+/// ([`check_drawn`]); without Chromium on PATH the browser check is skipped, unless
+/// `SPATE_REQUIRE_CHROMIUM=1`.
+pub(crate) fn check_page(page: &Path, report: &Value) {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("id=\"report-data\""));
+    assert!(html.len() < 1_000_000, "a small run makes a small page");
+    match chromium() {
+        Some(browser) => check_drawn(&browser, page, report),
+        None if std::env::var("SPATE_REQUIRE_CHROMIUM").as_deref() == Ok("1") => {
+            panic!("SPATE_REQUIRE_CHROMIUM=1 but neither chromium nor chromium-browser is on PATH")
+        }
+        None => eprintln!("chromium is not on PATH: the report was not loaded in a browser"),
+    }
+}
+
 /// `chromium` or `chromium-browser`, when one is on PATH.
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -329,8 +336,8 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Loads `page` in headless Chromium and checks, in the DOM it dumps after the page's
-/// script ran, that every stage and task attempt of `report` is drawn and that no script
-/// error happened.
+/// script ran, that every stage, task attempt and named lane of `report` is drawn and
+/// that no script error happened.
 fn check_drawn(browser: &Path, page: &Path, report: &Value) {
     let profile = tempfile::tempdir().unwrap();
     let dom = dump_dom(browser, page, profile.path());
@@ -361,6 +368,12 @@ fn check_drawn(browser: &Path, page: &Path, report: &Value) {
         .flat_map(|s| stages(s).map(|st| st["inputs"].as_array().unwrap().len()))
         .sum();
     assert_eq!(attribute_values(&dom, "data-edge").len(), edges);
+    for statement in report["statements"].as_array().unwrap() {
+        for label in statement["lane_labels"].as_array().into_iter().flatten() {
+            let drawn = format!(">{}<", label.as_str().unwrap());
+            assert!(dom.contains(&drawn), "lane {label} is not drawn");
+        }
+    }
 }
 
 /// The DOM of `page` after its scripts ran, as Chromium dumps it.

@@ -544,6 +544,7 @@ impl QueryRun {
             task,
             attempt: report.id.attempt,
             lane: report.lane,
+            executor: None,
             started: report.started,
             ended: report.at,
             split: task >= self.graph.stages[stage.0].plan_partitions(),

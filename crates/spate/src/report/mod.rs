@@ -195,6 +195,7 @@ mod tests {
             task: i,
             attempt: 1 + u32::from(i == 7),
             lane: i % 16,
+            executor: None,
             started: Duration::from_micros(1_000 + 997 * (i as u64 / 16)),
             ended: Duration::from_micros(1_900 + 997 * (i as u64 / 16)),
             split: i >= tasks - 3,

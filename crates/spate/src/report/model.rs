@@ -40,6 +40,11 @@ pub struct StatementReport {
     pub spilled_bytes: u64,
     /// Worker lanes of its timeline (the executor's slots that ran a task).
     pub lanes: usize,
+    /// On a cluster, the name of each lane: its executor and its slot there
+    /// (`executor-0 / slot 1`); empty under spate's own executor, whose lanes are its
+    /// worker slots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lane_labels: Vec<String>,
     /// Its stages, in the order they became runnable (empty when it ran no plan on
     /// spate's executor or a cluster).
     pub stages: Vec<StageReport>,
@@ -193,6 +198,9 @@ pub struct TaskEntry {
     pub attempt: u32,
     /// The worker lane it ran in.
     pub lane: usize,
+    /// The executor that ran it, on a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
     /// When it started, in seconds from when the statement's plan started running.
     pub start: f64,
     /// When it ended, in seconds from when the statement's plan started running.
@@ -283,6 +291,7 @@ impl StatementReport {
             })
             .collect();
         tasks.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.lane.cmp(&b.lane)));
+        let lanes = tasks.iter().map(|t| t.lane + 1).max().unwrap_or(0);
         let io = io_entries(m);
         let cost = statement_cost(m, rates);
         StatementReport {
@@ -296,13 +305,43 @@ impl StatementReport {
             rows_written: heading.rows_written,
             peak_memory_bytes: m.peak_memory,
             spilled_bytes: m.spilled_bytes,
-            lanes: tasks.iter().map(|t| t.lane + 1).max().unwrap_or(0),
+            lanes,
+            lane_labels: lane_labels(&tasks, lanes),
             stages,
             tasks,
             io,
             cost,
         }
     }
+}
+
+/// The name of each of the `lanes` of `tasks` when they ran on a cluster: the executor
+/// of its tasks and the lane's number among that executor's (whose lanes follow each
+/// other); none when no task names an executor.
+fn lane_labels(tasks: &[TaskEntry], lanes: usize) -> Vec<String> {
+    let mut executors: Vec<Option<&str>> = vec![None; lanes];
+    for t in tasks {
+        if let Some(executor) = t.executor.as_deref() {
+            executors[t.lane] = Some(executor);
+        }
+    }
+    if executors.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let mut slot = 0;
+    (0..lanes)
+        .map(|lane| {
+            let executor = executors[lane];
+            slot = match lane.checked_sub(1) {
+                Some(before) if executors[before] == executor => slot + 1,
+                _ => 0,
+            };
+            match executor {
+                Some(executor) => format!("{executor} / slot {slot}"),
+                None => format!("worker {lane}"),
+            }
+        })
+        .collect()
 }
 
 /// The bytes of a stage's output.
@@ -430,6 +469,7 @@ fn task_entry(stage: usize, t: &TaskMetrics) -> TaskEntry {
         task: t.task,
         attempt: t.attempt,
         lane: t.lane,
+        executor: t.executor.clone(),
         start: secs(t.started),
         end: secs(t.ended),
         outcome: t.outcome.name().to_string(),
@@ -505,5 +545,37 @@ mod tests {
         assert_eq!((s.min, s.median, s.max), (0.01, 0.025, 0.04));
         assert_eq!(ms(&[5]).median, 0.005);
         assert_eq!(ms(&[]), Spread::default());
+    }
+
+    #[test]
+    fn lanes_of_a_cluster_are_named_by_executor_and_slot() {
+        let entry = |lane: usize, executor: Option<&str>| TaskEntry {
+            stage: 1,
+            task: lane,
+            attempt: 1,
+            lane,
+            executor: executor.map(String::from),
+            start: 0.0,
+            end: 1.0,
+            outcome: "succeeded".into(),
+            retried: false,
+            split: false,
+            cancelled: false,
+            rows: 0,
+            cpu_seconds: 0.0,
+            peak_memory_bytes: 0,
+        };
+        let cluster = [
+            entry(2, Some("b")),
+            entry(0, Some("a")),
+            entry(1, Some("a")),
+            entry(0, Some("a")),
+        ];
+        assert_eq!(
+            lane_labels(&cluster, 3),
+            ["a / slot 0", "a / slot 1", "b / slot 0"]
+        );
+        let local = [entry(0, None), entry(1, None)];
+        assert!(lane_labels(&local, 2).is_empty());
     }
 }

@@ -133,7 +133,11 @@
     var end = s.elapsed_seconds;
     s.tasks.forEach(function (t) { end = Math.max(end, t.end); });
     end = end || 1;
+    // A cluster's lanes are named by executor and slot; spate's own are its workers.
+    var labels = s.lane_labels || [];
+    function laneName(l) { return labels[l] || "worker " + l; }
     var LH = 14, LEFT = 54, W = 1100, lanes = Math.max(1, s.lanes);
+    labels.forEach(function (n) { LEFT = Math.max(LEFT, 6 * n.length + 8); });
     var svg = sv("svg", { width: LEFT + W + 40, height: lanes * LH + 30, "class": "timeline" });
     var x = function (t) { return LEFT + (t / end) * W; };
     for (var k = 0; k <= 10; k++) {
@@ -142,7 +146,7 @@
       add(svg, sv("text", { "class": "lane-label", x: tx, y: lanes * LH + 14, "text-anchor": "middle" }, secs(end * k / 10)));
     }
     for (var l = 0; l < lanes; l++) {
-      add(svg, sv("text", { "class": "lane-label", x: 2, y: l * LH + 11 }, "worker " + l));
+      add(svg, sv("text", { "class": "lane-label", x: 2, y: l * LH + 11 }, laneName(l)));
     }
     // Bars are built off the document and added at once; their tooltip is one element
     // filled on hover (a <title> per bar costs too much with thousands of tasks).
@@ -163,7 +167,7 @@
       if (i === null) return;
       var t = s.tasks[Number(i)];
       tip.textContent = "stage " + t.stage + " task " + t.task + " attempt " + t.attempt + " (" + t.outcome +
-        (t.split ? ", split" : "") + "), worker " + t.lane + ": " + secs(t.start) + " \u2192 " + secs(t.end) +
+        (t.split ? ", split" : "") + "), " + laneName(t.lane) + ": " + secs(t.start) + " \u2192 " + secs(t.end) +
         ", " + num(t.rows) + " rows, CPU " + secs(t.cpu_seconds) + ", peak " + bytes(t.peak_memory_bytes);
     });
     var legend = add(parent, el("div", { "class": "legend" }));

@@ -2,15 +2,16 @@
 //! on free ports of 127.0.0.1 (they bind port 0 and the scheduler prints the URL it got),
 //! the same statements run there and locally, and the bad-input cases; lost executors and
 //! schedulers ([`faults`]); autoscaling ([`scaling`]); object stores ([`stores`]); Delta
-//! tables ([`delta`]); `--metrics` ([`metrics`]); joins bigger than the executors' memory
-//! ([`memory`]). Every process a test starts is killed when its guard drops, also when the
-//! test fails ([`harness`]).
+//! tables ([`delta`]); `--metrics` ([`metrics`]); job reports ([`report`]); joins bigger
+//! than the executors' memory ([`memory`]). Every process a test starts is killed when its
+//! guard drops, also when the test fails ([`harness`]).
 
 mod delta;
 mod faults;
 mod harness;
 mod memory;
 mod metrics;
+mod report;
 mod scaling;
 mod stores;
 
