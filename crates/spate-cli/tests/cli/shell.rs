@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::common::{cymbal, make_parquet};
+use super::common::{assert_error, cymbal, make_parquet, run, spate};
 
 /// The longest wait for the shell's next output.
 const WAIT: Duration = Duration::from_secs(60);
@@ -30,8 +30,15 @@ struct Pty {
 impl Pty {
     /// Starts `spate shell ARGS` in `dir` with its history in `history`.
     fn start(dir: &Path, history: &Path, args: &[&str]) -> Pty {
+        let mut all = vec!["shell"];
+        all.extend_from_slice(args);
+        Pty::spawn(dir, history, &all)
+    }
+
+    /// Starts `spate ARGS` on the terminal and waits for the shell's first prompt.
+    fn spawn(dir: &Path, history: &Path, args: &[&str]) -> Pty {
         let spate = assert_cmd::cargo::cargo_bin("spate");
-        let mut command = format!("exec '{}' shell", spate.display());
+        let mut command = format!("exec '{}'", spate.display());
         for arg in args {
             command.push_str(&format!(" '{arg}'"));
         }
@@ -168,6 +175,15 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     (dir, history)
 }
 
+/// A shell over the committed Cymbal sample (`--data testdata/cymbal`), in a temporary
+/// directory.
+fn on_cymbal() -> (tempfile::TempDir, Pty) {
+    let (dir, history) = workspace();
+    let data = cymbal();
+    let shell = Pty::start(dir.path(), &history, &["--data", data.to_str().unwrap()]);
+    (dir, shell)
+}
+
 /// The CPU time `pid` used so far, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -180,9 +196,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn shell_runs_queries_multi_line_statements_and_meta_commands_and_survives_errors() {
-    let (dir, history) = workspace();
-    let data = cymbal();
-    let mut shell = Pty::start(dir.path(), &history, &["--data", data.to_str().unwrap()]);
+    let (dir, mut shell) = on_cymbal();
     let count = shell.line("select count(*) as n from stores;");
     assert!(
         count.contains("| n  |") && count.contains("| 50 |"),
@@ -295,9 +309,7 @@ fn shell_completes_tables_and_columns_with_tab() {
 
 #[test]
 fn shell_report_writes_the_last_statements_stages() {
-    let (dir, history) = workspace();
-    let data = cymbal();
-    let mut shell = Pty::start(dir.path(), &history, &["--data", data.to_str().unwrap()]);
+    let (dir, mut shell) = on_cymbal();
     let none = shell.line(".report early.html");
     assert!(
         none.contains("error: .report: no statement has run yet"),
@@ -351,4 +363,27 @@ fn shell_ctrl_c_cancels_the_running_statement_and_the_shell_goes_on() {
     std::thread::sleep(Duration::from_secs(1));
     let used = cpu_ticks(spate) - before;
     assert!(used < 30, "{used} ticks of CPU in a second at the prompt");
+}
+
+#[test]
+fn spate_alone_opens_the_shell_on_a_terminal_and_prints_the_usage_elsewhere() {
+    let (dir, history) = workspace();
+    let mut shell = Pty::spawn(dir.path(), &history, &[]);
+    let answer = shell.line("select 1 + 1 as two;");
+    assert!(answer.contains("| 2   |"), "{answer}");
+    shell.send("\\q\r");
+    assert_eq!(shell.exit_code(), 0);
+    // Not a terminal: the usage, as before, so scripts are unaffected.
+    let (code, _, stderr) = run(&mut spate(dir.path()));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("Usage: spate <COMMAND>"), "{stderr}");
+}
+
+#[test]
+fn shell_rejects_output_and_bad_session_flags_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(spate(dir.path()).args(["shell", "--output", "r.csv"]));
+    assert_error(&output, 2, "--output r.csv: the shell prints results");
+    let data = run(spate(dir.path()).args(["shell", "--data", "missing"]));
+    assert_error(&data, 2, "--data missing: directory not found");
 }
