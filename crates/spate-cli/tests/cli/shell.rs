@@ -196,7 +196,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn shell_runs_queries_multi_line_statements_and_meta_commands_and_survives_errors() {
-    let (dir, mut shell) = on_cymbal();
+    let (_dir, mut shell) = on_cymbal();
     let count = shell.line("select count(*) as n from stores;");
     assert!(
         count.contains("| n  |") && count.contains("| 50 |"),

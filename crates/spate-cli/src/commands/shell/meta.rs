@@ -68,6 +68,9 @@ pub fn parse(line: &str) -> Result<MetaCommand, String> {
     };
     match name {
         ".tables" => none(MetaCommand::Tables),
+        ".describe" | ".schema" if argument.contains(';') => {
+            Err(format!("{name} takes one table, got '{argument}'"))
+        }
         ".describe" | ".schema" => needs("TABLE").map(MetaCommand::Describe),
         ".report" => needs("FILE").map(|path| MetaCommand::Report(PathBuf::from(path))),
         ".help" => none(MetaCommand::Help),
@@ -103,18 +106,20 @@ mod tests {
 
     #[test]
     fn bad_commands_say_what_is_wrong() {
-        assert_eq!(
-            parse(".describe"),
-            Err(".describe needs TABLE: .describe TABLE".into())
-        );
-        assert_eq!(
-            parse(".tables x"),
-            Err(".tables takes no argument, got 'x'".into())
-        );
-        assert_eq!(
-            parse(".frobnicate"),
-            Err("unknown command '.frobnicate' (.help lists them)".into())
-        );
+        for (line, message) in [
+            (".describe", ".describe needs TABLE: .describe TABLE"),
+            (
+                ".describe a; drop table b",
+                ".describe takes one table, got 'a; drop table b'",
+            ),
+            (".tables x", ".tables takes no argument, got 'x'"),
+            (
+                ".frobnicate",
+                "unknown command '.frobnicate' (.help lists them)",
+            ),
+        ] {
+            assert_eq!(parse(line), Err(message.to_string()));
+        }
     }
 
     #[test]
