@@ -15,6 +15,7 @@ Examples:
   spate demo generate --transactions 10000000 --days 30 --out ./cymbal
   spate cluster up --executors 2        (prints df://127.0.0.1:50050)
   spate run daily.sql --data ./cymbal --cluster df://127.0.0.1:50050
+  spate shell --data testdata/cymbal        (or `spate` alone, on a terminal)
 
 Exit codes: 0 success, 1 a statement failed, 2 the command line is wrong.";
 
@@ -57,6 +58,13 @@ pub enum Command {
         #[command(flatten)]
         options: QueryOptions,
     },
+    /// An interactive SQL shell: line editing, history, Tab completion, meta-commands
+    /// (.tables, .describe TABLE, .report FILE, .help). Also `spate` alone on a terminal.
+    #[command(after_help = SHELL_KEYS)]
+    Shell {
+        #[command(flatten)]
+        options: QueryOptions,
+    },
     /// The Cymbal Superstore demo data set.
     Demo {
         #[command(subcommand)]
@@ -70,6 +78,12 @@ pub enum Command {
         command: ClusterCommand,
     },
 }
+
+const SHELL_KEYS: &str = "\
+Statements end with ';' and may span lines. Tab completes keywords, tables and columns;
+Up/Down and Ctrl-R search the history, kept in $SPATE_HISTORY (default
+$XDG_STATE_HOME/spate/history or ~/.local/state/spate/history; empty: none). Ctrl-C
+clears the line, or cancels the running statement; Ctrl-D or .quit leaves.";
 
 const CLUSTER_EXAMPLES: &str = "\
 Examples:
@@ -258,7 +272,7 @@ pub enum Format {
     Ndjson,
 }
 
-/// Options shared by `run`, `sql` and `explain`.
+/// Options shared by `run`, `sql`, `explain` and `shell`.
 #[derive(Debug, Clone, Args)]
 pub struct QueryOptions {
     /// Register every file or subdirectory of DIR (a local path or a URL such as

@@ -10,6 +10,7 @@ mod exit;
 mod logging;
 mod progress;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,7 +20,7 @@ use crate::exit::Failure;
 
 fn main() -> ExitCode {
     exit::install_panic_hook();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(arguments()) {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors; clap knows which is which.
@@ -41,12 +42,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line; `spate` alone, on a terminal, is `spate shell` (elsewhere it stays
+/// a usage error, so scripts are unaffected).
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut arguments: Vec<_> = std::env::args_os().collect();
+    if arguments.len() == 1 && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        arguments.push("shell".into());
+    }
+    arguments
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     logging::install(matches!(cli.command, Command::Cluster { .. }));
     match cli.command {
         Command::Run { files, options } => commands::query::run_files(&files, &options),
         Command::Sql { query, options } => commands::query::run_inline(&query, &options),
         Command::Explain { query, options } => commands::query::explain(&query, &options),
+        Command::Shell { options } => commands::shell::run(&options),
         Command::Demo { command } => commands::demo::run(command),
         Command::Cluster { command } => commands::cluster::run(command),
     }

@@ -19,4 +19,5 @@ mod cli {
     mod pipeline;
     mod query;
     mod report;
+    mod shell;
 }

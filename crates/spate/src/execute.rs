@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
@@ -20,6 +21,7 @@ use spate_executor::{Executor, OperatorFigures, QueryMetrics, StageMetrics};
 
 use crate::config::{ExecutorKind, SpateConfig};
 use crate::error::{Result, SpateError};
+use crate::progress::Progress;
 use crate::session::Session;
 
 /// How often the progress counters are refreshed from the plan's metrics.
@@ -49,6 +51,41 @@ pub struct ExecutionMetrics {
     pub bigquery_io: Vec<spate_bigquery::BigQueryIo>,
 }
 
+/// The progress counters of the plan running now, refreshed from its scans' metrics
+/// until dropped. Dropping it ends the statement's progress however the run ends: a
+/// caller that drops the run's future (a cancelled statement) stops the refresh too.
+struct ProgressWatch {
+    progress: Arc<Progress>,
+    _poller: SpawnedTask<()>,
+}
+
+impl ProgressWatch {
+    fn start(progress: Arc<Progress>, plan: &Arc<dyn ExecutionPlan>) -> Self {
+        progress.start();
+        let poller = SpawnedTask::spawn({
+            let plan = Arc::clone(plan);
+            let progress = Arc::clone(&progress);
+            async move {
+                loop {
+                    tokio::time::sleep(PROGRESS_INTERVAL).await;
+                    let (rows, bytes) = scanned(&plan);
+                    progress.update(rows, bytes);
+                }
+            }
+        });
+        ProgressWatch {
+            progress,
+            _poller: poller,
+        }
+    }
+}
+
+impl Drop for ProgressWatch {
+    fn drop(&mut self) {
+        self.progress.finish();
+    }
+}
+
 /// Runs `plan` to completion with the session's executor and returns its batches in order.
 pub(crate) async fn collect(
     session: &Session,
@@ -66,19 +103,7 @@ pub(crate) async fn collect_with_metrics(
 ) -> Result<(Vec<RecordBatch>, ExecutionMetrics)> {
     let started = Instant::now();
     session.inner.memory.reset_peak();
-    let progress = session.progress();
-    progress.start();
-    let poller = tokio::spawn({
-        let plan = Arc::clone(&plan);
-        let progress = Arc::clone(&progress);
-        async move {
-            loop {
-                tokio::time::sleep(PROGRESS_INTERVAL).await;
-                let (rows, bytes) = scanned(&plan);
-                progress.update(rows, bytes);
-            }
-        }
-    });
+    let watch = ProgressWatch::start(session.progress(), &plan);
     let plan_files = scanned_files(&plan);
     let task_ctx = session.inner.ctx.task_ctx();
     let result = match session.options().executor {
@@ -87,7 +112,7 @@ pub(crate) async fn collect_with_metrics(
             let settings = SpateConfig::of(task_ctx.session_config().options());
             let config = settings.executor_config(session.options().threads);
             Executor::new(config)
-                .with_progress(progress.live())
+                .with_progress(watch.progress.live())
                 .execute(Arc::clone(&plan), task_ctx)
                 .await
                 .map(|output| (output.batches, output.metrics.stages))
@@ -102,8 +127,7 @@ pub(crate) async fn collect_with_metrics(
             )),
         },
     };
-    poller.abort();
-    progress.finish();
+    drop(watch);
     let (batches, stages) = result.map_err(|e| with_scan_context(session.error(e), &plan_files))?;
     // Under spate's executor the stages ran rebuilt copies of the plan's operators, and
     // their figures say what spilled; under DataFusion's, the plan's operators do.

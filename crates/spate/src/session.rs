@@ -247,6 +247,23 @@ impl Session {
         names
     }
 
+    /// The names of the session's tables and views, sorted: those registered, those found
+    /// in data directories (not read yet until a query uses them) and those created by
+    /// SQL.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> spate::Result<()> {
+    /// let session = spate::Session::new()?;
+    /// session.sql("create view b as select 1 as x").await?;
+    /// session.sql("create view a as select 2 as y").await?;
+    /// assert_eq!(session.table_names(), ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn table_names(&self) -> Vec<String> {
+        use datafusion::catalog::SchemaProvider;
+        self.inner.schema.table_names()
+    }
+
     /// Runs one SQL statement. DDL (`CREATE ...`, `DROP ...`, `SET ...`) takes effect now;
     /// a query returns a lazy [`DataFrame`]. `${name}` parameters of the session are
     /// filled in. For many statements use [`Session::run_script`].

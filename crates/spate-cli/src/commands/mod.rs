@@ -3,3 +3,5 @@
 pub mod cluster;
 pub mod demo;
 pub mod query;
+pub mod session;
+pub mod shell;

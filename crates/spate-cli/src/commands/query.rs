@@ -13,14 +13,11 @@ use std::time::Instant;
 use spate::io::{ResultFormat, write_result, write_result_file};
 use spate::report::Report;
 use spate::{ByteSize, PreparedStatement, Session, SpateError, StatementResult};
-use spate_connectors::object_stores::StoreConfig;
 
+use super::session::{build_session, register_tables, runtime};
 use crate::cli::{Format, QueryOptions};
 use crate::exit::Failure;
 use crate::progress::Spinner;
-
-/// The configuration file read from the working directory when `--config` is not given.
-const DEFAULT_CONFIG: &str = "spate.toml";
 
 /// `spate run FILE...`
 pub fn run_files(files: &[PathBuf], options: &QueryOptions) -> Result<(), Failure> {
@@ -72,8 +69,8 @@ pub fn explain(query: &str, options: &QueryOptions) -> Result<(), Failure> {
 }
 
 /// Where results go and in which format.
-struct Sink {
-    format: ResultFormat,
+pub struct Sink {
+    pub format: ResultFormat,
     output: Option<PathBuf>,
     /// Reports of statements without rows go to stdout in table mode, otherwise to stderr
     /// when it is a terminal.
@@ -83,11 +80,7 @@ struct Sink {
 fn run_scripts(scripts: Vec<(String, String)>, options: &QueryOptions) -> Result<(), Failure> {
     let sink = sink(options)?;
     let session = build_session(options)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(session.options().threads)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::statement(format!("cannot start the runtime: {e}")))?;
+    let runtime = runtime(&session)?;
     runtime.block_on(async {
         tokio::select! {
             result = execute(&session, scripts, options, &sink) => result,
@@ -97,7 +90,7 @@ fn run_scripts(scripts: Vec<(String, String)>, options: &QueryOptions) -> Result
 }
 
 /// A file named by `flag` must go into a directory that exists.
-fn check_dir(path: &Path, flag: &str) -> Result<(), Failure> {
+pub fn check_dir(path: &Path, flag: &str) -> Result<(), Failure> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -112,7 +105,8 @@ fn check_dir(path: &Path, flag: &str) -> Result<(), Failure> {
     )))
 }
 
-fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
+/// Where the results of `options` go, checking the directories of the files it names.
+pub fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
     if let Some(path) = &options.report {
         check_dir(path, "--report")?;
     }
@@ -148,95 +142,13 @@ fn sink(options: &QueryOptions) -> Result<Sink, Failure> {
     })
 }
 
-/// The session of the flags: the settings of the config file first, then each flag's
-/// key (so flags win), then the cluster and the parameters. A bad value is a usage error
-/// naming the flag it came from.
-fn build_session(options: &QueryOptions) -> Result<Session, Failure> {
-    let mut builder = Session::builder();
-    let config_path = options.config.clone().or_else(|| {
-        let default = PathBuf::from(DEFAULT_CONFIG);
-        default.is_file().then_some(default)
-    });
-    if let Some(path) = config_path {
-        let config = StoreConfig::from_file(&path).map_err(|e| Failure::usage(e.to_string()))?;
-        builder = builder.storage(config);
-    }
-    let settings = options.settings();
-    for (_, key, value) in &settings {
-        builder = builder.config(key, value);
-    }
-    if let Some(url) = &options.cluster {
-        builder = builder.cluster(url);
-    }
-    for param in &options.params {
-        let (name, value) = split_pair(param, "--param", "NAME=VALUE")?;
-        builder = builder.param(name, value);
-    }
-    builder.build().map_err(|err| match err {
-        SpateError::InvalidOption {
-            option,
-            value,
-            reason,
-        } if settings.iter().any(|(_, key, _)| *key == option) => {
-            let flag = settings
-                .iter()
-                .find_map(|(flag, key, _)| (*key == option).then_some(*flag))
-                .unwrap_or_default();
-            Failure::usage(format!("invalid {flag} '{value}': {reason}"))
-        }
-        other => other.into(),
-    })
-}
-
-fn split_pair<'a>(text: &'a str, flag: &str, shape: &str) -> Result<(&'a str, &'a str), Failure> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim(), value)),
-        _ => Err(Failure::usage(format!(
-            "invalid {flag} '{text}': expected {shape}"
-        ))),
-    }
-}
-
-/// A path named on the command line that does not exist is a usage error.
-fn registration_failure(err: SpateError) -> Failure {
-    match err {
-        SpateError::PathNotFound { .. } => Failure::usage(err.to_string()),
-        other => other.into(),
-    }
-}
-
 async fn execute(
     session: &Session,
     scripts: Vec<(String, String)>,
     options: &QueryOptions,
     sink: &Sink,
 ) -> Result<(), Failure> {
-    // A cluster that does not answer fails now, in seconds, before any statement runs.
-    if let Some(url) = &session.options().cluster {
-        spate_cluster::check_reachable(url)
-            .await
-            .map_err(|e| Failure::statement(e.to_string()))?;
-    }
-    for dir in &options.data {
-        let text = dir.to_string_lossy();
-        if text.contains("://") {
-            session.register_remote_directory(&text).await?;
-            continue;
-        }
-        session.register_directory(dir).map_err(|e| match e {
-            SpateError::PathNotFound { .. } => {
-                Failure::usage(format!("--data {}: directory not found", dir.display()))
-            }
-            other => other.into(),
-        })?;
-    }
-    for table in &options.tables {
-        let (name, path) = split_pair(table, "--table", "NAME=PATH")?;
-        session
-            .register(name, path)
-            .await
-            .map_err(registration_failure)?;
-    }
+    register_tables(session, options).await?;
     let mut statements: Vec<PreparedStatement> = Vec::new();
     for (origin, text) in &scripts {
         for statement in session.prepare_script(origin, text)?.statements {
@@ -255,35 +167,28 @@ async fn execute(
     let wants_report = options.report.is_some() || options.report_json.is_some();
     let mut job = wants_report.then(|| Report::new(&session.config().report));
     for statement in &statements {
-        let label = format!("{}:{}", statement.origin, statement.line);
-        let spinner = Spinner::start(session.progress(), label, !sink.quiet);
         let started = Instant::now();
-        let result = session.execute_statement(statement).await;
-        drop(spinner);
-        let result = match result {
+        let result = match run_statement(session, statement, options).await {
             Ok(result) => result,
-            Err(err) => {
+            Err(failure) => {
                 // The report of a failed run ends with the statement that failed.
                 if let Some(job) = &mut job {
                     let stages = session.progress().failed_stages();
-                    job.add_failed(statement, &err, started.elapsed(), stages);
-                    if let Err(failure) = write_report(job, options, sink.quiet) {
-                        eprintln!("error: {}", failure.message);
+                    job.add_failed(statement, &failure.message, started.elapsed(), stages);
+                    if let Err(unwritten) = write_report(job, options, sink.quiet) {
+                        eprintln!("error: {}", unwritten.message);
                     }
                 }
-                return Err(err.into());
+                return Err(failure);
             }
         };
-        if options.metrics {
-            print_metrics(&result);
-        }
         if let Some(job) = &mut job {
             job.add(&result);
         }
         if sink.output.is_some() && statement.returns_rows() {
             kept = Some(result);
         } else {
-            report(&result, statement.returns_rows(), sink)?;
+            print_result(&result, statement.returns_rows(), sink)?;
         }
     }
     if let (Some(path), Some(result)) = (&sink.output, kept) {
@@ -298,8 +203,24 @@ async fn execute(
     Ok(())
 }
 
+/// Runs `statement` with the progress line on standard error (unless `--quiet`), then
+/// prints what it took when `--metrics` asks. Dropping the future cancels the statement.
+pub async fn run_statement(
+    session: &Session,
+    statement: &PreparedStatement,
+    options: &QueryOptions,
+) -> Result<StatementResult, Failure> {
+    let label = format!("{}:{}", statement.origin, statement.line);
+    let _spinner = Spinner::start(session.progress(), label, !options.quiet);
+    let result = session.execute_statement(statement).await?;
+    if options.metrics {
+        print_metrics(&result);
+    }
+    Ok(result)
+}
+
 /// `--report` and `--report-json`: the job report of the statements that ran.
-fn write_report(job: &Report, options: &QueryOptions, quiet: bool) -> Result<(), Failure> {
+pub fn write_report(job: &Report, options: &QueryOptions, quiet: bool) -> Result<(), Failure> {
     if let Some(path) = &options.report_json {
         job.write_json(path)?;
     }
@@ -393,7 +314,13 @@ fn check_one_result(statements: &[PreparedStatement], path: &Path) -> Result<(),
     )))
 }
 
-fn report(result: &StatementResult, returns_rows: bool, sink: &Sink) -> Result<(), Failure> {
+/// Prints a query's rows in the sink's format, or the one-line report of another
+/// statement (`created view v (0.01s)`).
+pub fn print_result(
+    result: &StatementResult,
+    returns_rows: bool,
+    sink: &Sink,
+) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     if returns_rows {
         return match write_result(sink.format, &result.schema, &result.batches, &mut stdout) {

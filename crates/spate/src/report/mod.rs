@@ -92,7 +92,7 @@ impl Report {
         self.cost = Cost::sum(self.statements.iter().map(|s| &s.cost));
     }
 
-    /// Adds `statement`, which failed with `error` after `elapsed`; `stages` are the
+    /// Adds `statement`, which failed with message `error` after `elapsed`; `stages` are the
     /// figures of the stages it ran, as they stood
     /// ([`crate::Progress::failed_stages`], empty when it failed before running a plan).
     ///
@@ -104,7 +104,7 @@ impl Report {
     /// let error = session.execute_statement(&script.statements[0]).await.unwrap_err();
     /// let mut report = spate::report::Report::new(&session.config().report);
     /// let stages = session.progress().failed_stages();
-    /// report.add_failed(&script.statements[0], &error, started.elapsed(), stages);
+    /// report.add_failed(&script.statements[0], &error.to_string(), started.elapsed(), stages);
     /// assert_eq!(report.statements[0].kind, "Failed");
     /// assert!(report.statements[0].error.as_deref().unwrap().contains("Divide by zero"));
     /// # Ok(()) }
@@ -112,7 +112,7 @@ impl Report {
     pub fn add_failed(
         &mut self,
         statement: &PreparedStatement,
-        error: &SpateError,
+        error: &str,
         elapsed: Duration,
         stages: Vec<StageMetrics>,
     ) {

@@ -22,6 +22,8 @@ pub(crate) struct Segment {
     pub start: usize,
     pub end: usize,
     pub line: usize,
+    /// A string or comment that is not closed: it runs to the end of the text.
+    pub open: bool,
 }
 
 /// Cuts `text` into segments covering it completely, in order. An unterminated string or
@@ -41,7 +43,7 @@ pub(crate) fn segments(text: &str) -> Vec<Segment> {
                     .iter()
                     .position(|&b| b == b'\n')
                     .map_or(bytes.len(), |i| pos + i);
-                Some((SegmentKind::Comment, end))
+                Some((SegmentKind::Comment, (end, false)))
             }
             b'/' if bytes.get(pos + 1) == Some(&b'*') => {
                 Some((SegmentKind::Comment, block_comment_end(bytes, pos)))
@@ -49,13 +51,14 @@ pub(crate) fn segments(text: &str) -> Vec<Segment> {
             _ => None,
         };
         match special_end {
-            Some((kind, end)) => {
+            Some((kind, (end, open))) => {
                 if code_start < pos {
                     out.push(Segment {
                         kind: SegmentKind::Code,
                         start: code_start,
                         end: pos,
                         line: code_line,
+                        open: false,
                     });
                 }
                 out.push(Segment {
@@ -63,6 +66,7 @@ pub(crate) fn segments(text: &str) -> Vec<Segment> {
                     start: pos,
                     end,
                     line,
+                    open,
                 });
                 line += count_newlines(&bytes[pos..end]);
                 pos = end;
@@ -83,6 +87,7 @@ pub(crate) fn segments(text: &str) -> Vec<Segment> {
             start: code_start,
             end: bytes.len(),
             line: code_line,
+            open: false,
         });
     }
     out
@@ -97,8 +102,9 @@ fn count_newlines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-/// End (exclusive) of the quoted run opening at `start`; a doubled quote is an escape.
-fn quoted_end(bytes: &[u8], start: usize) -> usize {
+/// End (exclusive) of the quoted run opening at `start`, and whether it is left open; a
+/// doubled quote is an escape.
+fn quoted_end(bytes: &[u8], start: usize) -> (usize, bool) {
     let quote = bytes[start];
     let mut pos = start + 1;
     while pos < bytes.len() {
@@ -107,14 +113,15 @@ fn quoted_end(bytes: &[u8], start: usize) -> usize {
                 pos += 2;
                 continue;
             }
-            return pos + 1;
+            return (pos + 1, false);
         }
         pos += 1;
     }
-    bytes.len()
+    (bytes.len(), true)
 }
 
-fn block_comment_end(bytes: &[u8], start: usize) -> usize {
+/// End (exclusive) of the block comment opening at `start`, and whether it is left open.
+fn block_comment_end(bytes: &[u8], start: usize) -> (usize, bool) {
     let mut depth = 0usize;
     let mut pos = start;
     while pos + 1 < bytes.len() {
@@ -127,13 +134,13 @@ fn block_comment_end(bytes: &[u8], start: usize) -> usize {
                 depth -= 1;
                 pos += 2;
                 if depth == 0 {
-                    return pos;
+                    return (pos, false);
                 }
             }
             _ => pos += 1,
         }
     }
-    bytes.len()
+    (bytes.len(), true)
 }
 
 #[cfg(test)]
@@ -177,5 +184,10 @@ mod tests {
             kinds("x 'open"),
             vec![(Code, "x ", 1), (Quoted, "'open", 1)]
         );
+        let open = |text: &str| segments(text).iter().map(|s| s.open).collect::<Vec<_>>();
+        assert_eq!(open("'a''"), [true]);
+        assert_eq!(open("'a'''"), [false]);
+        assert_eq!(open("/* a /* b */"), [true]);
+        assert_eq!(open("x -- y"), [false, false]);
     }
 }

@@ -10,4 +10,4 @@ mod params;
 mod splitter;
 
 pub use params::substitute;
-pub use splitter::{ScriptStatement, split_statements};
+pub use splitter::{ScriptStatement, is_complete, split_statements};

@@ -52,6 +52,38 @@ pub fn split_statements(script: &str) -> Vec<ScriptStatement> {
     out
 }
 
+/// Whether `text` ends where a statement may end: every string, quoted identifier and
+/// block comment is closed, and the last code before trailing blanks and comments is a
+/// `;` (or there is no code at all). An interactive shell reads lines until this holds.
+///
+/// ```
+/// use spate::script::is_complete;
+/// assert!(is_complete("select 1;"));
+/// assert!(is_complete("select 1; -- done"));
+/// assert!(!is_complete("select 1"));
+/// assert!(!is_complete("select ';"));
+/// assert!(!is_complete("select 1; /* still"));
+/// assert!(is_complete("  -- only a comment"));
+/// ```
+pub fn is_complete(text: &str) -> bool {
+    for segment in segments(text).iter().rev() {
+        if segment.open {
+            return false;
+        }
+        match segment.kind {
+            SegmentKind::Comment => {}
+            SegmentKind::Quoted => return false,
+            SegmentKind::Code => {
+                let code = text[segment.start..segment.end].trim_end();
+                if !code.is_empty() {
+                    return code.ends_with(';');
+                }
+            }
+        }
+    }
+    true
+}
+
 /// The statement being collected: byte range from its first word to its last.
 #[derive(Default)]
 struct Pending {
@@ -122,6 +154,19 @@ mod tests {
                 ("SELECT *\nFROM v".to_string(), 6)
             ]
         );
+    }
+
+    #[test]
+    fn complete_when_the_last_code_is_a_semicolon() {
+        assert!(is_complete(""));
+        assert!(is_complete("select 1;\n"));
+        assert!(is_complete("select 1; select 2;"));
+        assert!(!is_complete("select 1; select 2"));
+        assert!(!is_complete("select 'a;'"));
+        assert!(is_complete("select 'a;';"));
+        assert!(!is_complete("select \"x;"));
+        assert!(is_complete("select 1; /* a */ -- b\n"));
+        assert!(!is_complete("select 1 -- ;"));
     }
 
     #[test]
