@@ -1,4 +1,5 @@
-//! `spate shell` through a real pseudo-terminal: util-linux `script` runs the binary on a
+//! `spate shell` (and the progress line of `spate sql`) through a real pseudo-terminal:
+//! util-linux `script` runs the binary on a
 //! pty that is its controlling terminal, forwards what the test writes to its standard
 //! input to the pty, and copies the pty's output to its standard output. Every wait has a
 //! timeout, and the shell is killed when the test ends, passed or not.
@@ -37,6 +38,13 @@ impl Pty {
 
     /// Starts `spate ARGS` on the terminal and waits for the shell's first prompt.
     fn spawn(dir: &Path, history: &Path, args: &[&str]) -> Pty {
+        let mut pty = Pty::launch(dir, history, args);
+        pty.expect(PROMPT);
+        pty
+    }
+
+    /// Starts `spate ARGS` on the terminal.
+    fn launch(dir: &Path, history: &Path, args: &[&str]) -> Pty {
         let spate = assert_cmd::cargo::cargo_bin("spate");
         let mut command = format!("exec '{}'", spate.display());
         for arg in args {
@@ -70,14 +78,12 @@ impl Pty {
             }
         });
         let stdin = child.stdin.take();
-        let mut pty = Pty {
+        Pty {
             child,
             stdin,
             output,
             seen: 0,
-        };
-        pty.expect(PROMPT);
-        pty
+        }
     }
 
     /// Types `keys` (`\r` is Enter, `\t` Tab, `\x03` Ctrl-C, `\x04` Ctrl-D).
@@ -386,4 +392,32 @@ fn shell_rejects_output_and_bad_session_flags_before_it_starts() {
     assert_error(&output, 2, "--output r.csv: the shell prints results");
     let data = run(spate(dir.path()).args(["shell", "--data", "missing"]));
     assert_error(&data, 2, "--data missing: directory not found");
+}
+
+#[test]
+fn sql_shows_its_progress_line_on_a_terminal_unless_quiet() {
+    let (dir, history) = workspace();
+    // Long enough (seconds) for the line, which shows after a second.
+    let sql = "select count(*) as n from range(80000000)";
+    let mut term = Pty::launch(dir.path(), &history, &["sql", sql, "--threads", "2"]);
+    let shown = term.expect(" rows ");
+    assert!(shown.contains("<sql>:1"), "{shown}");
+    assert!(
+        shown.contains("[Stage "),
+        "running stages with their tasks: {shown}"
+    );
+    term.expect("80000000");
+    assert_eq!(term.exit_code(), 0);
+
+    let mut quiet = Pty::launch(
+        dir.path(),
+        &history,
+        &["sql", sql, "--threads", "2", "--quiet"],
+    );
+    let shown = quiet.expect("80000000");
+    assert_eq!(quiet.exit_code(), 0);
+    assert!(
+        !shown.contains("[Stage "),
+        "--quiet shows no progress: {shown}"
+    );
 }
