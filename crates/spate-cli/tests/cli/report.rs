@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::common::{assert_error, cymbal, run, spate};
+use super::common::{assert_error, cymbal, repo, run, spate};
 
 /// A join and an aggregation: scan stages, a shuffle, a result stage.
 pub(crate) const SQL: &str = "select s.region, count(*) as n, sum(t.quantity) as units \
@@ -183,6 +183,113 @@ fn a_failed_run_writes_a_report_that_ends_with_the_failed_statement() {
     if let Some(browser) = chromium() {
         check_drawn(&browser, &page, &report);
     }
+}
+
+/// The Cymbal daily pipeline and a query over the week, with task failures forced and
+/// more workers than scan partitions (idle workers split the running scans), and TPC-H
+/// Q9 at SF 0.1: every
+/// statement's stages and attempts are in the report, and Chromium draws them all.
+#[test]
+fn reports_of_the_cymbal_pipeline_and_tpch_q9_are_drawn_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = cymbal();
+    std::fs::write(
+        dir.path().join("splits.sql"),
+        "SET datafusion.execution.target_partitions = 2;\n\
+         SET datafusion.optimizer.repartition_file_scans = false;\n",
+    )
+    .unwrap();
+    // After the day, the week: its one scan reads seven files, which idle workers split.
+    std::fs::write(
+        dir.path().join("week.sql"),
+        "select day, count(*) as n, sum(quantity) as units from transactions \
+         group by day order by day;\n",
+    )
+    .unwrap();
+    let daily = repo().join("sql/cymbal/daily.sql");
+    let (code, _, stderr) = run(spate(dir.path()).args([
+        "run",
+        "splits.sql",
+        daily.to_str().unwrap(),
+        "week.sql",
+        "--format",
+        "csv",
+        "--data",
+        data.to_str().unwrap(),
+        "--param",
+        "run_date=2026-11-23",
+        "--param",
+        "warehouse=wh",
+        "--threads",
+        "4",
+        "--inject-task-failures",
+        "0.2",
+        "--inject-seed",
+        "5",
+        "--task-retries",
+        "8",
+        "--report",
+        "daily.html",
+        "--report-json",
+        "daily.json",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let report = read_report(&dir.path().join("daily.json"));
+    let ran: Vec<&Value> = report["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| stages(s).count() > 0)
+        .collect();
+    assert!(
+        ran.len() >= 4,
+        "the three COPY statements and the week's query ran plans"
+    );
+    for statement in &ran {
+        check_statement(statement, 4);
+    }
+    let all_stages = || ran.iter().flat_map(|s| stages(s));
+    assert!(
+        all_stages().any(|s| u(&s["recovery"]["failed_attempts"]) > 0),
+        "a failed attempt was retried"
+    );
+    assert!(
+        all_stages().any(|s| u(&s["adaptive"]["scan_splits"]) > 0),
+        "an idle worker split a running scan"
+    );
+    assert!(
+        ran.iter()
+            .flat_map(|s| tasks(s))
+            .any(|t| t["split"] == true)
+    );
+    check_page(&dir.path().join("daily.html"), &report);
+
+    let tpch = super::cluster::harness::tpch_sf01();
+    let q9 = super::cluster::harness::tpch_query(9);
+    let (code, stdout, stderr) = run(spate(dir.path()).args([
+        "run",
+        &q9,
+        "--data",
+        tpch.to_str().unwrap(),
+        "--threads",
+        "3",
+        "--format",
+        "csv",
+        "--report",
+        "q9.html",
+        "--report-json",
+        "q9.json",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let report = read_report(&dir.path().join("q9.json"));
+    let statement = &report["statements"][0];
+    assert_eq!(
+        statement["output_rows"].as_u64(),
+        Some(stdout.lines().count() as u64 - 1)
+    );
+    check_statement(statement, 3);
+    assert!(stages(statement).count() >= 5, "Q9 joins six tables");
+    check_page(&dir.path().join("q9.html"), &report);
 }
 
 #[test]

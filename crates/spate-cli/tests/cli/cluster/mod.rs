@@ -8,7 +8,7 @@
 
 mod delta;
 mod faults;
-mod harness;
+pub(super) mod harness;
 mod memory;
 mod metrics;
 mod report;
