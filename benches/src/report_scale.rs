@@ -8,8 +8,9 @@
 //! its outputs keep a slot per reader partition, N² in all.) It is run
 //! `--iterations` times with the task timeline kept
 //! (`spate.task_timeline = true`, the default) and as many times without it, alternated,
-//! each in a fresh session; the median wall and CPU times (this process's, which other
-//! load on a shared machine disturbs less than wall time) give the share of a run that
+//! each in a fresh session, after one uncounted warm-up iteration; the median of each
+//! iteration's ratio (with over without), of wall time and of CPU time (this process's,
+//! which other load on a shared machine disturbs less), gives the share of a run that
 //! recording every attempt's figures costs. Then the report of the last run with the
 //! timeline is written under `--out`, its size taken, and, when Chromium is on PATH (or
 //! given by `--chromium`), loaded headless: the page records in `#report-rendered` how long
@@ -62,7 +63,8 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
     let mut wall = [Vec::new(), Vec::new()];
     let mut cpu = [Vec::new(), Vec::new()];
     let mut last = None;
-    for i in 0..options.iterations.max(1) {
+    // Iteration 0 warms the page cache (ten thousand files) and is not counted.
+    for i in 0..=options.iterations.max(1) {
         // Alternate which goes first, so drift in the machine's load hits both alike.
         let order = if i % 2 == 0 {
             [true, false]
@@ -99,16 +101,32 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
                 if timeline { "on" } else { "off" }
             );
             let slot = usize::from(!timeline);
-            wall[slot].push(seconds);
-            cpu[slot].push(cpu_seconds);
+            if i > 0 {
+                wall[slot].push(seconds);
+                cpu[slot].push(cpu_seconds);
+            }
             if timeline {
                 last = Some((results, session.config().report.clone()));
             }
         }
     }
+    // Each iteration's run with the timeline over its run without: their median, and
+    // their mean with its standard error.
+    let share = |[with, without]: &[Vec<f64>; 2]| {
+        let mut ratios: Vec<f64> = with.iter().zip(without).map(|(a, b)| a / b).collect();
+        let n = ratios.len() as f64;
+        let mean = ratios.iter().sum::<f64>() / n;
+        let variance = ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        format!(
+            "{:+.2}% (mean {:+.2}% ± {:.2}%)",
+            (median(&mut ratios) - 1.0) * 100.0,
+            (mean - 1.0) * 100.0,
+            (variance / n).sqrt() * 100.0
+        )
+    };
+    let (wall_share, cpu_share) = (share(&wall), share(&cpu));
     let [wall_with, wall_without] = wall.map(|mut v| median(&mut v));
     let [cpu_with, cpu_without] = cpu.map(|mut v| median(&mut v));
-    let share = |with: f64, without: f64| (with / without - 1.0) * 100.0;
     println!(
         "Report scale: {} rows in {files} files, {threads} threads, {} iterations (medians)\n",
         options.rows, options.iterations
@@ -118,9 +136,7 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
     println!("| run, task timeline on: wall / CPU | {wall_with:.3} s / {cpu_with:.3} s |");
     println!("| run, task timeline off: wall / CPU | {wall_without:.3} s / {cpu_without:.3} s |");
     println!(
-        "| timeline's share of the run: wall / CPU | {:+.2}% / {:+.2}% |",
-        share(wall_with, wall_without),
-        share(cpu_with, cpu_without)
+        "| timeline's share of the run, paired ratios' median (mean ± standard error): wall / CPU | {wall_share} / {cpu_share} |"
     );
     let Some((results, rates)) = last else {
         return Err("no run kept its timeline".into());
