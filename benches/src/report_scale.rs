@@ -43,6 +43,10 @@ pub struct ReportScaleOptions {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// An A/A run: the "off" side keeps the timeline too, so the share measured is the
+    /// benchmark's own bias (order, drift), to read the A/B figure against.
+    #[arg(long)]
+    pub same_on_both_sides: bool,
     /// The Chromium binary (default: `chromium` or `chromium-browser` on PATH; without
     /// one, rendering is not measured).
     #[arg(long)]
@@ -79,7 +83,11 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
                 .config("spate.shuffle_partitions", "2")
                 .config(
                     "spate.task_timeline",
-                    if timeline { "true" } else { "false" },
+                    if timeline || options.same_on_both_sides {
+                        "true"
+                    } else {
+                        "false"
+                    },
                 )
                 .build()
                 .map_err(|e| e.to_string())?;
@@ -128,8 +136,14 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
     let [wall_with, wall_without] = wall.map(|mut v| median(&mut v));
     let [cpu_with, cpu_without] = cpu.map(|mut v| median(&mut v));
     println!(
-        "Report scale: {} rows in {files} files, {threads} threads, {} iterations (medians)\n",
-        options.rows, options.iterations
+        "Report scale: {} rows in {files} files, {threads} threads, {} iterations (medians){}\n",
+        options.rows,
+        options.iterations,
+        if options.same_on_both_sides {
+            "; A/A run: the \"off\" side keeps the timeline too"
+        } else {
+            ""
+        }
     );
     println!("| measure | value |");
     println!("|---|---:|");
