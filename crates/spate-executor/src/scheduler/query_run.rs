@@ -144,6 +144,17 @@ pub(super) struct StageRun {
     pub recomputing: usize,
 }
 
+impl StageRun {
+    /// When its first task started (`now` if none did) and how long it has run until
+    /// `now`.
+    fn span(&self, now: Duration) -> (Duration, Duration) {
+        let elapsed = self
+            .started
+            .map_or(Duration::ZERO, |s| now.saturating_sub(s));
+        (self.started.unwrap_or(now), elapsed)
+    }
+}
+
 /// The run of one query's stage graph; see the module doc.
 pub(crate) struct QueryRun {
     graph: StageGraph,
@@ -460,10 +471,7 @@ impl QueryRun {
                     _ => StageEnd::Cancelled,
                 };
                 if metrics.end != StageEnd::Done {
-                    metrics.started = run.started.unwrap_or(self.now);
-                    metrics.elapsed = run
-                        .started
-                        .map_or(Duration::ZERO, |s| self.now.saturating_sub(s));
+                    (metrics.started, metrics.elapsed) = run.span(self.now);
                 }
                 metrics
             })
@@ -603,10 +611,7 @@ impl QueryRun {
     fn stage_done(&mut self, stage: StageId) -> Result<()> {
         let run = &mut self.stages[stage.0];
         transition(run, StageEvent::AllTasksSucceeded, stage)?;
-        run.metrics.started = run.started.unwrap_or(self.now);
-        run.metrics.elapsed = run
-            .started
-            .map_or(Duration::ZERO, |s| self.now.saturating_sub(s));
+        (run.metrics.started, run.metrics.elapsed) = run.span(self.now);
         run.metrics
             .add_operator_figures(&self.graph.stages[stage.0].plan);
         for input in &self.graph.stages[stage.0].inputs {

@@ -29,7 +29,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use spate_executor::StageMetrics;
+use spate_executor::{QueryMetrics, StageMetrics};
 
 pub use cost::{Cost, DEFAULT_PRICE_LIST, Rates, ReportRates};
 pub use model::{
@@ -116,22 +116,18 @@ impl Report {
         elapsed: Duration,
         stages: Vec<StageMetrics>,
     ) {
+        let figures = QueryMetrics { stages };
         let metrics = ExecutionMetrics {
             elapsed,
-            peak_memory: stages
+            peak_memory: figures
+                .stages
                 .iter()
                 .map(|s| s.peak_memory_bytes)
                 .max()
                 .unwrap_or(0),
-            spilled_bytes: stages
-                .iter()
-                .map(|s| s.spilled_bytes + s.operator_spilled_bytes)
-                .sum(),
-            spill_files: stages
-                .iter()
-                .map(|s| s.spill_files + s.operator_spill_files)
-                .sum(),
-            stages,
+            spilled_bytes: figures.spilled_bytes(),
+            spill_files: figures.spill_files(),
+            stages: figures.stages,
             ..ExecutionMetrics::default()
         };
         let heading = model::Heading {

@@ -511,12 +511,12 @@ fn statement_cost(m: &ExecutionMetrics, rates: &Rates) -> Cost {
     let (mut cpu, mut memory) = (0.0, 0.0);
     for s in &m.stages {
         cpu += s.cpu_time.as_secs_f64();
-        let attempts: Vec<&TaskMetrics> = s.task_metrics.iter().chain(&s.other_attempts).collect();
-        memory += if attempts.is_empty() {
+        memory += if s.task_metrics.is_empty() && s.other_attempts.is_empty() {
             s.peak_memory_bytes as f64 * s.task_time.as_secs_f64()
         } else {
-            attempts
+            s.task_metrics
                 .iter()
+                .chain(&s.other_attempts)
                 .map(|t| t.peak_memory_bytes as f64 * t.wall_time.as_secs_f64())
                 .sum()
         };
