@@ -4,9 +4,7 @@
 //! `--out`/`data` when missing) is grouped with as many target partitions as files, two
 //! shuffle partitions and adaptivity off: a scan stage of one task per file (partial
 //! aggregation, hash shuffle), then two final tasks, so the run's cost grows with its
-//! tasks and nothing else does. (A pass-through stage of that many tasks would not do:
-//! its outputs keep a slot per reader partition, N² in all.) It is run
-//! `--iterations` times with the task timeline kept
+//! tasks and nothing else does. It is run `--iterations` times with the task timeline kept
 //! (`spate.task_timeline = true`, the default) and as many times without it, alternated,
 //! each in a fresh session, after one uncounted warm-up iteration; the median of each
 //! iteration's ratio (with over without), of wall time and of CPU time (this process's,
@@ -15,7 +13,8 @@
 //! timeline is written under `--out`, its size taken, and, when Chromium is on PATH (or
 //! given by `--chromium`), loaded headless: the page records in `#report-rendered` how long
 //! it took from navigation to the end of drawing (`data-render-ms`) and how many task bars
-//! it drew.
+//! it drew. Last, the same files are counted through a pass-through stage of one task per
+//! file (a gather without a shuffle), timed once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,24 +75,16 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
             [false, true]
         };
         for timeline in order {
-            let session = Session::builder()
-                .threads(threads)
-                .adaptive(false)
-                .config("datafusion.execution.target_partitions", &partitions)
-                .config("spate.shuffle_partitions", "2")
-                .config(
-                    "spate.task_timeline",
-                    if timeline || options.same_on_both_sides {
-                        "true"
-                    } else {
-                        "false"
-                    },
-                )
-                .build()
-                .map_err(|e| e.to_string())?;
-            session
-                .register_directory(&data)
-                .map_err(|e| e.to_string())?;
+            let keep = timeline || options.same_on_both_sides;
+            let session = session_over(
+                &data,
+                threads,
+                &[
+                    ("datafusion.execution.target_partitions", &partitions),
+                    ("spate.shuffle_partitions", "2"),
+                    ("spate.task_timeline", if keep { "true" } else { "false" }),
+                ],
+            )?;
             let started = Instant::now();
             let cpu_started = cpu_time::ProcessTime::now();
             let results = session.run_script(query).await.map_err(|e| e.to_string())?;
@@ -152,6 +143,34 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
     println!(
         "| timeline's share of the run, paired ratios' median (mean ± standard error): wall / CPU | {wall_share} / {cpu_share} |"
     );
+    // The same files counted through a pass-through stage of as many tasks (a gather,
+    // no shuffle): its N map outputs keep one slot each, read by their own partition.
+    let session = session_over(
+        &data,
+        threads,
+        &[("datafusion.execution.target_partitions", &partitions)],
+    )?;
+    let started = Instant::now();
+    let counted = session
+        .sql("SELECT count(*) AS n FROM facts")
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let gather_seconds = started.elapsed().as_secs_f64();
+    let n = counted
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<spate::datafusion::arrow::array::Int64Array>()
+        })
+        .map(|a| a.value(0));
+    if n != Some(options.rows as i64) {
+        return Err(format!("count(*) gave {n:?}, not {}", options.rows));
+    }
+    println!("| count(*) through a pass-through stage of {files} tasks | {gather_seconds:.3} s |");
     let Some((results, rates)) = last else {
         return Err("no run kept its timeline".into());
     };
@@ -189,6 +208,21 @@ async fn run_async(options: &ReportScaleOptions, threads: usize) -> Result<(), S
         None => eprintln!("chromium is not on PATH: rendering was not measured"),
     }
     Ok(())
+}
+
+/// A fresh session of `threads` threads, adaptivity off, with `config`, and the tables
+/// of `data` registered.
+fn session_over(data: &Path, threads: usize, config: &[(&str, &str)]) -> Result<Session, String> {
+    let builder = Session::builder().threads(threads).adaptive(false);
+    let session = config
+        .iter()
+        .fold(builder, |b, (key, value)| b.config(key, value))
+        .build()
+        .map_err(|e| e.to_string())?;
+    session
+        .register_directory(data)
+        .map_err(|e| e.to_string())?;
+    Ok(session)
 }
 
 /// Writes `facts/` under `data`, `rows` rows in `files` Parquet files (a Hive-partitioned

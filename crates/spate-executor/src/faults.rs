@@ -212,14 +212,14 @@ pub(crate) fn damage(faults: &FaultInjection, output: &MapOutput, stage: StageId
     }
     let id = (stage, output.task, output.attempt);
     let mut damaged = 0;
-    for partition in 0..output.partitions() {
+    for (slot, partition) in output.slots().enumerate() {
         if faults.corrupts_block(id, partition, 0) && output.lose(partition) {
             damaged += 1;
         }
         if let Some(spill) = &output.spill {
-            for segment in 0..spill.segments(partition) {
+            for segment in 0..spill.segments(slot) {
                 if faults.corrupts_block(id, partition, segment + 1) {
-                    spill.corrupt(partition, segment)?;
+                    spill.corrupt(slot, segment)?;
                     damaged += 1;
                 }
             }

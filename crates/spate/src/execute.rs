@@ -131,14 +131,16 @@ pub(crate) async fn collect_with_metrics(
     let (batches, stages) = result.map_err(|e| with_scan_context(session.error(e), &plan_files))?;
     // Under spate's executor the stages ran rebuilt copies of the plan's operators, and
     // their figures say what spilled; under DataFusion's, the plan's operators do.
-    let (spilled_bytes, spill_files) = if stages.is_empty() {
+    let (spilled_bytes, spill_files, stages) = if stages.is_empty() {
         let figures = OperatorFigures::of(&plan);
-        (figures.spilled_bytes, figures.spill_files)
+        (figures.spilled_bytes, figures.spill_files, stages)
     } else {
-        let figures = QueryMetrics {
-            stages: stages.clone(),
-        };
-        (figures.spilled_bytes(), figures.spill_files())
+        let figures = QueryMetrics { stages };
+        (
+            figures.spilled_bytes(),
+            figures.spill_files(),
+            figures.stages,
+        )
     };
     let metrics = ExecutionMetrics {
         elapsed: started.elapsed(),

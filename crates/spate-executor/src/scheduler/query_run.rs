@@ -338,10 +338,8 @@ impl QueryRun {
         let (stage, task) = attempt.id.task;
         if attempt.recompute {
             self.recompute_back(stage)?;
-            let figures = self.attempt_figures(&report, 0, TaskOutcome::Recomputed);
-            let metrics = &mut self.stages[stage.0].metrics;
-            metrics.recomputed_tasks += 1;
-            metrics.other_attempts.extend(figures);
+            self.keep_attempt(&report, 0, TaskOutcome::Recomputed);
+            self.stages[stage.0].metrics.recomputed_tasks += 1;
             let next = self.recovery.recomputed(&mut self.graph, &self.store)?;
             self.enqueue(next)?;
             return Ok(Vec::new());
@@ -388,8 +386,7 @@ impl QueryRun {
         if attempt.recompute {
             self.recompute_back(stage)?;
         }
-        let figures = self.attempt_figures(&report, 0, TaskOutcome::Failed);
-        self.stages[stage.0].metrics.other_attempts.extend(figures);
+        self.keep_attempt(&report, 0, TaskOutcome::Failed);
         let next = self.recovery.failed(
             attempt.id.task,
             err,
@@ -500,9 +497,8 @@ impl QueryRun {
         if attempt.run == run.run {
             return Ok(Some(attempt));
         }
-        let figures = self.attempt_figures(report, 0, TaskOutcome::Cancelled);
+        self.keep_attempt(report, 0, TaskOutcome::Cancelled);
         let run = &mut self.stages[stage.0];
-        run.metrics.other_attempts.extend(figures);
         self.stopped.remove(&attempt.id);
         if run.state == StageState::Rerunning && !self.running.iter().any(|r| r.id.task.0 == stage)
         {
@@ -521,10 +517,9 @@ impl QueryRun {
         outcome: TaskOutcome,
     ) -> Result<Vec<Action>> {
         let stage = report.id.task.0;
-        let figures = self.attempt_figures(report, rows, outcome);
+        self.keep_attempt(report, rows, outcome);
         let run = &mut self.stages[stage.0];
         run.metrics.output_rows += rows;
-        run.metrics.task_metrics.extend(figures);
         let limit = self.graph.stages[stage.0].row_limit;
         let mut actions = Vec::new();
         if run.state == StageState::Running
@@ -536,19 +531,18 @@ impl QueryRun {
         Ok(actions)
     }
 
-    /// The figures of the attempt of `report`, which produced `rows` and ended so; `None`
-    /// when attempts are not kept ([`RunOptions::task_timeline`] off).
-    fn attempt_figures(
-        &self,
-        report: &TaskReport,
-        rows: u64,
-        outcome: TaskOutcome,
-    ) -> Option<TaskMetrics> {
+    /// Keeps the figures of the attempt of `report`, which produced `rows` and ended so, in
+    /// its stage's timeline: with the tasks' outputs when it produced one (succeeded or
+    /// stopped), else with the other attempts. Nothing when attempts are not kept
+    /// ([`RunOptions::task_timeline`] off). This is all that recording the timeline costs
+    /// while a query runs; it stays out of line so that a profile shows that cost apart.
+    #[inline(never)]
+    fn keep_attempt(&mut self, report: &TaskReport, rows: u64, outcome: TaskOutcome) {
         if !self.options.task_timeline {
-            return None;
+            return;
         }
         let (stage, task) = report.id.task;
-        Some(TaskMetrics {
+        let figures = TaskMetrics {
             task,
             attempt: report.id.attempt,
             lane: report.lane,
@@ -561,7 +555,15 @@ impl QueryRun {
             wall_time: report.busy,
             cpu_time: report.cpu,
             peak_memory_bytes: report.peak_memory as u64,
-        })
+        };
+        let metrics = &mut self.stages[stage.0].metrics;
+        match outcome {
+            TaskOutcome::Succeeded | TaskOutcome::Stopped => metrics.task_metrics.push(figures),
+            TaskOutcome::Failed
+            | TaskOutcome::Cancelled
+            | TaskOutcome::Discarded
+            | TaskOutcome::Recomputed => metrics.other_attempts.push(figures),
+        }
     }
 
     /// `stage`'s `LIMIT` has its rows: its queued tasks are skipped, each with an empty

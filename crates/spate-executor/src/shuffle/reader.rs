@@ -219,23 +219,16 @@ impl ExecutionPlan for ShuffleReaderExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let spec = self.read_spec(partition);
-        let mut outputs = self.store.outputs(self.stage)?;
-        if let Some(maps) = &spec.maps {
-            outputs = outputs
-                .get(maps.clone())
-                .map(<[_]>::to_vec)
-                .unwrap_or_default();
-        }
+        let outputs = self.store.outputs_for(self.stage, &spec)?;
         let stage = self.stage;
         let retain = self.store.retains();
         let shared = spec.shared;
-        let first_map = spec.maps.as_ref().map_or(0, |maps| maps.start);
         let pieces = spec.partitions.flat_map(move |p| {
             outputs
                 .clone()
                 .into_iter()
-                .enumerate()
-                .map(move |(i, o)| (p, first_map + i, o))
+                .filter(move |(_, o)| o.as_ref().is_none_or(|o| o.covers(p)))
+                .map(move |(task, o)| (p, task, o))
         });
         let batches = futures::stream::iter(pieces)
             .map(move |(partition, task, output)| {

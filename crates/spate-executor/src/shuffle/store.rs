@@ -21,6 +21,7 @@
 //! lost or corrupt map output ([`crate::lineage`]).
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -135,7 +136,21 @@ pub(crate) enum Slot {
     Lost,
 }
 
+/// Why a slot's batches in memory cannot be read.
+enum Taken {
+    /// A reader took them, and they were not retained.
+    Already,
+    /// They were lost (fault injection).
+    Lost,
+}
+
 /// The output of one map task: batches per reduce partition in memory, and what spilled.
+///
+/// It keeps a slot for each reduce partition it has rows of, from `first` on: slot `i`
+/// is reduce partition `first + i`, and of every other partition of its stage it has
+/// no rows. A shuffle's output has a slot for every partition; a pass-through output
+/// only one, for the partition its task executed, so that a stage of N pass-through
+/// tasks keeps N slots, not N².
 #[derive(Debug)]
 pub struct MapOutput {
     /// The map task that wrote it.
@@ -143,10 +158,15 @@ pub struct MapOutput {
     /// The attempt of the map task that wrote it.
     pub(crate) attempt: u32,
     pub(crate) schema: SchemaRef,
-    /// Per reduce partition, the batches in memory.
+    /// The reduce partitions of its stage's output.
+    pub(crate) reduce_partitions: usize,
+    /// The reduce partition of its first slot.
+    pub(crate) first: usize,
+    /// Per slot, the batches in memory.
     pub(crate) held: Mutex<Vec<Slot>>,
+    /// Its spilled segments, per slot.
     pub(crate) spill: Option<SpillFile>,
-    /// Per reduce partition, the in-memory size of all its rows (held and spilled).
+    /// Per slot, the in-memory size of all its rows (held and spilled).
     pub(crate) partition_bytes: Vec<u64>,
     pub(crate) reservation: Mutex<ShuffleReservation>,
     pub(crate) rows: u64,
@@ -165,9 +185,11 @@ impl MapOutput {
             task,
             attempt: 1,
             schema,
-            held: Mutex::new(vec![Slot::Held(Vec::new()); partitions]),
+            reduce_partitions: partitions,
+            first: 0,
+            held: Mutex::new(Vec::new()),
             spill: None,
-            partition_bytes: vec![0; partitions],
+            partition_bytes: Vec::new(),
             reservation: Mutex::new(reservation),
             rows: 0,
             spilled_bytes: 0,
@@ -209,54 +231,105 @@ impl MapOutput {
                 reason,
             }))
         };
-        let held = {
-            let mut slots = self.held.lock();
-            let slot = slots.get_mut(partition).ok_or_else(|| {
-                DataFusionError::Internal(format!("stage {stage} has no partition {partition}"))
-            })?;
-            match std::mem::replace(slot, Slot::Taken) {
-                Slot::Held(batches) if shared => {
-                    *slot = Slot::Held(batches.clone());
-                    batches
-                }
-                Slot::Held(batches) => {
-                    let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
-                    self.reservation.lock().shrink(bytes);
-                    if retain {
-                        *slot = Slot::Lent(batches.clone());
+        // A partition it has no slot for: no rows.
+        let index = self.slot(stage, partition)?;
+        let held = match index {
+            Some(index) => self
+                .take_held(index, retain, shared)
+                .map_err(|taken| match taken {
+                    Taken::Already => {
+                        DataFusionError::External(Box::new(ExecutorError::PartitionTaken {
+                            stage,
+                            partition,
+                        }))
                     }
-                    batches
-                }
-                Slot::Lent(batches) => {
-                    *slot = Slot::Lent(batches.clone());
-                    batches
-                }
-                Slot::Taken => {
-                    return Err(DataFusionError::External(Box::new(
-                        ExecutorError::PartitionTaken { stage, partition },
-                    )));
-                }
-                Slot::Lost => {
-                    *slot = Slot::Lost;
-                    return Err(lost("its block in memory was lost".into()));
-                }
-            }
+                    Taken::Lost => lost("its block in memory was lost".into()),
+                })?,
+            None => Vec::new(),
         };
-        let spilled = self.spill.as_ref().map(|spill| spill.read(partition));
         // Any error reading the spill file (a checksum mismatch, a missing file) means
         // this output cannot be read back: the map task must run again.
-        let spilled = spilled
+        let spilled = index
+            .and_then(|index| self.spill.as_ref().map(|spill| spill.read(index)))
             .into_iter()
             .flat_map(|reader: SpillReader| reader)
             .map(move |batch| batch.map_err(|e| lost(e.to_string())));
         Ok(spilled.chain(held.into_iter().map(Ok)))
     }
 
+    /// The batches in memory of slot `index`, as [`MapOutput::read`] takes them.
+    fn take_held(
+        &self,
+        index: usize,
+        retain: bool,
+        shared: bool,
+    ) -> std::result::Result<Vec<RecordBatch>, Taken> {
+        let mut slots = self.held.lock();
+        let slot = &mut slots[index];
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Held(batches) if shared => {
+                *slot = Slot::Held(batches.clone());
+                Ok(batches)
+            }
+            Slot::Held(batches) => {
+                let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+                self.reservation.lock().shrink(bytes);
+                if retain {
+                    *slot = Slot::Lent(batches.clone());
+                }
+                Ok(batches)
+            }
+            Slot::Lent(batches) => {
+                *slot = Slot::Lent(batches.clone());
+                Ok(batches)
+            }
+            Slot::Taken => Err(Taken::Already),
+            Slot::Lost => {
+                *slot = Slot::Lost;
+                Err(Taken::Lost)
+            }
+        }
+    }
+
+    /// The slot of reduce partition `partition`, `None` if it has no rows of it; an error
+    /// if its stage has no such partition.
+    fn slot(&self, stage: StageId, partition: usize) -> Result<Option<usize>> {
+        if partition >= self.reduce_partitions {
+            return Err(DataFusionError::Internal(format!(
+                "stage {stage} has no partition {partition}"
+            )));
+        }
+        Ok(partition
+            .checked_sub(self.first)
+            .filter(|index| *index < self.partition_bytes.len()))
+    }
+
+    /// The reduce partitions it has slots for.
+    pub(crate) fn slots(&self) -> Range<usize> {
+        self.first..self.first + self.partition_bytes.len()
+    }
+
+    /// Whether it may have rows of reduce partition `partition`.
+    pub(crate) fn covers(&self, partition: usize) -> bool {
+        self.slots().contains(&partition)
+    }
+
+    /// The in-memory size of its rows of reduce partition `partition`.
+    pub(crate) fn bytes_of(&self, partition: usize) -> u64 {
+        match partition.checked_sub(self.first) {
+            Some(index) => self.partition_bytes.get(index).copied().unwrap_or(0),
+            None => 0,
+        }
+    }
+
     /// Loses the rows of `partition` held in memory, if any (fault injection); returns
     /// whether there were any.
     pub(crate) fn lose(&self, partition: usize) -> bool {
+        let Some(index) = partition.checked_sub(self.first) else {
+            return false;
+        };
         let mut slots = self.held.lock();
-        let Some(slot) = slots.get_mut(partition) else {
+        let Some(slot) = slots.get_mut(index) else {
             return false;
         };
         match slot {
@@ -282,27 +355,25 @@ impl MapOutput {
                 reason,
             }))
         };
-        if let Some(p) = self
+        if let Some(index) = self
             .held
             .lock()
             .iter()
             .position(|h| matches!(h, Slot::Lost))
         {
-            return Err(lost(p, "its block in memory was lost".into()));
+            return Err(lost(
+                self.first + index,
+                "its block in memory was lost".into(),
+            ));
         }
         if let Some(spill) = &self.spill {
-            for partition in 0..self.partitions() {
+            for (index, partition) in self.slots().enumerate() {
                 spill
-                    .verify(partition)
+                    .verify(index)
                     .map_err(|e| lost(partition, e.to_string()))?;
             }
         }
         Ok(())
-    }
-
-    /// Reduce partitions it was split into.
-    pub(crate) fn partitions(&self) -> usize {
-        self.partition_bytes.len()
     }
 
     /// Bytes held in memory.
@@ -390,6 +461,35 @@ impl ShuffleStore {
         })
     }
 
+    /// The map outputs of `stage` that what `spec` reads comes from, with their tasks, in
+    /// task order: those of its map tasks that have rows of its partitions, and those
+    /// missing (`None`: discarded since, their map task runs again); an error if the
+    /// stage's outputs are not there. A reader of a pass-through stage so looks at its
+    /// own partition's outputs only, not at the N outputs of every other partition.
+    pub fn outputs_for(
+        &self,
+        stage: StageId,
+        spec: &ReadSpec,
+    ) -> Result<Vec<(usize, Option<Arc<MapOutput>>)>> {
+        let outputs = self.outputs.lock();
+        let outputs = outputs.get(&stage).ok_or_else(|| {
+            DataFusionError::External(Box::new(ExecutorError::MissingStageOutput { stage }))
+        })?;
+        let maps = spec.maps.clone().unwrap_or(0..outputs.len());
+        let first = maps.start;
+        Ok(outputs
+            .get(maps)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter(|(_, output)| match output {
+                Some(output) => spec.partitions.clone().any(|p| output.covers(p)),
+                None => true,
+            })
+            .map(|(i, output)| (first + i, output.clone()))
+            .collect())
+    }
+
     /// An error naming the first map output of `stage` that is missing or cannot be read
     /// back whole; run before a task that writes, so that it finds out before writing.
     pub fn verify(&self, stage: StageId) -> Result<()> {
@@ -440,8 +540,7 @@ impl ShuffleStore {
     pub fn partition_bytes(&self, stage: StageId, partition: usize) -> Option<u64> {
         let outputs = self.outputs.lock();
         outputs.get(&stage)?.iter().try_fold(0u64, |sum, output| {
-            let output = output.as_ref()?;
-            Some(sum + output.partition_bytes.get(partition).copied().unwrap_or(0))
+            Some(sum + output.as_ref()?.bytes_of(partition))
         })
     }
 
@@ -452,7 +551,14 @@ impl ShuffleStore {
         outputs
             .get(&stage)?
             .iter()
-            .map(|output| Some(output.as_ref()?.partition_bytes.clone()))
+            .map(|output| {
+                let output = output.as_ref()?;
+                Some(
+                    (0..output.reduce_partitions)
+                        .map(|p| output.bytes_of(p))
+                        .collect(),
+                )
+            })
             .collect()
     }
 
@@ -463,11 +569,13 @@ impl ShuffleStore {
         let outputs = outputs.get(&stage)?;
         let maps = spec.maps.clone().unwrap_or(0..outputs.len());
         outputs.get(maps)?.iter().try_fold(0u64, |sum, output| {
-            let sizes = &output.as_ref()?.partition_bytes;
+            let output = output.as_ref()?;
             Some(
-                sum + sizes
-                    .get(spec.partitions.clone())
-                    .map_or(0, |s| s.iter().sum()),
+                sum + spec
+                    .partitions
+                    .clone()
+                    .map(|p| output.bytes_of(p))
+                    .sum::<u64>(),
             )
         })
     }

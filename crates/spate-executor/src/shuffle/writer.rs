@@ -255,7 +255,8 @@ impl ExecutionPlan for ShuffleWriterExec {
 pub(crate) enum Split {
     /// By this partitioning, into its partitions.
     Partitioned(Partitioning),
-    /// All into the partition the task executes, of as many as the stage's plan has.
+    /// All into the partition the task executes, of as many as the stage's plan has: the
+    /// output keeps one slot, for that partition.
     PassThrough,
 }
 
@@ -270,8 +271,12 @@ pub(crate) async fn write_map_output(
     ctx: &Arc<TaskContext>,
     cap: &Arc<HeldMemory>,
 ) -> Result<MapOutput> {
-    let (partitions, mut partitioner) = match split {
+    // The reduce partitions of the stage, the first one this output has rows of, and
+    // how many from there on.
+    let (reduce_partitions, first, slots, mut partitioner) = match split {
         Split::Partitioned(partitioning) => (
+            partitioning.partition_count(),
+            0,
             partitioning.partition_count(),
             Some(BatchPartitioner::try_new(
                 partitioning,
@@ -280,7 +285,7 @@ pub(crate) async fn write_map_output(
                 partitions_planned,
             )?),
         ),
-        Split::PassThrough => (partitions_planned, None),
+        Split::PassThrough => (partitions_planned, partition, 1, None),
     };
     // Not a spillable consumer to the pool: a fair pool divides spillable memory among
     // every registered spillable consumer, and a finished map output stays registered
@@ -294,8 +299,10 @@ pub(crate) async fn write_map_output(
         schema: stream.schema(),
         ctx,
         reservation: ShuffleReservation::new(pool, Arc::clone(cap)),
-        held: vec![Vec::new(); partitions],
-        partition_bytes: vec![0; partitions],
+        reduce_partitions,
+        first,
+        held: vec![Vec::new(); slots],
+        partition_bytes: vec![0; slots],
         spill: None,
         rows: 0,
         spilled_bytes: 0,
@@ -312,24 +319,27 @@ pub(crate) async fn write_map_output(
                 pieces.push((i, piece));
                 Ok(())
             })?,
-            None => pieces.push((partition, batch)),
+            None => pieces.push((0, batch)),
         }
-        for (partition, piece) in pieces {
+        for (slot, piece) in pieces {
             // The pieces are slices of one reordered batch, each reporting that batch's
             // whole buffers: its share of them is proportional to its rows.
             let size = batch_bytes * piece.num_rows() / batch_rows;
-            pending.add(partition, piece, size)?;
+            pending.add(slot, piece, size)?;
         }
     }
     pending.finish(task)
 }
 
-/// A map output being written: the pieces held per reduce partition and what spilled.
+/// A map output being written: the pieces held per slot (see [`MapOutput`]) and what
+/// spilled.
 struct PendingOutput<'a> {
     stage: StageId,
     schema: SchemaRef,
     ctx: &'a Arc<TaskContext>,
     reservation: ShuffleReservation,
+    reduce_partitions: usize,
+    first: usize,
     held: Vec<Vec<RecordBatch>>,
     partition_bytes: Vec<u64>,
     spill: Option<SpillFile>,
@@ -340,14 +350,14 @@ struct PendingOutput<'a> {
 }
 
 impl PendingOutput<'_> {
-    /// Keeps `piece` of reduce partition `partition`, `size` bytes of memory: reserved
-    /// if the pool grants it, else staged while the allowance lasts, else after
-    /// spilling everything held so far.
-    fn add(&mut self, partition: usize, piece: RecordBatch, size: usize) -> Result<()> {
+    /// Keeps `piece` of slot `slot`, `size` bytes of memory: reserved if the pool grants
+    /// it, else staged while the allowance lasts, else after spilling everything held so
+    /// far.
+    fn add(&mut self, slot: usize, piece: RecordBatch, size: usize) -> Result<()> {
         if piece.num_rows() == 0 {
             return Ok(());
         }
-        self.partition_bytes[partition] += size as u64;
+        self.partition_bytes[slot] += size as u64;
         if !self.reservation.try_grow(size) {
             // No memory for it: stage it while the allowance lasts, then spill
             // everything held at once and try again.
@@ -360,7 +370,7 @@ impl PendingOutput<'_> {
                 self.staged += size;
             }
         }
-        self.held[partition].push(piece);
+        self.held[slot].push(piece);
         Ok(())
     }
 
@@ -406,6 +416,8 @@ impl PendingOutput<'_> {
             task,
             attempt: 1,
             schema: self.schema,
+            reduce_partitions: self.reduce_partitions,
+            first: self.first,
             held: Mutex::new(held.into_iter().map(Slot::Held).collect()),
             spill: self.spill,
             partition_bytes: self.partition_bytes,
@@ -493,12 +505,56 @@ mod tests {
         let outputs = store.outputs(StageId(4)).unwrap();
         let rows: Vec<u64> = outputs.iter().flatten().map(|o| o.rows).collect();
         assert_eq!(rows, [10, 10]);
-        assert_eq!(outputs[0].as_ref().map(|o| o.partitions()), Some(3));
+        assert_eq!(outputs[0].as_ref().map(|o| o.slots()), Some(0..3));
         let metrics = writer.metrics().unwrap();
         let written = metrics.sum_by_name("rows_written").map(|v| v.as_usize());
         assert_eq!(written, Some(20));
         // Its figures are not an operator's spill.
         assert_eq!(metrics.spilled_bytes(), None);
+    }
+
+    #[tokio::test]
+    async fn a_pass_through_output_keeps_one_slot_and_its_readers_look_at_their_own() {
+        let store = Arc::new(ShuffleStore::default());
+        let writer = ShuffleWriterExec::try_new(
+            input(),
+            StageId(2),
+            StageOutputKind::PassThrough,
+            Arc::clone(&store),
+        );
+        let writer: Arc<dyn ExecutionPlan> = Arc::new(writer.unwrap());
+        store.open(StageId(2), 2);
+        collect(writer, SessionContext::new().task_ctx())
+            .await
+            .unwrap();
+        let outputs = store.outputs(StageId(2)).unwrap();
+        let slots: Vec<_> = outputs.iter().flatten().map(|o| o.slots()).collect();
+        assert_eq!(slots, [0..1, 1..2]);
+        // Reduce partition 1 is map task 1's output alone.
+        let spec = super::super::reader::ReadSpec::whole(1);
+        let for_one = store.outputs_for(StageId(2), &spec).unwrap();
+        assert_eq!(
+            for_one.iter().map(|(task, _)| *task).collect::<Vec<_>>(),
+            [1]
+        );
+        let rows = |task: usize, partition: usize| -> Result<usize> {
+            let output = outputs[task].as_ref().unwrap();
+            output
+                .read(StageId(2), partition, true, false)?
+                .map(|b| b.map(|b| b.num_rows()))
+                .sum()
+        };
+        assert_eq!(rows(1, 1).unwrap(), 10);
+        assert_eq!(rows(1, 0).unwrap(), 0);
+        assert_eq!(rows(0, 0).unwrap(), 10);
+        // The stage has two reduce partitions, not three.
+        assert!(rows(0, 2).is_err());
+        assert_eq!(
+            store.partition_bytes(StageId(2), 1),
+            Some(outputs[1].as_ref().unwrap().bytes_of(1))
+        );
+        assert!(outputs[1].as_ref().unwrap().bytes_of(1) > 0);
+        assert_eq!(outputs[1].as_ref().unwrap().bytes_of(0), 0);
     }
 
     #[test]

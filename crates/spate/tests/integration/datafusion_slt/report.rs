@@ -13,6 +13,9 @@ pub const KNOWN_DIFFERENCES: &str = "testdata/datafusion-slt-known-differences.t
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Passed,
+    /// A query that timed out, and passed when run again: what the first run was doing
+    /// when it was stopped.
+    PassedAfterTimeout(String),
     Failed(String),
     /// Not run: an `onlyif`/`skipif` condition excludes the DataFusion engine.
     Skipped,
@@ -20,12 +23,12 @@ pub enum Outcome {
 
 impl Outcome {
     fn passed(&self) -> bool {
-        matches!(self, Outcome::Passed)
+        matches!(self, Outcome::Passed | Outcome::PassedAfterTimeout(_))
     }
 
     fn message(&self) -> &str {
         match self {
-            Outcome::Failed(message) => message,
+            Outcome::Failed(message) | Outcome::PassedAfterTimeout(message) => message,
             _ => "",
         }
     }
@@ -52,6 +55,12 @@ impl RecordRun {
 
     fn differs(&self) -> bool {
         self.compared() && self.datafusion.passed() && !self.spate.passed()
+    }
+
+    fn timed_out_once(&self) -> bool {
+        [&self.datafusion, &self.spate]
+            .iter()
+            .any(|o| matches!(o, Outcome::PassedAfterTimeout(_)))
     }
 }
 
@@ -106,6 +115,7 @@ pub struct Summary {
     differences: usize,
     known: usize,
     spate_only: usize,
+    timed_out_once: usize,
     stale: Vec<String>,
     elapsed: Duration,
     setup: String,
@@ -143,6 +153,7 @@ impl Summary {
             differences: count(&|r| r.differs()),
             known: count(&|r| r.differs() && known.contains_key(&r.key)),
             spate_only: count(&|r| !r.datafusion.passed() && r.spate.passed()),
+            timed_out_once: records().filter(|r| r.timed_out_once()).count(),
             stale,
             elapsed,
             setup,
@@ -156,7 +167,8 @@ impl Summary {
              \x20 files: {} run, {} skipped, {} unparsable\n\
              \x20 records: {} run ({} more skipped by onlyif/skipif), {} print plans (not compared), {} compared\n\
              \x20 passed: {} under DataFusion's executor, {} under spate's, {} under both, {} under neither\n\
-             \x20 differences (pass under DataFusion's, fail under spate's): {} ({} known), {} the other way round",
+             \x20 differences (pass under DataFusion's, fail under spate's): {} ({} known), {} the other way round\n\
+             \x20 queries that timed out once and passed when run again: {}",
             self.setup,
             self.elapsed,
             self.files_run,
@@ -173,6 +185,7 @@ impl Summary {
             self.differences,
             self.known,
             self.spate_only,
+            self.timed_out_once,
         )
     }
 
@@ -219,6 +232,19 @@ impl Summary {
         out.push_str("\n== pass under spate's executor, fail under DataFusion's\n");
         for r in records().filter(|r| r.compared() && r.spate.passed() && !r.datafusion.passed()) {
             let _ = writeln!(out, "{}\n{}", r.key, indent(r.datafusion.message(), 60));
+        }
+        out.push_str("\n== timed out once, passed when run again\n");
+        for r in records().filter(|r| r.timed_out_once()) {
+            for (executor, outcome) in [("DataFusion's", &r.datafusion), ("spate's", &r.spate)] {
+                if let Outcome::PassedAfterTimeout(first) = outcome {
+                    let _ = writeln!(
+                        out,
+                        "{} under {executor} executor\n{}",
+                        r.key,
+                        indent(first, 20)
+                    );
+                }
+            }
         }
         out.push_str("\n== fail under both, per file\n");
         for run in runs {
