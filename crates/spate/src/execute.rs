@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
@@ -23,9 +22,6 @@ use crate::config::{ExecutorKind, SpateConfig};
 use crate::error::{Result, SpateError};
 use crate::progress::Progress;
 use crate::session::Session;
-
-/// How often the progress counters are refreshed from the plan's metrics.
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What running a plan took.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,32 +47,17 @@ pub struct ExecutionMetrics {
     pub bigquery_io: Vec<spate_bigquery::BigQueryIo>,
 }
 
-/// The progress counters of the plan running now, refreshed from its scans' metrics
-/// until dropped. Dropping it ends the statement's progress however the run ends: a
-/// caller that drops the run's future (a cancelled statement) stops the refresh too.
+/// The statement's progress while a plan runs: started with it, and ended when dropped,
+/// however the run ends (a caller that drops the run's future, a cancelled statement,
+/// ends it too).
 struct ProgressWatch {
     progress: Arc<Progress>,
-    _poller: SpawnedTask<()>,
 }
 
 impl ProgressWatch {
     fn start(progress: Arc<Progress>, plan: &Arc<dyn ExecutionPlan>) -> Self {
-        progress.start();
-        let poller = SpawnedTask::spawn({
-            let plan = Arc::clone(plan);
-            let progress = Arc::clone(&progress);
-            async move {
-                loop {
-                    tokio::time::sleep(PROGRESS_INTERVAL).await;
-                    let (rows, bytes) = scanned(&plan);
-                    progress.update(rows, bytes);
-                }
-            }
-        });
-        ProgressWatch {
-            progress,
-            _poller: poller,
-        }
+        progress.start(Arc::clone(plan));
+        ProgressWatch { progress }
     }
 }
 
@@ -235,21 +216,4 @@ fn scanned_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
     files.sort();
     files.dedup();
     files
-}
-
-/// Rows and bytes the plan's scans (its leaves) have read so far.
-fn scanned(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
-    let (mut rows, mut bytes) = (0u64, 0u64);
-    let _ = plan.apply(|node| {
-        if node.children().is_empty()
-            && let Some(metrics) = node.metrics()
-        {
-            rows += metrics.output_rows().unwrap_or(0) as u64;
-            bytes += metrics
-                .sum_by_name("bytes_scanned")
-                .map_or(0, |v| v.as_usize() as u64);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    (rows, bytes)
 }

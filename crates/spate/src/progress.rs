@@ -1,14 +1,19 @@
 //! Live counters of the statement running now, for progress displays.
 //!
-//! Two sources feed them: the scans' metrics, polled a few times a second (rows and bytes
-//! read), and, under spate's executor, the scheduler, which says after every task launch
-//! and every task back where each stage stands ([`spate_executor::LiveProgress`]). A
-//! display (the CLI's progress line) reads [`Progress::snapshot`] on its own clock.
-//! Nothing here blocks for long: each read takes a short lock at most.
+//! Two sources feed them: the scans' metrics (rows and bytes read), summed over the running
+//! plan when a snapshot is taken, at most every [`SCAN_REFRESH`]; and, under spate's
+//! executor, the scheduler, which says after every task launch and every task back where
+//! each stage stands ([`spate_executor::LiveProgress`]). A display (the CLI's progress
+//! line) reads [`Progress::snapshot`] on its own clock, and so pays for the sums on its own
+//! thread: a statement nobody watches costs nothing here (a scan of 10,000 partitions has
+//! tens of thousands of metrics to add up). Nothing here blocks for long: each read takes
+//! a short lock at most.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::physical_plan::ExecutionPlan;
 
 use spate_executor::{LiveProgress, StageMetrics};
 pub use spate_executor::{StagePhase, StageProgress};
@@ -56,13 +61,24 @@ pub fn estimate_time_left(elapsed: Duration, stages: &[StageProgress]) -> Option
     Some(elapsed.mul_f64(left))
 }
 
+/// How old the rows and bytes read of a snapshot may be: summing them again walks every
+/// metric of the plan's scans.
+pub const SCAN_REFRESH: Duration = Duration::from_millis(250);
+
 /// Counters shared between the executor and a display. See the module doc.
 #[derive(Debug, Default)]
 pub struct Progress {
-    started: Mutex<Option<Instant>>,
-    rows: AtomicU64,
-    bytes: AtomicU64,
+    running: Mutex<Option<Running>>,
     live: Arc<LiveProgress>,
+}
+
+/// The statement running now: its plan, and its scans' figures as last summed.
+#[derive(Debug)]
+struct Running {
+    started: Instant,
+    plan: Arc<dyn ExecutionPlan>,
+    /// When the figures were summed, rows read, bytes read.
+    scanned: Option<(Instant, u64, u64)>,
 }
 
 impl Progress {
@@ -74,13 +90,25 @@ impl Progress {
     /// assert_eq!(progress.snapshot(), None); // no statement running
     /// ```
     pub fn snapshot(&self) -> Option<ProgressSnapshot> {
-        let started = (*self.started.lock().ok()?)?;
-        let elapsed = started.elapsed();
+        let (elapsed, rows_read, bytes_read) = {
+            let mut running = self.running.lock().ok()?;
+            let running = running.as_mut()?;
+            let now = Instant::now();
+            let (rows, bytes) = match running.scanned {
+                Some((at, rows, bytes)) if now.duration_since(at) < SCAN_REFRESH => (rows, bytes),
+                _ => {
+                    let (rows, bytes) = scanned(&running.plan);
+                    running.scanned = Some((now, rows, bytes));
+                    (rows, bytes)
+                }
+            };
+            (now.duration_since(running.started), rows, bytes)
+        };
         let stages = self.live.stages();
         Some(ProgressSnapshot {
             elapsed,
-            rows_read: self.rows.load(Ordering::Relaxed),
-            bytes_read: self.bytes.load(Ordering::Relaxed),
+            rows_read,
+            bytes_read,
             time_left: estimate_time_left(elapsed, &stages),
             stages,
         })
@@ -112,25 +140,41 @@ impl Progress {
         Arc::clone(&self.live)
     }
 
-    pub(crate) fn start(&self) {
-        self.rows.store(0, Ordering::Relaxed);
-        self.bytes.store(0, Ordering::Relaxed);
+    /// `plan` starts running.
+    pub(crate) fn start(&self, plan: Arc<dyn ExecutionPlan>) {
         self.live.clear();
-        if let Ok(mut started) = self.started.lock() {
-            *started = Some(Instant::now());
+        if let Ok(mut running) = self.running.lock() {
+            *running = Some(Running {
+                started: Instant::now(),
+                plan,
+                scanned: None,
+            });
         }
     }
 
-    pub(crate) fn update(&self, rows: u64, bytes: u64) {
-        self.rows.store(rows, Ordering::Relaxed);
-        self.bytes.store(bytes, Ordering::Relaxed);
-    }
-
+    /// The running plan ended.
     pub(crate) fn finish(&self) {
-        if let Ok(mut started) = self.started.lock() {
-            *started = None;
+        if let Ok(mut running) = self.running.lock() {
+            *running = None;
         }
     }
+}
+
+/// Rows and bytes the plan's scans (its leaves) have read so far.
+fn scanned(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    let _ = plan.apply(|node| {
+        if node.children().is_empty()
+            && let Some(metrics) = node.metrics()
+        {
+            rows += metrics.output_rows().unwrap_or(0) as u64;
+            bytes += metrics
+                .sum_by_name("bytes_scanned")
+                .map_or(0, |v| v.as_usize() as u64);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    (rows, bytes)
 }
 
 #[cfg(test)]
@@ -165,5 +209,37 @@ mod tests {
             estimate_time_left(elapsed, &[stage(8, 8)]),
             Some(Duration::ZERO)
         );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_sums_what_the_running_plans_scans_read_when_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let ctx = datafusion::prelude::SessionContext::new();
+        let sql = format!(
+            "COPY (SELECT * FROM generate_series(1, 1000)) TO '{}' STORED AS PARQUET",
+            path.display()
+        );
+        ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let df = ctx
+            .read_parquet(path.to_str().unwrap(), Default::default())
+            .await
+            .unwrap();
+        let plan = df.create_physical_plan().await.unwrap();
+        let progress = Progress::default();
+        assert_eq!(progress.snapshot(), None);
+        progress.start(Arc::clone(&plan));
+        let before = progress.snapshot().unwrap();
+        assert_eq!((before.rows_read, before.bytes_read), (0, 0));
+        datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx())
+            .await
+            .unwrap();
+        // Summed again once the last sum is older than the refresh interval.
+        std::thread::sleep(SCAN_REFRESH);
+        let after = progress.snapshot().unwrap();
+        assert_eq!(after.rows_read, 1000);
+        assert!(after.bytes_read > 0);
+        progress.finish();
+        assert_eq!(progress.snapshot(), None);
     }
 }
