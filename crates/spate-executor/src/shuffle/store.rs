@@ -299,9 +299,14 @@ impl MapOutput {
                 "stage {stage} has no partition {partition}"
             )));
         }
-        Ok(partition
+        Ok(self.index_of(partition))
+    }
+
+    /// The slot of reduce partition `partition`, if it has one.
+    fn index_of(&self, partition: usize) -> Option<usize> {
+        partition
             .checked_sub(self.first)
-            .filter(|index| *index < self.partition_bytes.len()))
+            .filter(|index| *index < self.partition_bytes.len())
     }
 
     /// The reduce partitions it has slots for.
@@ -311,21 +316,25 @@ impl MapOutput {
 
     /// Whether it may have rows of reduce partition `partition`.
     pub(crate) fn covers(&self, partition: usize) -> bool {
-        self.slots().contains(&partition)
+        self.index_of(partition).is_some()
+    }
+
+    /// Whether it may have rows of some of `partitions`.
+    fn covers_any(&self, partitions: &Range<usize>) -> bool {
+        let slots = self.slots();
+        !slots.is_empty() && slots.start < partitions.end && partitions.start < slots.end
     }
 
     /// The in-memory size of its rows of reduce partition `partition`.
     pub(crate) fn bytes_of(&self, partition: usize) -> u64 {
-        match partition.checked_sub(self.first) {
-            Some(index) => self.partition_bytes.get(index).copied().unwrap_or(0),
-            None => 0,
-        }
+        self.index_of(partition)
+            .map_or(0, |index| self.partition_bytes[index])
     }
 
     /// Loses the rows of `partition` held in memory, if any (fault injection); returns
     /// whether there were any.
     pub(crate) fn lose(&self, partition: usize) -> bool {
-        let Some(index) = partition.checked_sub(self.first) else {
+        let Some(index) = self.index_of(partition) else {
             return false;
         };
         let mut slots = self.held.lock();
@@ -483,7 +492,7 @@ impl ShuffleStore {
             .iter()
             .enumerate()
             .filter(|(_, output)| match output {
-                Some(output) => spec.partitions.clone().any(|p| output.covers(p)),
+                Some(output) => output.covers_any(&spec.partitions),
                 None => true,
             })
             .map(|(i, output)| (first + i, output.clone()))
