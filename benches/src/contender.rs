@@ -25,7 +25,7 @@ const SETUP: &str = "benches/setup.sh";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Engine {
     /// spate's or DataFusion's executor, or spate on a cluster (`spate`, `spate-b`,
-    /// `datafusion`, `spate-faults`, `cluster`).
+    /// `datafusion`, `spate-faults`, `cluster`, `cluster-b`).
     DataFusionPlanned,
     /// A peer under Python: `duckdb` or `polars`.
     Peer,
@@ -47,14 +47,13 @@ impl Contender {
             .filter(|n| !n.is_empty())
             .map(|name| {
                 let engine = match name {
-                    "spate" | "spate-b" | "datafusion" | "spate-faults" | "cluster" => {
-                        Engine::DataFusionPlanned
-                    }
+                    "spate" | "spate-b" | "datafusion" | "spate-faults" | "cluster"
+                    | "cluster-b" => Engine::DataFusionPlanned,
                     "duckdb" | "polars" => Engine::Peer,
                     other => {
                         return Err(format!(
                             "unknown executor '{other}': expected spate, spate-b, datafusion, \
-                             spate-faults, cluster, duckdb or polars"
+                             spate-faults, cluster, cluster-b, duckdb or polars"
                         ));
                     }
                 };
@@ -162,7 +161,7 @@ impl Contender {
                 if let Some(adaptive) = options.adaptive {
                     command.args(["--adaptive", if adaptive { "on" } else { "off" }]);
                 }
-                if self.name == "spate-b" {
+                if self.name.ends_with("-b") {
                     for setting in &options.config_b {
                         command.args(["--config", setting]);
                     }

@@ -47,12 +47,12 @@ pub struct RunOptions {
     /// measures the cost of retries in one run and checks the rows), and the peers
     /// `duckdb` and `polars` (Python packages; install them with `benches/setup.sh`), and
     /// `cluster` (spate on the cluster at `--cluster`, e.g. `spate,cluster`), and `spate-b`
-    /// (spate with the `--config-b` settings, so that `spate,spate-b` A/B-tests one lever
-    /// in one run).
+    /// and `cluster-b` (spate, or spate on the cluster, with the `--config-b` settings, so
+    /// that `spate,spate-b` A/B-tests one lever in one run).
     #[arg(long, default_value = "spate,datafusion")]
     pub executors: String,
-    /// A setting of the `spate-b` executor, `KEY=VALUE` with any `spate.*` or
-    /// `datafusion.*` key (repeatable), e.g.
+    /// A setting of the `spate-b` and `cluster-b` executors, `KEY=VALUE` with any
+    /// `spate.*`, `datafusion.*` or (on a cluster) `ballista.*` key (repeatable), e.g.
     /// `--config-b datafusion.execution.parquet.pushdown_filters=false`.
     #[arg(long = "config-b", value_name = "KEY=VALUE")]
     pub config_b: Vec<String>,

@@ -16,7 +16,7 @@ use crate::protocol::{Reply, Request};
 /// Options of `tpch worker` (set by `tpch run`, not by hand).
 #[derive(Debug, clap::Args)]
 pub struct WorkerOptions {
-    /// `spate`, `spate-b`, `datafusion`, `spate-faults` or `cluster`.
+    /// `spate`, `spate-b`, `datafusion`, `spate-faults`, `cluster` or `cluster-b`.
     #[arg(long)]
     pub executor: String,
     /// Settings (`KEY=VALUE`) of the session, from `tpch run --config-b` for `spate-b`.
@@ -71,7 +71,7 @@ async fn serve(options: &WorkerOptions, threads: usize) -> Result<(), String> {
 fn version(executor: &str) -> String {
     match executor {
         "datafusion" => format!("datafusion {}", spate::datafusion::DATAFUSION_VERSION),
-        "cluster" => format!("spate {} on Ballista", env!("CARGO_PKG_VERSION")),
+        "cluster" | "cluster-b" => format!("spate {} on Ballista", env!("CARGO_PKG_VERSION")),
         _ => format!("spate {}", env!("CARGO_PKG_VERSION")),
     }
 }
@@ -91,7 +91,7 @@ fn session(options: &WorkerOptions, threads: usize) -> Result<Session, String> {
     let faults = match options.executor.as_str() {
         "spate-faults" => true,
         "spate-b" => false,
-        "cluster" => {
+        "cluster" | "cluster-b" => {
             let url = options
                 .cluster
                 .as_deref()
