@@ -22,6 +22,8 @@
 //!    yet started are skipped once enough rows are there.
 //! 6. With adaptivity on, partitioned joins of two shuffles are noted as broadcast
 //!    candidates ([`crate::adaptive`]), decided when their build side is done.
+//! 7. With runtime filters on, a stage that a join's build keys could filter is made to
+//!    wait for the stage that builds them ([`crate::adaptive`]).
 //!
 //! The subtree of a `ScalarSubqueryExec` is never cut: it runs its subqueries before its
 //! input, and a stage below it would run first and read a subquery value not yet there.
@@ -51,7 +53,7 @@ use datafusion::physical_plan::{
     ExecutionPlan, ExecutionPlanProperties, Partitioning, displayable,
 };
 
-use crate::adaptive::{BroadcastCandidate, broadcast_candidates};
+use crate::adaptive::{BroadcastCandidate, FilterWait, broadcast_candidates, filter_waits};
 use crate::grace::GraceHashJoinExec;
 use crate::metrics::QueryMetrics;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore, ShuffleWriterExec};
@@ -66,6 +68,9 @@ pub struct StageGraph {
     /// Partitioned joins that become broadcast joins if their build side turns out small
     /// (see [`crate::adaptive`]); each one's probe stage waits for its build stage.
     pub broadcasts: Vec<BroadcastCandidate>,
+    /// Stages that wait for a join's build stage, whose keys filter them before they run
+    /// (runtime filters, see [`crate::adaptive`]).
+    pub filter_waits: Vec<FilterWait>,
 }
 
 impl StageGraph {
@@ -132,16 +137,25 @@ impl StageGraph {
                 candidate.probe
             ));
         }
+        for wait in &self.filter_waits {
+            out.push_str(&format!(
+                "Adaptive: stage {} runs after stage {}, whose join keys filter it for the join \
+                 in stage {}\n",
+                wait.probe, wait.build, wait.join_stage
+            ));
+        }
         out
     }
 
     /// The stages `stage` waits for besides those it reads: the probe side of a broadcast
-    /// candidate waits for its build side.
+    /// candidate waits for its build side, and so does a stage a runtime filter reaches.
     pub fn waits_for(&self, stage: StageId) -> impl Iterator<Item = StageId> + '_ {
-        self.broadcasts
-            .iter()
-            .filter(move |c| c.probe == stage)
-            .map(|c| c.build)
+        let broadcasts = self.broadcasts.iter().map(|c| (c.probe, c.build));
+        let filters = self.filter_waits.iter().map(|w| (w.probe, w.build));
+        broadcasts
+            .chain(filters)
+            .filter(move |(probe, _)| *probe == stage)
+            .map(|(_, build)| build)
     }
 }
 
@@ -226,12 +240,18 @@ pub fn plan_stages(
         split_tasks: Vec::new(),
     });
     set_row_limits(&mut stages)?;
-    let broadcasts = if sizing.broadcast_threshold.is_some() {
-        broadcast_candidates(&stages)?
-    } else {
-        Vec::new()
+    let mut graph = StageGraph {
+        stages,
+        broadcasts: Vec::new(),
+        filter_waits: Vec::new(),
     };
-    Ok(StageGraph { stages, broadcasts })
+    if sizing.broadcast_threshold.is_some() {
+        graph.broadcasts = broadcast_candidates(&graph.stages)?;
+    }
+    if sizing.runtime_filters {
+        graph.filter_waits = filter_waits(&graph)?;
+    }
+    Ok(graph)
 }
 
 /// Makes `input` the next map stage of `stages`, its rows going to `output` through a

@@ -514,6 +514,7 @@ mod tests {
         StageGraph {
             stages,
             broadcasts: Vec::new(),
+            filter_waits: Vec::new(),
         }
     }
 

@@ -62,6 +62,9 @@ pub struct Sizing {
     /// Bytes a task of a stage reading hash shuffles should read (adaptive reads);
     /// `None`: the plan's partitions are read as they are.
     pub partition_target: Option<usize>,
+    /// Whether finished join build sides filter their probe sides ([`crate::adaptive`]);
+    /// the stages those filters reach wait for their build stages.
+    pub runtime_filters: bool,
 }
 
 impl Sizing {
@@ -98,6 +101,7 @@ impl Sizing {
                     (l / (8 * threads)).clamp(MIB, MAX_PARTITION_TARGET)
                 })
             }),
+            runtime_filters: config.runtime_filters,
         }
     }
 }

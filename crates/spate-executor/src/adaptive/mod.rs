@@ -16,6 +16,7 @@
 
 mod broadcast;
 mod key_carry;
+mod probe_path;
 mod reads;
 mod runtime_filter;
 
@@ -31,7 +32,8 @@ pub use broadcast::BroadcastCandidate;
 pub(crate) use broadcast::{Switch, broadcast_candidates, switch_to_broadcast};
 pub use reads::ReadDecision;
 pub(crate) use reads::adapt_reads;
-pub(crate) use runtime_filter::add_runtime_filters;
+pub use runtime_filter::FilterWait;
+pub(crate) use runtime_filter::{add_runtime_filters, filter_waits};
 
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageOutputKind};

@@ -18,17 +18,21 @@
 //!    at most [`MAX_LIST_ROWS`] rows and at most [`MAX_LIST_VALUES`] distinct keys, the
 //!    keys themselves.
 //! 2. The predicate `min <= k AND k <= max [AND k IN (...)]` on each probe key `k`.
-//! 3. It is put on the probe side: above the probe stage's plan, under its shuffle writer,
-//!    when the probe side reads a stage that has not started and only this join reads
-//!    (a partitioned join whose probe stage waits for its build stage, see
-//!    [`crate::adaptive`]), or else above the probe subtree in the join's own stage (a
-//!    broadcast join). DataFusion's `FilterPushdown` rule then moves it down through
-//!    projections, filters, joins and aggregations on the key into the Parquet scan,
-//!    which prunes row groups and pages by the range and, with late materialization,
-//!    decodes the other columns only for rows whose key can match. Before that, a copy of
-//!    each key's predicate is carried across the equi-joins below the probe side to the
-//!    key it is matched with ([`super::key_carry`]), so that their other sides are
-//!    filtered too.
+//! 3. It is put on the probe side. The probe side is followed down through the operators
+//!    that keep each key's rows apart (projections, filters, aggregates grouped by the
+//!    key, [`super::probe_path`]); when that leads to a shuffle reader of a stage that
+//!    has not started and only this join reads, the predicate goes into that stage's
+//!    plan, under its shuffle writer and below its own aggregates on the key. Such a
+//!    stage is made to wait for the build stage when the query is planned
+//!    ([`filter_waits`]; TPC-H Q17's `avg(l_quantity)` per part then aggregates only the
+//!    lineitem rows of the parts the other side kept). Otherwise (a broadcast join, whose
+//!    probe side runs in its own stage, or a probe stage that already ran) it goes above
+//!    the probe subtree in the join's own stage, as far down as those operators allow.
+//!    Before DataFusion's `FilterPushdown` rule hands it to the Parquet scans below (which
+//!    prune row groups and pages by the range and, with late materialization, decode the
+//!    other columns only for rows whose key can match), a copy of each key's predicate is
+//!    carried across the equi-joins below to the key it is matched with
+//!    ([`super::key_carry`]), so that their other sides are filtered too.
 //!
 //! A rewrite is kept only when DataFusion's checks accept the stage's new plan.
 
@@ -44,18 +48,15 @@ use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
 use datafusion::logical_expr::{Accumulator, Operator};
-use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal, in_list};
-use datafusion::physical_expr::utils::split_conjunction;
+use datafusion::physical_expr::expressions::{BinaryExpr, Column, IsNotNullExpr, Literal, in_list};
 use datafusion::physical_expr::{PhysicalExpr, conjunction_opt};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 
-use super::key_carry::carry;
+use super::probe_path::{sink, to_reader};
 use super::{is_executable, keeps_order};
+use crate::planner::StageGraph;
 use crate::shuffle::{ShuffleReaderExec, ShuffleStore};
 use crate::stage::{Stage, StageId};
 
@@ -149,26 +150,117 @@ fn probe_predicate(
     let Some(hash_join) = join.downcast_ref::<HashJoinExec>() else {
         return Ok(None);
     };
-    let (build_schema, probe_schema) = (hash_join.left().schema(), hash_join.right().schema());
+    let Some(keys) = filter_keys(hash_join) else {
+        return Ok(None);
+    };
+    let probe_schema = hash_join.right().schema();
     let mut conjuncts: Vec<Arc<dyn PhysicalExpr>> = Vec::new();
-    for (build_key, probe_key) in hash_join.on() {
-        let (Some(build_key), Some(probe_col)) = (
-            build_key.downcast_ref::<Column>(),
-            probe_key.downcast_ref::<Column>(),
-        ) else {
+    for (build_key, probe_key, data_type) in keys {
+        let Some(stats) = KeyStats::of(batches, build_key.index(), &data_type)? else {
             return Ok(None);
         };
-        let data_type = build_schema.field(build_key.index()).data_type();
-        if !filterable(data_type) || probe_schema.field(probe_col.index()).data_type() != data_type
-        {
-            return Ok(None);
-        }
-        let Some(keys) = KeyStats::of(batches, build_key.index(), data_type)? else {
-            return Ok(None);
-        };
-        conjuncts.extend(keys.conjuncts(probe_key, &probe_schema)?);
+        let probe_key: Arc<dyn PhysicalExpr> = Arc::new(probe_key);
+        conjuncts.extend(stats.conjuncts(&probe_key, &probe_schema)?);
     }
     Ok(conjunction_opt(conjuncts))
+}
+
+/// `join`'s key pairs (build column, probe column, their type) when every key is a plain
+/// column of one type on both sides that a runtime filter can test.
+fn filter_keys(join: &HashJoinExec) -> Option<Vec<(Column, Column, DataType)>> {
+    let (build_schema, probe_schema) = (join.left().schema(), join.right().schema());
+    join.on()
+        .iter()
+        .map(|(build_key, probe_key)| {
+            let build_key = build_key.downcast_ref::<Column>()?;
+            let probe_key = probe_key.downcast_ref::<Column>()?;
+            let data_type = build_schema.field(build_key.index()).data_type();
+            (filterable(data_type)
+                && probe_schema.field(probe_key.index()).data_type() == data_type)
+                .then(|| (build_key.clone(), probe_key.clone(), data_type.clone()))
+        })
+        .collect()
+}
+
+/// A stage made to wait for a join's build stage, so that the runtime filter the build
+/// keys give reaches it before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterWait {
+    /// The stage the join runs in.
+    pub join_stage: StageId,
+    /// The stage whose output is the join's build side.
+    pub build: StageId,
+    /// The stage the filter reaches: the one the join's probe side reads.
+    pub probe: StageId,
+}
+
+/// The stages that runtime filters reach if they wait for their joins' build stages: for
+/// every join that drops unmatched probe rows, on keys a filter can test, whose probe
+/// side leads through the operators [`to_reader`] passes to a stage only it reads, that
+/// stage; not when the build stage depends on it (the wait would never end).
+pub(crate) fn filter_waits(graph: &StageGraph) -> Result<Vec<FilterWait>> {
+    let mut waits: Vec<FilterWait> = Vec::new();
+    for stage in &graph.stages {
+        let mut pairs = Vec::new();
+        stage.body().apply(|node| {
+            if let Some(join) = node.downcast_ref::<HashJoinExec>()
+                && let Some(build) = build_stage(join.left())
+                && drops_unmatched_probe_rows(join)
+                && let Some(keys) = filter_keys(join)
+            {
+                // The shape of the filter to come: any predicate on the probe keys.
+                let shape = keys.into_iter().map(|(_, probe_key, _)| {
+                    Arc::new(IsNotNullExpr::new(Arc::new(probe_key))) as Arc<dyn PhysicalExpr>
+                });
+                if let Some(shape) = conjunction_opt(shape)
+                    && let Some((probe, _)) = to_reader(join.right(), &shape)?
+                {
+                    pairs.push((build, probe));
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        for (build, probe) in pairs {
+            let readers = graph
+                .stages
+                .iter()
+                .filter(|s| s.inputs.contains(&probe))
+                .count();
+            let depends = |from: StageId| depends_on(graph, &waits, from, probe);
+            if readers == 1 && build != probe && !depends(build) {
+                waits.push(FilterWait {
+                    join_stage: stage.id,
+                    build,
+                    probe,
+                });
+            }
+        }
+    }
+    Ok(waits)
+}
+
+/// Whether stage `from` can run only after stage `target`: it reads it or waits for it,
+/// directly or through other stages (`waits` besides the graph's own).
+fn depends_on(graph: &StageGraph, waits: &[FilterWait], from: StageId, target: StageId) -> bool {
+    let mut seen = HashSet::new();
+    let mut todo = vec![from];
+    while let Some(stage) = todo.pop() {
+        if stage == target {
+            return true;
+        }
+        if !seen.insert(stage) {
+            continue;
+        }
+        let before = graph.stages[stage.0].inputs.iter().copied();
+        let waited = graph.waits_for(stage).chain(
+            waits
+                .iter()
+                .filter(move |w| w.probe == stage)
+                .map(|w| w.build),
+        );
+        todo.extend(before.chain(waited));
+    }
+    false
 }
 
 /// Key types whose order and equality a range and a list test exactly.
@@ -262,29 +354,32 @@ fn place(
         return Ok(None);
     };
     let probe = hash_join.right();
-    if let Some(reader) = probe.downcast_ref::<ShuffleReaderExec>() {
-        let probe_stage = reader.stage();
+    if let Some((probe_stage, on_output)) = to_reader(probe, &predicate)? {
         let readers = stages
             .iter()
             .filter(|s| s.inputs.contains(&probe_stage))
             .count();
-        if !waiting(probe_stage) || readers != 1 {
+        if waiting(probe_stage) && readers == 1 {
+            let stage = &mut stages[probe_stage.0];
+            let body = sink(Arc::clone(stage.body()), on_output, config)?;
+            if !(keeps_order(stage.body(), &body)? && is_executable(&body)?) {
+                return Ok(None);
+            }
+            stage.set_body(body);
+            return Ok(Some(probe_stage));
+        }
+        if probe.downcast_ref::<ShuffleReaderExec>().is_some() {
+            // Its rows are shuffled already; filtering them here saves nothing.
             return Ok(None);
         }
-        let stage = &mut stages[probe_stage.0];
-        let body = filtered(Arc::clone(stage.body()), predicate, config)?;
-        if !(keeps_order(stage.body(), &body)? && is_executable(&body)?) {
-            return Ok(None);
-        }
-        stage.set_body(body);
-        return Ok(Some(probe_stage));
     }
-    // The probe side runs in the join's stage (a broadcast join).
+    // The probe side runs in the join's stage (a broadcast join), or reads a stage that
+    // already ran.
     let new_join = hash_join
         .builder()
         .with_new_children(vec![
             Arc::clone(hash_join.left()),
-            filtered(Arc::clone(probe), predicate, config)?,
+            sink(Arc::clone(probe), predicate, config)?,
         ])?
         .reset_state()
         .build_exec()?;
@@ -302,18 +397,4 @@ fn place(
     }
     stage.set_body(body);
     Ok(Some(StageId(join_stage)))
-}
-
-/// `input` under a filter by `predicate`, carried across the equi-joins below it
-/// ([`key_carry`](super::key_carry)) and pushed down as far as DataFusion's
-/// `FilterPushdown` rule takes it.
-fn filtered(
-    input: Arc<dyn ExecutionPlan>,
-    predicate: Arc<dyn PhysicalExpr>,
-    config: &ConfigOptions,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    let conjuncts: Vec<_> = split_conjunction(&predicate).into_iter().cloned().collect();
-    let input = carry(input, &conjuncts)?;
-    let filter: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, input)?);
-    FilterPushdown::new().optimize(filter, config)
 }

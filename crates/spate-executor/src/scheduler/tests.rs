@@ -108,6 +108,7 @@ impl Replay {
         let graph = StageGraph {
             stages,
             broadcasts: Vec::new(),
+            filter_waits: Vec::new(),
         };
         let options = RunOptions {
             threads,
@@ -621,6 +622,7 @@ fn a_small_build_side_switches_its_join_to_a_broadcast_join() {
         join_build_budget: None,
         broadcast_threshold: Some(1 << 20),
         partition_target: None,
+        runtime_filters: false,
     };
     let store = Arc::new(ShuffleStore::default());
     let graph = partitioned_join(&store, &sizing);
