@@ -2,11 +2,12 @@
 //! query: first `{"queries": N, "aligned": bool}`, then an [`Outcome`] per query as it
 //! finishes, so the parent process knows how far a file got if it dies or hangs.
 //!
-//! The session has the suite's settings: time zone America/Los_Angeles, ANSI mode per
-//! folder, `spark.sql.timestampType=TIMESTAMP_NTZ` under `timestampNTZ/`, and the file's
-//! `--SET`s, each applied with `SET key = value` (a setting spate rejects is reported on
-//! stderr and otherwise ignored). Each query runs as its own task, so a panic fails that
-//! query only, under a timeout.
+//! The session has the suite's built-in tables ([`super::test_tables`]) and its settings:
+//! time zone America/Los_Angeles, ANSI mode per folder,
+//! `spark.sql.timestampType=TIMESTAMP_NTZ` under `timestampNTZ/`, and the file's `--SET`s,
+//! each applied with `SET key = value` (a setting spate rejects is reported on stderr and
+//! otherwise ignored). Each query runs as its own task, so a panic fails that query only,
+//! under a timeout.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,6 +102,7 @@ async fn session(options: &FileOptions, settings: &[(String, String)]) -> Result
         .config("datafusion.execution.time_zone", TIME_ZONE)
         .build()
         .map_err(|e| e.to_string())?;
+    super::test_tables::register(&session)?;
     let mut all = vec![(
         "spark.sql.ansi.enabled".to_string(),
         options.ansi.to_string(),

@@ -22,6 +22,7 @@ mod golden;
 mod spark_format;
 mod spark_types;
 mod tally;
+mod test_tables;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};

@@ -7,8 +7,8 @@
 //! `datafusion.sql_parser.dialect` names (Generic by default). Parsed Spark statements are
 //! then adapted to what DataFusion plans ([`adapt`]: `CREATE TEMPORARY VIEW`, Spark's
 //! names for unaliased select items, Spark's types for numeric literals). A session
-//! built in the Spark dialect also knows Spark's names for DataFusion's functions
-//! ([`register_spark_aliases`]: `array`). Every session accepts `SET spark.*` keys
+//! built in the Spark dialect also has Spark's functions, with Spark's semantics
+//! ([`with_spark_functions`]). Every session accepts `SET spark.*` keys
 //! ([`crate::spark_settings`]). `SET spate.dialect = 'spark'` in a script switches the
 //! parser from the next statement on; the function names come with a session built in
 //! the dialect (`--dialect spark`, `spate.toml`, or `SessionBuilder::dialect`).
@@ -79,11 +79,16 @@ pub(crate) fn parser_dialect(options: &ConfigOptions) -> Dialect {
 /// (DataFusion's views already live only as long as the session), and unaliased select
 /// items get Spark's names ([`crate::spark_names`]), Spark's shorthand functions are
 /// written out ([`crate::spark_rewrites`]), numeric literals get Spark's types
-/// ([`crate::spark_literals`]), and `CREATE TABLE ... USING fmt` without a location makes
-/// a session table ([`session_table`]).
-pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatement {
+/// ([`crate::spark_literals`]), datetime patterns are written as chrono's
+/// ([`crate::spark_datetime_patterns`]; a pattern without an exact equivalent is an error),
+/// and `CREATE TABLE ... USING fmt` without a location makes a session table
+/// ([`session_table`]).
+pub(crate) fn adapt(
+    statement: DfStatement,
+    options: &ConfigOptions,
+) -> Result<DfStatement, SpateError> {
     if SpateConfig::of(options).dialect != SqlDialect::Spark {
-        return statement;
+        return Ok(statement);
     }
     match statement {
         DfStatement::Statement(mut inner) => {
@@ -92,12 +97,14 @@ pub(crate) fn adapt(statement: DfStatement, options: &ConfigOptions) -> DfStatem
                 SqlStatement::CreateTable(table) => session_table(table),
                 _ => {}
             }
+            crate::spark_rewrites::fill_defaults(inner.as_mut());
             crate::spark_names::name_select_items(inner.as_mut());
             crate::spark_rewrites::rewrite_functions(inner.as_mut());
+            crate::spark_datetime_patterns::translate_patterns(inner.as_mut())?;
             crate::spark_literals::type_literals(inner.as_mut());
-            DfStatement::Statement(inner)
+            Ok(DfStatement::Statement(inner))
         }
-        other => other,
+        other => Ok(other),
     }
 }
 
@@ -131,22 +138,15 @@ pub(crate) fn parse_text<'a>(sql: &'a str, options: &ConfigOptions) -> std::borr
     }
 }
 
-/// Spark's names for DataFusion's functions that have another name there: (Spark's name,
-/// DataFusion's name).
-const SPARK_ALIASES: &[(&str, &str)] = &[("array", "make_array")];
-
-/// Spark's names for DataFusion's functions that have another name there
-/// (`array(1, 2)` is DataFusion's `make_array`), registered in a Spark session.
-pub(crate) fn register_spark_aliases(
-    state: &mut datafusion::execution::SessionState,
-) -> datafusion::error::Result<()> {
-    use datafusion::execution::FunctionRegistry;
-    for &(spark, datafusion) in SPARK_ALIASES {
-        let udf = state.udf(datafusion)?;
-        let aliased = udf.as_ref().clone().with_aliases([spark]);
-        state.register_udf(std::sync::Arc::new(aliased))?;
-    }
-    Ok(())
+/// `state` with Spark's functions (the `datafusion-spark` crate's scalar, aggregate,
+/// window and table functions, and its planner of `EXTRACT` and `SUBSTRING`), which take
+/// the place of DataFusion's functions of the same name (`concat` of a NULL is NULL, as in
+/// Spark). For sessions of the Spark dialect.
+pub(crate) fn with_spark_functions(
+    state: datafusion::execution::SessionStateBuilder,
+) -> datafusion::execution::SessionStateBuilder {
+    use datafusion_spark::SessionStateBuilderSpark;
+    state.with_spark_features()
 }
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ pub enum SpateError {
         reason: String,
     },
 
+    /// A Spark SQL construct the Spark dialect cannot run with Spark's meaning.
+    #[error("unsupported Spark SQL: {construct}: {reason}")]
+    SparkUnsupported { construct: String, reason: String },
+
     /// A statement of a script failed; `origin` is the file (or `<sql>`), `line` its first line.
     #[error("{origin}:{line}: {source}")]
     Statement {

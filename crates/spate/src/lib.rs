@@ -51,6 +51,8 @@ pub mod script;
 mod session;
 mod session_builder;
 mod sink;
+mod spark_datetime_patterns;
+mod spark_functions;
 mod spark_literals;
 mod spark_names;
 mod spark_rewrites;

@@ -316,7 +316,11 @@ impl SessionBuilder {
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
-            .with_default_features()
+            .with_default_features();
+        if self.config.dialect == crate::SqlDialect::Spark {
+            state = crate::dialect::with_spark_functions(state);
+        }
+        let mut state = state
             .with_query_planner(crate::planner::SpateQueryPlanner::new())
             .with_table_factories(table_factories(&stores, &bigquery))
             .build();
@@ -324,7 +328,7 @@ impl SessionBuilder {
             state.register_file_format(sink, true)?;
         }
         if self.config.dialect == crate::SqlDialect::Spark {
-            crate::dialect::register_spark_aliases(&mut state)?;
+            crate::spark_functions::register(&mut state)?;
         }
         let state = match &options.cluster {
             Some(url) => spate_cluster::client_state(state, url, Arc::clone(&stores))?,

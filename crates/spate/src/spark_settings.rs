@@ -5,7 +5,10 @@
 //! script must not fail on them. The values are kept (`SHOW ALL` lists them) and these
 //! have a spate meaning, read where spate needs them: `spark.sql.shuffle.partitions`
 //! (reduce partitions of spate's shuffles, when `spate.shuffle_partitions` is not set) and
-//! `spark.sql.ansi.enabled`. Every other key is accepted and has no effect.
+//! `spark.sql.ansi.enabled`, which also sets DataFusion's
+//! `datafusion.execution.enable_ansi_mode` ([`follow_ansi`]: the Spark functions of the
+//! `datafusion-spark` crate raise Spark's ANSI errors under it). Every other key is
+//! accepted and has no effect.
 
 use std::collections::BTreeMap;
 
@@ -69,6 +72,45 @@ impl ExtensionOptions for SparkSettings {
     }
 }
 
+/// When `plan` sets `spark.sql.ansi.enabled` to a boolean, sets DataFusion's ANSI mode
+/// (`datafusion.execution.enable_ansi_mode`) in `ctx` to the same value; the plan itself
+/// then keeps the Spark key.
+pub(crate) fn follow_ansi(
+    ctx: &datafusion::execution::context::SessionContext,
+    plan: &datafusion::logical_expr::LogicalPlan,
+) {
+    use datafusion::logical_expr::{LogicalPlan, SetVariable, Statement};
+    let LogicalPlan::Statement(Statement::SetVariable(SetVariable { variable, value })) = plan
+    else {
+        return;
+    };
+    if !variable.eq_ignore_ascii_case("spark.sql.ansi.enabled") {
+        return;
+    }
+    if let Some(ansi) = ansi_value(value) {
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .enable_ansi_mode = ansi;
+    }
+}
+
+/// A Spark boolean setting's value (`true`, `'FALSE'`), if it is one.
+fn ansi_value(value: &str) -> Option<bool> {
+    match value
+        .trim()
+        .trim_matches(['\'', '"'])
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
 impl ConfigExtension for SparkSettings {
     const PREFIX: &'static str = "spark";
 }
@@ -87,5 +129,28 @@ mod tests {
         assert_eq!(settings.entries().len(), 2);
         settings.set("sql.shuffle.partitions", "0").unwrap();
         assert_eq!(settings.shuffle_partitions(), None);
+    }
+
+    #[test]
+    fn spark_ansi_mode_sets_datafusion_ansi_mode() {
+        use datafusion::logical_expr::{LogicalPlan, SetVariable, Statement};
+        let ctx = datafusion::execution::context::SessionContext::new();
+        let set = |variable: &str, value: &str| {
+            LogicalPlan::Statement(Statement::SetVariable(SetVariable {
+                variable: variable.into(),
+                value: value.into(),
+            }))
+        };
+        let ansi = |ctx: &datafusion::execution::context::SessionContext| {
+            ctx.state().config().options().execution.enable_ansi_mode
+        };
+        follow_ansi(&ctx, &set("spark.sql.ansi.enabled", "'TRUE'"));
+        assert!(ansi(&ctx));
+        follow_ansi(&ctx, &set("spark.sql.ansi.enabled", "maybe"));
+        assert!(ansi(&ctx));
+        follow_ansi(&ctx, &set("spark.sql.other", "false"));
+        assert!(ansi(&ctx));
+        follow_ansi(&ctx, &set("spark.sql.ansi.enabled", "false"));
+        assert!(!ansi(&ctx));
     }
 }

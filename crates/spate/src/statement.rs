@@ -221,7 +221,7 @@ impl Session {
         let parsed = state
             .sql_to_statement(&text, &dialect)
             .map_err(|e| at(syntax_error(e, stmt.line)))?;
-        let mut parsed = crate::dialect::adapt(parsed, state.config().options());
+        let mut parsed = crate::dialect::adapt(parsed, state.config().options()).map_err(at)?;
         force_sink_format(&mut parsed);
         Ok(PreparedStatement {
             origin: origin.to_string(),
@@ -307,10 +307,12 @@ impl Session {
             return Ok(plan);
         }
         let state = self.inner.ctx.state();
-        state
+        let plan = state
             .statement_to_plan(stmt.parsed.clone())
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        crate::spark_settings::follow_ansi(&self.inner.ctx, &plan);
+        Ok(plan)
     }
 
     async fn run_parsed(&self, stmt: &PreparedStatement) -> Result<Outcome> {
